@@ -1,0 +1,14 @@
+"""contrastlearn: self-supervised contrastive learning for scientific images, the sklearn way.
+
+A pretrainer is an sklearn transformer: ``fit(X)`` learns a representation from
+unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
+embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
+"""
+
+from . import augment, backbones, evaluation, losses
+from .augment import Augment
+from .clr import CLR
+
+__version__ = "0.1.0"
+
+__all__ = ["CLR", "Augment", "augment", "backbones", "evaluation", "losses", "__version__"]

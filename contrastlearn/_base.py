@@ -1,0 +1,321 @@
+"""The base every pretrainer shares: an sklearn transformer that owns a skorch net.
+
+``BasePretrainer`` stores its parameters untouched in ``__init__``; ``fit``
+validates them and the input, seeds torch from ``random_state``, builds the
+model and trains it with the private :class:`~contrastlearn._trainer.Trainer`.
+A method (``CLR``, ...) is a subclass that only adds its own parameters and
+says how a batch becomes a loss (:meth:`BasePretrainer._training_loss`).
+"""
+
+import copy
+import math
+import numbers
+
+import numpy as np
+import torch
+from skorch.callbacks import LRScheduler, ProgressBar
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from torch import nn
+
+from . import backbones
+from ._trainer import EpochTable, PretrainModule, Preprocess, Trainer, projection_head
+from .augment import Augment
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter has a wrong type or value (raised by ``fit``)."""
+
+
+def _is_int(v, low):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _is_positive_real(v):
+    return (isinstance(v, numbers.Real) and not isinstance(v, bool)
+            and math.isfinite(v) and v > 0)
+
+
+def _is_nonnegative_real(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def _is_dims(v):
+    return isinstance(v, (tuple, list)) and len(v) >= 1 and all(_is_int(d, 1) for d in v)
+
+
+def _is_image_shape(v):
+    return v is None or (isinstance(v, (tuple, list)) and len(v) in (2, 3)
+                         and all(_is_int(d, 1) for d in v))
+
+
+def _is_device(v):
+    if v == "auto":
+        return True
+    try:
+        torch.device(v)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+def _is_backbone(v):
+    if isinstance(v, nn.Module) or v == "auto":
+        return True
+    if not isinstance(v, str):
+        return False
+    base = v.removesuffix("_small") if "resnet" in v else v
+    return base in backbones.BACKBONE_NAMES
+
+
+class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of the self-supervised pretrainers. Not used directly.
+
+    Subclasses set their parameters in ``__init__`` (calling
+    ``super().__init__``), extend ``_parameter_checks`` and implement
+    :meth:`_training_loss`. See :class:`contrastlearn.CLR` for the parameters.
+    """
+
+    # name -> (predicate, what is expected); checked at the start of fit.
+    _parameter_checks = {
+        "backbone": (_is_backbone, "'auto', a name from contrastlearn.backbones.BACKBONE_NAMES "
+                                   "or a torch.nn.Module mapping images to vectors"),
+        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
+        "image_shape": (_is_image_shape, "None or a tuple (H, W) or (C, H, W) of ints >= 1"),
+        "normalize": (lambda v: v in ("dataset", "image", None), "one of 'dataset', 'image', None"),
+        "log_intensity": (lambda v: isinstance(v, bool), "a bool"),
+        "augment": (lambda v: v is None or isinstance(v, Augment),
+                    "None or a contrastlearn.augment.Augment"),
+        "max_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
+        "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
+        "lr": (_is_positive_real, "a float > 0"),
+        "weight_decay": (_is_nonnegative_real, "a float >= 0"),
+        "lr_schedule": (lambda v: v in ("cosine", None), "'cosine' or None"),
+        "device": (_is_device, "'auto' or a torch device such as 'cpu' or 'cuda:0'"),
+        "random_state": (lambda v: v is None or _is_int(v, 0) or isinstance(v, np.random.RandomState),
+                         "None, an int >= 0 or a numpy RandomState"),
+        "verbose": (lambda v: _is_int(v, 0), "an int >= 0"),
+        "callbacks": (lambda v: v is None or isinstance(v, (list, tuple)),
+                      "None or a list of skorch callbacks"),
+    }
+
+    def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
+                 normalize="dataset", log_intensity=False, augment=None, max_epochs=20,
+                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 device="auto", random_state=None, verbose=0, callbacks=None):
+        self.backbone = backbone
+        self.projection_dims = projection_dims
+        self.image_shape = image_shape
+        self.normalize = normalize
+        self.log_intensity = log_intensity
+        self.augment = augment
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ----------------------------------------------------------------- checks
+    def _validate_params(self):
+        name = type(self).__name__
+        for param, (is_valid, expected) in self._parameter_checks.items():
+            value = getattr(self, param)
+            if not is_valid(value):
+                raise InvalidParameterError(
+                    f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
+                )
+        (self.augment or Augment()).validate()
+
+    def _validate_input(self, X, reset):
+        """Check ``X`` and return a numpy array ``(n, F)`` or ``(n, C, H, W)``.
+
+        2-D input goes through sklearn's ``validate_data`` (feature names,
+        ``n_features_in_``); image stacks through ``check_array``. Both reject
+        NaN/inf, complex and non-numeric data with sklearn's messages.
+        """
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu()
+            X = (X.float() if X.dtype == torch.bfloat16 else X).numpy()
+        min_samples = 2 if reset else 1
+        if not hasattr(X, "ndim"):  # lists and other array-likes
+            X = np.asarray(X)
+        ndim = X.ndim
+        if ndim == 2:
+            X = validate_data(self, X, reset=reset, dtype="numeric",
+                              ensure_min_samples=min_samples)
+        elif ndim in (3, 4):
+            X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=min_samples,
+                            input_name="X", estimator=self)
+        else:
+            raise ValueError(
+                "Reshape your data: X must be images of shape (n_samples, H, W) or "
+                f"(n_samples, C, H, W), or "
+                f"vectors of shape (n_samples, n_features); got an array with {ndim} "
+                f"dimension(s) of shape {np.shape(X)}."
+            )
+        if X.ndim == 2 and self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if math.prod(shape) != X.shape[1]:
+                raise ValueError(
+                    f"image_shape={shape} holds {math.prod(shape)} pixels but X has "
+                    f"{X.shape[1]} features per sample."
+                )
+            X = X.reshape(len(X), *shape)
+        if X.ndim == 3:
+            X = X[:, None]
+        sample_shape = X.shape[1:]
+        if reset:
+            self.n_features_in_ = math.prod(sample_shape)
+            self.input_shape_ = sample_shape
+        elif sample_shape != self.input_shape_:
+            n_features = math.prod(sample_shape)
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input: samples of shape {sample_shape} "
+                f"were given, the model was fitted on samples of shape {self.input_shape_}."
+            )
+        return X
+
+    # ------------------------------------------------------------ the model
+    def _resolve_device(self):
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(torch.device(self.device))
+
+    def _make_backbone(self, input_shape, device):
+        if isinstance(self.backbone, nn.Module):
+            backbone = copy.deepcopy(self.backbone)
+        else:
+            name = self.backbone
+            if name == "auto":
+                if len(input_shape) == 1:
+                    name = "mlp"
+                elif torch.device(device).type == "cuda":
+                    name = "resnet18" if min(input_shape[1:]) >= 64 else "resnet18_small"
+                else:
+                    name = "small_cnn"
+            if name == "mlp" and len(input_shape) != 1:
+                raise ValueError(
+                    f"backbone='mlp' needs flat vector input; got samples of shape {input_shape}."
+                )
+            if name != "mlp" and len(input_shape) != 3:
+                raise ValueError(
+                    f"backbone={name!r} needs images; X has flat samples of {input_shape[0]} "
+                    "features. Pass image_shape=(H, W) or (C, H, W) to reshape them, or use "
+                    "backbone='mlp'."
+                )
+            backbone = backbones.make_backbone(name, input_shape[0], n_features=input_shape[0])
+        return backbone, backbones.embedding_dim(backbone, input_shape)
+
+    def _make_module(self, X):
+        """Build preprocessing (with statistics measured on ``X``), backbone and head."""
+        preprocess = Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1])
+        preprocess.fit(X, batch_size=max(self.batch_size, 1024))
+        backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
+        self._n_features_out = n_out
+        return PretrainModule(preprocess, backbone, projection_head(n_out, self.projection_dims))
+
+    def _make_callbacks(self):
+        callbacks = list(self.callbacks or [])
+        if self.lr_schedule == "cosine":
+            callbacks.append(("lr_schedule", LRScheduler(
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(self.max_epochs, 1))))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _training_loss(self, module, x):
+        """The method's loss for a raw batch ``x`` on the device.
+
+        Parameters
+        ----------
+        module : PretrainModule
+        x : torch.Tensor
+            A batch as stored (any dtype), not yet preprocessed.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss to minimise.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y=None):
+        """Learn a representation from unlabelled images.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Images of shape ``(n_samples, H, W)`` or ``(n_samples, C, H, W)``
+            of any real dtype, or flat samples ``(n_samples, n_features)``
+            (reshaped by ``image_shape`` when it is set, else treated as
+            vectors).
+        y : None
+            Ignored; accepted so that the pretrainer fits in pipelines and
+            ``GridSearchCV``, whose ``y`` only reaches the scorer.
+
+        Returns
+        -------
+        self
+            The fitted pretrainer.
+        """
+        self._validate_params()
+        X = self._validate_input(X, reset=True)
+        self.device_ = self._resolve_device()
+        self.augment_ = self.augment if self.augment is not None else Augment()
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        cuda = torch.device(self.device_).type == "cuda"
+        fork_devices = [torch.device(self.device_).index or 0] if cuda else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            module = self._make_module(X)
+            if cuda:
+                module = module.to(memory_format=torch.channels_last)
+            self.net_ = Trainer(
+                module=module,
+                criterion=nn.Identity,
+                optimizer=torch.optim.AdamW,
+                optimizer__weight_decay=self.weight_decay,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=None,
+                device=self.device_,
+                callbacks=self._make_callbacks(),
+                verbose=self.verbose,
+                training_loss=self._training_loss,
+            )
+            if self.verbose:
+                self.net_.set_params(callbacks__print_log=EpochTable(
+                    keys_ignored=["train_batch_count"]))
+            self.net_.fit(X, None)
+        self.history_ = self.net_.history
+        return self
+
+    def transform(self, X):
+        """Embed images with the trained backbone (the projection head is not used).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Samples shaped like those given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out), dtype float32
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_input(X, reset=False)
+        return self.net_.forward(X).numpy().astype(np.float32, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.three_d_array = True
+        return tags

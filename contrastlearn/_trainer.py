@@ -1,0 +1,226 @@
+"""The private training engine: one skorch ``NeuralNet`` for every pretrainer.
+
+A pretrainer (``CLR`` and its siblings) builds a :class:`PretrainModule`, hands
+it to :class:`Trainer` together with its ``training_loss(module, x)`` and lets
+skorch run the epochs, callbacks and history. What differs from a stock
+``NeuralNet``:
+
+- batches are cut from the in-memory array by index slicing and moved to the
+  device whole (:class:`BatchIterator`), never assembled per sample by a
+  ``Dataset`` + ``collate``;
+- the training step asks the method for its loss (two augmented views, a
+  teacher, ...) instead of comparing predictions with targets;
+- on CUDA the step runs under bf16 autocast on channels_last tensors.
+"""
+
+import sys
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PrintLog
+from torch import nn
+
+# dtypes that torch.from_numpy accepts and that convert to float on the device.
+_TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
+    np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64,
+    np.float16, np.float32, np.float64,
+)}
+
+
+class Preprocess(nn.Module):
+    """Cast to float32, optionally ``log1p``, then normalise intensities.
+
+    Parameters
+    ----------
+    log_intensity : bool
+        Apply ``log1p(max(x, 0))`` first (for data spanning many decades).
+    normalize : {"dataset", "image", None}
+        ``"dataset"``: subtract the per-channel mean and divide by the
+        per-channel standard deviation measured on the training set.
+        ``"image"``: standardise every image by its own mean and standard
+        deviation. ``None``: leave intensities as they are.
+    n_channels : int
+        Channels (or features, for vector inputs) the statistics are kept for.
+    """
+
+    def __init__(self, log_intensity, normalize, n_channels):
+        super().__init__()
+        self.log_intensity = log_intensity
+        self.normalize = normalize
+        self.register_buffer("mean", torch.zeros(n_channels))
+        self.register_buffer("std", torch.ones(n_channels))
+
+    def scale(self, x):
+        """The part before normalisation: cast and optional log."""
+        x = x.float()
+        return torch.log1p(x.clamp_min(0)) if self.log_intensity else x
+
+    def fit(self, X, batch_size):
+        """Measure per-channel mean and std of ``scale(X)`` over a numpy array."""
+        total = torch.zeros(self.mean.shape, dtype=torch.float64)
+        total_sq = torch.zeros_like(total)
+        dims = [0] + list(range(2, X.ndim))
+        for start in range(0, len(X), batch_size):
+            x = self.scale(as_tensor(X[start:start + batch_size])).double()
+            total += x.sum(dims)
+            total_sq += (x * x).sum(dims)
+        count = X.size / X.shape[1]
+        mean = total / count
+        std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
+        self.mean.copy_(mean)
+        self.std.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
+        return self
+
+    def forward(self, x):
+        x = self.scale(x)
+        if self.normalize == "dataset":
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            return (x - self.mean.view(shape)) / self.std.view(shape)
+        if self.normalize == "image":
+            dims = tuple(range(1, x.ndim))
+            std = x.std(dim=dims, keepdim=True, unbiased=False)
+            return (x - x.mean(dim=dims, keepdim=True)) / std.clamp_min(1e-12)
+        return x
+
+
+class PretrainModule(nn.Module):
+    """Preprocessing, backbone and projection head of a pretrainer.
+
+    ``forward`` gives the backbone embedding (what ``transform`` returns);
+    :meth:`project` maps preprocessed, augmented views through backbone and
+    head for the loss.
+    """
+
+    def __init__(self, preprocess, backbone, head):
+        super().__init__()
+        self.preprocess = preprocess
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x):
+        return self.backbone(self.preprocess(x))
+
+    def project(self, views):
+        return self.head(self.backbone(views))
+
+
+def projection_head(in_features, dims):
+    """MLP projection head: Linear-BN-ReLU for every width but the last.
+
+    Parameters
+    ----------
+    in_features : int
+    dims : tuple of int
+        Layer widths; the last is the projection size.
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    layers, width = [], in_features
+    for hidden in dims[:-1]:
+        layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+        width = hidden
+    layers.append(nn.Linear(width, dims[-1]))
+    return nn.Sequential(*layers)
+
+
+def as_tensor(batch):
+    """A numpy batch as a CPU tensor torch can convert to float."""
+    batch = np.asarray(batch)
+    if batch.dtype not in _TORCH_NATIVE_DTYPES:
+        batch = batch.astype(np.float32)
+    return torch.from_numpy(np.array(batch, copy=not batch.flags.writeable))
+
+
+class BatchIterator:
+    """Mini-batches cut from an array by index slicing, moved to the device whole.
+
+    Yields ``(x, None)`` pairs, the shape skorch's steps unpack.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        Its ``X`` is an array (or anything numpy-indexable) of samples.
+    batch_size : int
+    shuffle : bool
+        Draw a new permutation from torch's global generator every epoch.
+    drop_last : bool
+        Drop the last incomplete batch (only when at least one full batch exists).
+    device : str or torch.device
+    channels_last : bool
+        Give 4-D batches the channels_last memory format.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle, drop_last, device, channels_last):
+        self.X = dataset.X
+        self.batch_size = min(batch_size, len(self.X))
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = device
+        self.channels_last = channels_last
+
+    def __len__(self):
+        n = len(self.X)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        order = torch.randperm(n).numpy() if self.shuffle else None
+        for i in range(len(self)):
+            start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
+            rows = self.X[start:stop] if order is None else self.X[np.sort(order[start:stop])]
+            x = as_tensor(rows).to(self.device, non_blocking=True)
+            if self.channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, None
+
+
+class Trainer(NeuralNet):
+    """skorch ``NeuralNet`` whose step asks the pretrainer for its loss.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNet`.
+    training_loss : callable
+        ``training_loss(module, x) -> scalar tensor`` for a raw batch ``x``
+        already on the device.
+    """
+
+    def __init__(self, *args, training_loss=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.training_loss = training_loss
+
+    @property
+    def _on_cuda(self):
+        return torch.device(self.device).type == "cuda"
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._on_cuda)
+
+    def get_iterator(self, dataset, training=False):
+        return BatchIterator(dataset, self.batch_size, shuffle=training, drop_last=training,
+                             device=self.device, channels_last=self._on_cuda)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        x, _ = batch
+        with self._autocast():
+            loss = self.training_loss(self.module_, x)
+        loss.backward()
+        return {"loss": loss.detach(), "y_pred": None}
+
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            return self.module_(x).float()
+
+
+class EpochTable(PrintLog):
+    """skorch's epoch table, without colour codes when stdout is not a terminal."""
+
+    def table(self, row):
+        if not sys.stdout.isatty():
+            row = {key: value for key, value in row.items() if not key.endswith("_best")}
+        return super().table(row)

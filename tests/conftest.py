@@ -1,0 +1,17 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """sklearn's 1797 real 8x8 handwritten digits as (images, labels)."""
+    data = load_digits()
+    return data.images.astype(np.float32), data.target
+
+
+@pytest.fixture(scope="session")
+def small_images(digits):
+    """A few hundred digit images for quick fits."""
+    images, labels = digits
+    return images[:240], labels[:240]
