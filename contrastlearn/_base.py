@@ -61,12 +61,7 @@ def _is_device(v):
 
 
 def _is_backbone(v):
-    if isinstance(v, nn.Module) or v == "auto":
-        return True
-    if not isinstance(v, str):
-        return False
-    base = v.removesuffix("_small") if "resnet" in v else v
-    return base in backbones.BACKBONE_NAMES
+    return isinstance(v, nn.Module) or v == "auto" or backbones.is_backbone_name(v)
 
 
 class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -198,7 +193,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 elif torch.device(device).type == "cuda":
                     name = "resnet18" if min(input_shape[1:]) >= 64 else "resnet18_small"
                 else:
-                    name = "small_cnn"
+                    name = "small_cnn" if min(input_shape[1:]) >= 32 else "small_cnn_small"
             if name == "mlp" and len(input_shape) != 1:
                 raise ValueError(
                     f"backbone='mlp' needs flat vector input; got samples of shape {input_shape}."

@@ -25,9 +25,10 @@ class CLR(BasePretrainer):
         A name from :data:`contrastlearn.backbones.BACKBONE_NAMES` ("small_cnn",
         "resnet18", "se_resnet50", "sk_resnet18_small", "mlp", ...) or any
         module mapping ``(B, C, H, W)`` images to ``(B, D)`` vectors (it is
-        copied, never trained in place). ``"auto"`` picks ``"small_cnn"`` on
-        the CPU; on CUDA ``"resnet18"`` for images of 64 px and more and
-        ``"resnet18_small"`` below; ``"mlp"`` for flat vectors.
+        copied, never trained in place). ``"auto"`` picks, for images of
+        side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
+        ``"small_cnn_small"``; on CUDA ``"resnet18"`` (``s >= 64``) or
+        ``"resnet18_small"``; ``"mlp"`` for flat vectors.
     projection_dims : tuple of int, default=(256, 128)
         Widths of the projection head's layers; the last is the size of the
         vectors the loss compares.

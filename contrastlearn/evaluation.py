@@ -1,5 +1,7 @@
 """Evaluating embeddings with few labels: the standard readouts of self-supervised learning."""
 
+import inspect
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit
@@ -9,6 +11,17 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 __all__ = ["few_label_accuracy", "make_few_label_scorer"]
+
+
+def _readout(label_fraction, classifier, n_neighbors):
+    """Validate the readout options and return the unfitted classifier."""
+    if not 0 < label_fraction < 1:
+        raise ValueError(f"label_fraction must be in (0, 1); got {label_fraction!r}.")
+    if classifier == "linear":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    if classifier == "knn":
+        return KNeighborsClassifier(n_neighbors=n_neighbors, metric="cosine")
+    raise ValueError(f"classifier must be 'linear' or 'knn'; got {classifier!r}.")
 
 
 def few_label_accuracy(embeddings, y, *, label_fraction=0.1, classifier="linear",
@@ -55,14 +68,7 @@ def few_label_accuracy(embeddings, y, *, label_fraction=0.1, classifier="linear"
     embeddings = check_array(embeddings, input_name="embeddings")
     y = column_or_1d(y)
     check_consistent_length(embeddings, y)
-    if not 0 < label_fraction < 1:
-        raise ValueError(f"label_fraction must be in (0, 1); got {label_fraction!r}.")
-    if classifier == "linear":
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    elif classifier == "knn":
-        model = KNeighborsClassifier(n_neighbors=n_neighbors, metric="cosine")
-    else:
-        raise ValueError(f"classifier must be 'linear' or 'knn'; got {classifier!r}.")
+    model = _readout(label_fraction, classifier, n_neighbors)
     splits = StratifiedShuffleSplit(n_splits=n_splits, train_size=label_fraction,
                                     random_state=random_state)
     scores = [model.fit(embeddings[train], y[train]).score(embeddings[test], y[test])
@@ -97,7 +103,10 @@ def make_few_label_scorer(**kwargs):
     >>> search = GridSearchCV(cl.CLR(max_epochs=2), {"temperature": [0.1, 0.5]},
     ...                       scoring=cl.evaluation.make_few_label_scorer(classifier="knn"))
     """
-    few_label_accuracy(np.eye(2)[[0, 1] * 5], [0, 1] * 5, **kwargs)  # reject bad kwargs now
+    options = inspect.signature(few_label_accuracy).bind(None, None, **kwargs)
+    options.apply_defaults()
+    _readout(options.arguments["label_fraction"], options.arguments["classifier"],
+             options.arguments["n_neighbors"])  # reject bad options now, not inside a search
 
     def few_label_scorer(estimator, X, y):
         return few_label_accuracy(estimator.transform(X), y, **kwargs)

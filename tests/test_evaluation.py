@@ -22,6 +22,8 @@ def test_bad_arguments_raise():
         few_label_accuracy(np.eye(4)[LABELS], LABELS, label_fraction=1.5)
     with pytest.raises(ValueError, match="classifier"):
         make_few_label_scorer(classifier="svm")
+    with pytest.raises(TypeError, match="n_neighbours"):
+        make_few_label_scorer(n_neighbours=3)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         few_label_accuracy(np.eye(4)[LABELS], LABELS[:-1])
 

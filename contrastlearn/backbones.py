@@ -1,0 +1,633 @@
+"""Backbones: encoders that map images (or flat vectors) to representation vectors.
+
+Every backbone in this module is a :class:`torch.nn.Module` that maps a float
+batch of images ``(B, C, H, W)`` -- or of vectors ``(B, F)`` for :class:`MLP` --
+to a batch of representations ``(B, D)``, and stores ``D`` in the integer
+attribute ``out_features``. Contrastive learners put a projection head on top
+of this representation during training and keep the representation itself for
+downstream tasks.
+
+Contents
+--------
+SmallCNN
+    Four-stage convolutional encoder, fast on CPU, for small images (8 px up).
+MLP
+    Fully connected encoder for flat vector inputs.
+ResNet, resnet18, resnet34, resnet50
+    ResNet trunks (He et al. 2016) without the classification layer, with the
+    torchvision ("imagenet") stem or the SimCLR CIFAR ("small") stem, and
+    optional squeeze-and-excitation (:class:`SqueezeExcitation`) or
+    selective-kernel (:class:`SelectiveKernelConv`) attention.
+make_backbone, BACKBONE_NAMES
+    Build a backbone from its name.
+embedding_dim
+    Output size of any backbone, user-written modules included.
+"""
+
+from itertools import chain
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "MLP",
+    "ResNet",
+    "SelectiveKernelConv",
+    "SmallCNN",
+    "SqueezeExcitation",
+    "embedding_dim",
+    "is_backbone_name",
+    "make_backbone",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+]
+
+
+def _conv_bn(in_channels, out_channels, kernel_size, stride=1, dilation=1, relu=True):
+    """Bias-free convolution + BatchNorm (+ ReLU), padded to keep "same" size at stride 1."""
+    layers = [
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=dilation * (kernel_size - 1) // 2,
+            dilation=dilation,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _init_weights(module):
+    """Kaiming-normal (fan_out, ReLU) convolutions with zero bias; BatchNorm weight 1, bias 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class SmallCNN(nn.Module):
+    """Small convolutional encoder, fast on CPU.
+
+    A 3x3 convolution of stride ``stem_stride`` to ``widths[0]`` channels, then
+    one 3x3 stride-2 convolution per further width (each followed by BatchNorm
+    and ReLU), then global average pooling. Works for any image size of at
+    least 1 pixel.
+
+    Parameters
+    ----------
+    in_channels : int, default=1
+        Number of input channels.
+    widths : sequence of int, default=(32, 64, 128, 256)
+        Output channels of the successive convolutions (about 390k parameters
+        at the default).
+    stem_stride : int, default=2
+        Stride of the first convolution. 2 halves the resolution at once
+        (about 5x faster at 64x64 on a CPU); 1 keeps full resolution in the
+        first layer, better for images below 32 px (backbone name
+        ``"small_cnn_small"``).
+
+    Attributes
+    ----------
+    out_features : int
+        Size of the output vector, ``widths[-1]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = SmallCNN(in_channels=1)
+    >>> net(torch.randn(4, 1, 8, 8)).shape
+    torch.Size([4, 256])
+    """
+
+    def __init__(self, in_channels=1, widths=(32, 64, 128, 256), stem_stride=2):
+        super().__init__()
+        widths = tuple(widths)
+        if not widths:
+            raise ValueError("widths must contain at least one width")
+        layers = [_conv_bn(in_channels, widths[0], 3, stride=stem_stride)]
+        layers += [_conv_bn(a, b, 3, stride=2) for a, b in zip(widths, widths[1:])]
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_features = widths[-1]
+        _init_weights(self)
+
+    def forward(self, x):
+        """Map images ``(B, C, H, W)`` to features ``(B, out_features)``."""
+        return self.features(x)
+
+
+class MLP(nn.Module):
+    """Fully connected encoder for flat vector inputs ``(B, F)``.
+
+    Each hidden width is a Linear layer followed by BatchNorm1d and ReLU.
+
+    Parameters
+    ----------
+    in_features : int
+        Size ``F`` of the input vectors.
+    hidden : sequence of int, default=(256, 256)
+        Widths of the hidden layers.
+
+    Attributes
+    ----------
+    out_features : int
+        Size of the output vector, ``hidden[-1]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = MLP(in_features=20, hidden=(64, 32))
+    >>> net(torch.randn(8, 20)).shape
+    torch.Size([8, 32])
+    """
+
+    def __init__(self, in_features, hidden=(256, 256)):
+        super().__init__()
+        hidden = tuple(hidden)
+        if not hidden:
+            raise ValueError("hidden must contain at least one width")
+        widths = (in_features,) + hidden
+        self.layers = nn.Sequential(
+            *chain.from_iterable(
+                (nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True))
+                for a, b in zip(widths, widths[1:])
+            )
+        )
+        self.out_features = hidden[-1]
+
+    def forward(self, x):
+        """Map vectors ``(B, in_features)`` to features ``(B, out_features)``."""
+        return self.layers(x)
+
+
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation channel gate (Hu et al. 2018).
+
+    Global average pooling, a bottleneck of two fully connected layers
+    (implemented as 1x1 convolutions) with a ReLU between them, and a sigmoid
+    give one gate in (0, 1) per sample and channel; the input is multiplied by
+    it.
+
+    Parameters
+    ----------
+    channels : int
+        Number of input (and output) channels.
+    reduction : int, default=16
+        Ratio between ``channels`` and the bottleneck width (at least 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> se = SqueezeExcitation(64)
+    >>> x = torch.randn(2, 64, 8, 8)
+    >>> se.gate(x).shape
+    torch.Size([2, 64, 1, 1])
+    >>> torch.allclose(se(x), x * se.gate(x))
+    True
+    """
+
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        """Scale each channel of ``x`` by its gate."""
+        return x * self.gate(x)
+
+
+class SelectiveKernelConv(nn.Module):
+    """Selective-kernel convolution unit (Li et al. 2019, SKNet), two branches.
+
+    *Split*: a 3x3 convolution and a 3x3 convolution with dilation 2 (a 5x5
+    receptive field), each followed by BatchNorm and ReLU. *Fuse*: the branch
+    outputs are summed, globally average pooled and reduced by a fully
+    connected layer (with BatchNorm and ReLU) to ``max(out_channels //
+    reduction, min_dim)`` dimensions. *Select*: a fully connected layer gives
+    one logit per branch and channel, a softmax over the branches turns them
+    into weights, and the output is the weighted sum of the branches.
+
+    Parameters
+    ----------
+    in_channels : int
+        Number of input channels.
+    out_channels : int
+        Number of output channels.
+    stride : int, default=1
+        Stride of both branch convolutions.
+    reduction : int, default=16
+        Ratio between ``out_channels`` and the fused descriptor size.
+    min_dim : int, default=32
+        Lower bound on the fused descriptor size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sk = SelectiveKernelConv(16, 32, stride=2)
+    >>> x = torch.randn(2, 16, 8, 8)
+    >>> sk(x).shape
+    torch.Size([2, 32, 4, 4])
+    >>> sk.branch_weights(x).shape  # (B, branches, C, 1, 1), summing to 1 over branches
+    torch.Size([2, 2, 32, 1, 1])
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, reduction=16, min_dim=32):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            _conv_bn(in_channels, out_channels, 3, stride=stride, dilation=d) for d in (1, 2)
+        )
+        hidden = max(out_channels // reduction, min_dim)
+        self.fuse = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(out_channels, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+        )
+        self.select = nn.Conv2d(hidden, out_channels * len(self.branches), 1)
+
+    def _split(self, x):
+        return torch.stack([branch(x) for branch in self.branches], dim=1)  # (B, M, C, H, W)
+
+    def _weights(self, feats):
+        logits = self.select(self.fuse(feats.sum(dim=1)))  # (B, M * C, 1, 1)
+        return logits.unflatten(1, (feats.shape[1], feats.shape[2])).softmax(dim=1)
+
+    def branch_weights(self, x):
+        """Return the branch weights ``(B, 2, out_channels, 1, 1)`` for input ``x``."""
+        return self._weights(self._split(x))
+
+    def forward(self, x):
+        """Return the attention-weighted sum of the two branches."""
+        feats = self._split(x)
+        return (feats * self._weights(feats)).sum(dim=1)
+
+
+class _ResidualBlock(nn.Module):
+    """ResNet basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 with 4x expansion) block.
+
+    The stride sits on the (first) 3x3 convolution, as in torchvision
+    ("ResNet v1.5"). With ``attention="sk"`` that 3x3 convolution is a
+    :class:`SelectiveKernelConv`; with ``attention="se"`` a
+    :class:`SqueezeExcitation` scales the residual branch before the addition.
+    """
+
+    def __init__(self, in_channels, planes, stride, bottleneck, attention):
+        super().__init__()
+        out_channels = planes * (4 if bottleneck else 1)
+        spatial_in = planes if bottleneck else in_channels
+        if attention == "sk":
+            spatial = SelectiveKernelConv(spatial_in, planes, stride)
+        else:
+            spatial = _conv_bn(spatial_in, planes, 3, stride)
+        if bottleneck:
+            layers = [_conv_bn(in_channels, planes, 1), spatial, _conv_bn(planes, out_channels, 1, relu=False)]
+        else:
+            layers = [spatial, _conv_bn(planes, planes, 3, relu=False)]
+        if attention == "se":
+            layers.append(SqueezeExcitation(out_channels))
+        self.residual = nn.Sequential(*layers)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = _conv_bn(in_channels, out_channels, 1, stride, relu=False)
+        else:
+            self.shortcut = nn.Identity()
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.residual(x) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """ResNet trunk (He et al. 2016) without the classification layer.
+
+    Stem, four (or ``len(layers)``) stages of residual blocks with
+    ``width * 2**i`` planes (the first stage at stride 1, the others halving
+    the spatial size), then global average pooling. The architecture matches
+    torchvision's ``resnet*`` minus ``fc``. Any spatial size works: stages
+    reaching 1x1 simply stay there.
+
+    Parameters
+    ----------
+    block : {"basic", "bottleneck"}
+        Residual block type: two 3x3 convolutions, or 1x1-3x3-1x1 with a
+        four-fold channel expansion.
+    layers : sequence of int
+        Number of blocks per stage, e.g. ``(2, 2, 2, 2)`` for ResNet-18.
+    in_channels : int, default=3
+        Number of input channels.
+    attention : {None, "se", "sk"}, default=None
+        ``"se"`` adds a :class:`SqueezeExcitation` gate to each block's
+        residual branch; ``"sk"`` replaces each block's 3x3 convolution by a
+        :class:`SelectiveKernelConv`.
+    stem : {"imagenet", "small"}, default="imagenet"
+        ``"imagenet"``: 7x7 stride-2 convolution and 3x3 stride-2 max pooling
+        (4x downsampling, as in torchvision). ``"small"``: a single 3x3
+        stride-1 convolution and no pooling (the SimCLR CIFAR variant, for
+        images of 32 px or less).
+    width : int, default=64
+        Number of stem channels and of planes in the first stage.
+
+    Attributes
+    ----------
+    out_features : int
+        Size of the output vector: ``width * 2**(len(layers) - 1)``, times 4
+        for bottleneck blocks (512 for ResNet-18/34, 2048 for ResNet-50).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = ResNet("basic", (1, 1), in_channels=1, stem="small", width=16)
+    >>> net.out_features
+    32
+    >>> net(torch.randn(2, 1, 28, 28)).shape
+    torch.Size([2, 32])
+    """
+
+    def __init__(self, block, layers, in_channels=3, attention=None, stem="imagenet", width=64):
+        super().__init__()
+        if block not in ("basic", "bottleneck"):
+            raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
+        if attention not in (None, "se", "sk"):
+            raise ValueError(f"attention must be None, 'se' or 'sk', got {attention!r}")
+        layers = tuple(layers)
+        if not layers or any(n < 1 for n in layers):
+            raise ValueError(f"layers must be a non-empty sequence of positive block counts, got {layers!r}")
+        if stem == "imagenet":
+            self.stem = nn.Sequential(
+                _conv_bn(in_channels, width, 7, stride=2), nn.MaxPool2d(3, stride=2, padding=1)
+            )
+        elif stem == "small":
+            self.stem = _conv_bn(in_channels, width, 3)
+        else:
+            raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
+
+        bottleneck = block == "bottleneck"
+        stages, channels = [], width
+        for i, n_blocks in enumerate(layers):
+            planes = width * 2**i
+            blocks = []
+            for j in range(n_blocks):
+                stride = 2 if i > 0 and j == 0 else 1
+                blocks.append(_ResidualBlock(channels, planes, stride, bottleneck, attention))
+                channels = planes * (4 if bottleneck else 1)
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_features = channels
+
+        _init_weights(self)
+        # Zero-init the last BatchNorm gamma of each residual branch so that
+        # every block starts as the identity (Goyal et al. 2017), which helps
+        # large-batch contrastive training.
+        for m in self.modules():
+            if isinstance(m, _ResidualBlock):
+                last_bn = [b for b in m.residual.modules() if isinstance(b, nn.BatchNorm2d)][-1]
+                nn.init.zeros_(last_bn.weight)
+
+    def forward(self, x):
+        """Map images ``(B, C, H, W)`` to features ``(B, out_features)``."""
+        return self.pool(self.stages(self.stem(x)))
+
+
+def resnet18(in_channels=3, *, attention=None, stem="imagenet"):
+    """ResNet-18 trunk: basic blocks, layers (2, 2, 2, 2), 512 output features.
+
+    Parameters
+    ----------
+    in_channels : int, default=3
+        Number of input channels.
+    attention : {None, "se", "sk"}, default=None
+        Optional block attention, see :class:`ResNet`.
+    stem : {"imagenet", "small"}, default="imagenet"
+        Stem type, see :class:`ResNet`.
+
+    Returns
+    -------
+    ResNet
+        The backbone (11,176,512 parameters for 3 channels, no attention).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = resnet18(in_channels=1, stem="small")
+    >>> net(torch.randn(2, 1, 16, 16)).shape
+    torch.Size([2, 512])
+    """
+    return ResNet("basic", (2, 2, 2, 2), in_channels, attention=attention, stem=stem)
+
+
+def resnet34(in_channels=3, *, attention=None, stem="imagenet"):
+    """ResNet-34 trunk: basic blocks, layers (3, 4, 6, 3), 512 output features.
+
+    Parameters
+    ----------
+    in_channels : int, default=3
+        Number of input channels.
+    attention : {None, "se", "sk"}, default=None
+        Optional block attention, see :class:`ResNet`.
+    stem : {"imagenet", "small"}, default="imagenet"
+        Stem type, see :class:`ResNet`.
+
+    Returns
+    -------
+    ResNet
+        The backbone.
+
+    Examples
+    --------
+    >>> resnet34(attention="se").out_features
+    512
+    """
+    return ResNet("basic", (3, 4, 6, 3), in_channels, attention=attention, stem=stem)
+
+
+def resnet50(in_channels=3, *, attention=None, stem="imagenet"):
+    """ResNet-50 trunk: bottleneck blocks, layers (3, 4, 6, 3), 2048 output features.
+
+    Parameters
+    ----------
+    in_channels : int, default=3
+        Number of input channels.
+    attention : {None, "se", "sk"}, default=None
+        Optional block attention, see :class:`ResNet`.
+    stem : {"imagenet", "small"}, default="imagenet"
+        Stem type, see :class:`ResNet`.
+
+    Returns
+    -------
+    ResNet
+        The backbone (23,508,032 parameters for 3 channels, no attention).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = resnet50(in_channels=3)
+    >>> net(torch.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 2048])
+    """
+    return ResNet("bottleneck", (3, 4, 6, 3), in_channels, attention=attention, stem=stem)
+
+
+_RESNETS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
+_ATTENTIONS = {"": None, "se_": "se", "sk_": "sk"}
+
+BACKBONE_NAMES = ("small_cnn", "mlp") + tuple(p + r for p in _ATTENTIONS for r in _RESNETS)
+"""Base names accepted by :func:`make_backbone`; all but ``"mlp"`` also take a ``"_small"`` suffix."""
+
+_RESNET_SPECS = {
+    prefix + depth + suffix: (factory, attention, stem)
+    for prefix, attention in _ATTENTIONS.items()
+    for depth, factory in _RESNETS.items()
+    for suffix, stem in (("", "imagenet"), ("_small", "small"))
+}
+
+
+def is_backbone_name(name):
+    """Whether :func:`make_backbone` knows ``name``.
+
+    Parameters
+    ----------
+    name : object
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_backbone_name("sk_resnet34_small"), is_backbone_name("resnet19")
+    (True, False)
+    """
+    return name in ("small_cnn", "small_cnn_small", "mlp") or name in _RESNET_SPECS
+
+
+def make_backbone(name, in_channels, *, n_features=None):
+    """Build a backbone from its name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BACKBONE_NAMES`: ``"small_cnn"``, ``"mlp"``,
+        ``"resnet18"``, ``"resnet34"``, ``"resnet50"``, their
+        squeeze-and-excitation (``"se_resnet18"``, ...) and selective-kernel
+        (``"sk_resnet18"``, ...) variants. Any resnet name may end in
+        ``"_small"`` (e.g. ``"se_resnet18_small"``) to use the 3x3 stride-1
+        stem without max pooling, for images of 32 px or less;
+        ``"small_cnn_small"`` is the small CNN with a stride-1 first layer.
+    in_channels : int
+        Number of input image channels (ignored by ``"mlp"``).
+    n_features : int, optional
+        Size of the flat input vectors; required for ``"mlp"``, ignored
+        otherwise.
+
+    Returns
+    -------
+    torch.nn.Module
+        The backbone, with an integer ``out_features`` attribute.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, or if ``name="mlp"`` and ``n_features`` is None.
+
+    Examples
+    --------
+    >>> make_backbone("small_cnn", in_channels=1).out_features
+    256
+    >>> make_backbone("se_resnet18_small", in_channels=3).out_features
+    512
+    >>> make_backbone("mlp", in_channels=1, n_features=64).out_features
+    256
+    """
+    if name in ("small_cnn", "small_cnn_small"):
+        return SmallCNN(in_channels, stem_stride=1 if name.endswith("_small") else 2)
+    if name == "mlp":
+        if n_features is None:
+            raise ValueError("make_backbone('mlp', ...) needs n_features, the size of the flat input vectors")
+        return MLP(n_features)
+    if name not in _RESNET_SPECS:
+        raise ValueError(
+            f"unknown backbone name {name!r}; valid names are {', '.join(BACKBONE_NAMES)} "
+            "(all but 'mlp' may also end in '_small')"
+        )
+    factory, attention, stem = _RESNET_SPECS[name]
+    return factory(in_channels, attention=attention, stem=stem)
+
+
+def embedding_dim(module, input_shape):
+    """Return the size ``D`` of the vectors that a backbone outputs.
+
+    Uses ``module.out_features`` if it is an integer; otherwise runs a batch
+    of two all-zero samples through the module in eval mode under
+    :func:`torch.no_grad` (on the device and dtype of its parameters) and
+    restores every submodule's training flag afterwards.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The backbone, e.g. a user-written encoder.
+    input_shape : int or tuple of int
+        Shape of one input sample without the batch dimension, e.g.
+        ``(C, H, W)`` for images or ``F`` for vectors.
+
+    Returns
+    -------
+    int
+        The output vector size ``D``.
+
+    Raises
+    ------
+    TypeError
+        If ``module`` is not a :class:`torch.nn.Module`.
+    ValueError
+        If the module does not return a 2-D ``(B, D)`` tensor.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> embedding_dim(nn.Sequential(nn.Flatten(), nn.Linear(64, 7)), (1, 8, 8))
+    7
+    >>> embedding_dim(SmallCNN(3), (3, 32, 32))
+    256
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"the backbone must be a torch.nn.Module, got {type(module).__name__}")
+    out_features = getattr(module, "out_features", None)
+    if isinstance(out_features, int):
+        return out_features
+
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    param = next(chain(module.parameters(), module.buffers()), None)
+    like = {"device": param.device, "dtype": param.dtype} if param is not None and param.is_floating_point() else {}
+    x = torch.zeros((2, *shape), **like)
+    modes = [m.training for m in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x)
+    finally:
+        for m, mode in zip(module.modules(), modes):
+            m.training = mode
+
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        got = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise ValueError(
+            f"the backbone returned {got} for an input of shape {tuple(x.shape)}; "
+            "a backbone must map (B, C, H, W) images to (B, D) vectors"
+        )
+    return out.shape[1]
