@@ -124,7 +124,6 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 raise InvalidParameterError(
                     f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
                 )
-        (self.augment or Augment()).validate()
 
     def _validate_input(self, X, reset):
         """Check ``X`` and return a numpy array ``(n, F)`` or ``(n, C, H, W)``.
@@ -149,9 +148,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         else:
             raise ValueError(
                 "Reshape your data: X must be images of shape (n_samples, H, W) or "
-                f"(n_samples, C, H, W), or "
-                f"vectors of shape (n_samples, n_features); got an array with {ndim} "
-                f"dimension(s) of shape {np.shape(X)}."
+                "(n_samples, C, H, W), or vectors of shape (n_samples, n_features); got an "
+                f"array with {ndim} dimension(s) of shape {np.shape(X)}."
             )
         if X.ndim == 2 and self.image_shape is not None:
             shape = tuple(self.image_shape)
@@ -168,11 +166,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self.n_features_in_ = math.prod(sample_shape)
             self.input_shape_ = sample_shape
         elif sample_shape != self.input_shape_:
-            n_features = math.prod(sample_shape)
+            name, n_features = type(self).__name__, math.prod(sample_shape)
+            found = (f"X has {n_features} features, but {name} is expecting "
+                     f"{self.n_features_in_} features as input"
+                     if n_features != self.n_features_in_ else "X has the right number of values")
             raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input: samples of shape {sample_shape} "
-                f"were given, the model was fitted on samples of shape {self.input_shape_}."
+                f"{found}: samples of shape {sample_shape} were given, {name} was fitted on "
+                f"samples of shape {self.input_shape_}."
             )
         return X
 
@@ -263,7 +263,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._validate_params()
         X = self._validate_input(X, reset=True)
         self.device_ = self._resolve_device()
-        self.augment_ = self.augment if self.augment is not None else Augment()
+        self.augment_ = (self.augment if self.augment is not None else Augment()).validate()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda = torch.device(self.device_).type == "cuda"
         fork_devices = [torch.device(self.device_).index or 0] if cuda else []

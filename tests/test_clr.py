@@ -171,6 +171,8 @@ def test_transform_rejects_images_of_another_shape(small_images):
         clr.transform(np.zeros((3, 1, 16, 16)))
     with pytest.raises(ValueError, match="expecting 64 features"):
         clr.transform(np.zeros((3, 2, 8, 8)))
+    with pytest.raises(ValueError, match=r"shape \(64,\) were given.*fitted on samples of shape"):
+        clr.transform(np.zeros((3, 64)))
 
 
 def test_unfitted_transform_raises_not_fitted(small_images):
