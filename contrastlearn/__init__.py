@@ -5,10 +5,13 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import augment, backbones, evaluation, losses
+from . import augment, backbones, evaluation, losses, projection
 from .augment import Augment
-from .clr import CLR
+from .clr import CLR, CPLR
 
 __version__ = "0.1.0"
 
-__all__ = ["CLR", "Augment", "augment", "backbones", "evaluation", "losses", "__version__"]
+__all__ = [
+    "CLR", "CPLR", "Augment", "augment", "backbones", "evaluation", "losses", "projection",
+    "__version__",
+]

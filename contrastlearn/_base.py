@@ -64,6 +64,53 @@ def _is_backbone(v):
     return isinstance(v, nn.Module) or v == "auto" or backbones.is_backbone_name(v)
 
 
+def _is_lazy(X):
+    """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
+    return (not isinstance(X, (np.ndarray, torch.Tensor)) and hasattr(X, "shape")
+            and hasattr(X, "dtype") and hasattr(X, "__getitem__"))
+
+
+class _LazyImages:
+    """A lazily read image stack seen as ``(n, C, H, W)``, checked chunk by chunk.
+
+    Validation happens on metadata up front; NaN/inf pixels are found as the
+    chunks are read (every fit reads all of them once for the normalisation
+    statistics).
+    """
+
+    def __init__(self, source, min_samples, estimator_name):
+        shape, dtype = tuple(source.shape), np.dtype(source.dtype)
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                "Reshape your data: an on-disk X must be images of shape (n_samples, H, W) or "
+                f"(n_samples, C, H, W); got shape {shape}."
+            )
+        if dtype.kind == "c":
+            raise ValueError(f"Complex data not supported; X has dtype {dtype}.")
+        if dtype.kind not in "biuf":
+            raise ValueError(f"X must hold real numbers (numeric dtype); got dtype {dtype}.")
+        if shape[0] < min_samples:
+            raise ValueError(
+                f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of "
+                f"{min_samples} is required by {estimator_name}."
+            )
+        self.source = source
+        self.shape = shape if len(shape) == 4 else (shape[0], 1, *shape[1:])
+        self.dtype = dtype
+        self.ndim = 4
+        self.size = math.prod(self.shape)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        images = np.asarray(self.source[rows])
+        if images.dtype.kind == "f" and not np.isfinite(images).all():
+            raise ValueError("Input X contains NaN or infinity (found while reading it from "
+                             f"{self.source!r}).")
+        return images.reshape(len(images), *self.shape[1:])
+
+
 class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the self-supervised pretrainers. Not used directly.
 
@@ -132,10 +179,14 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``n_features_in_``); image stacks through ``check_array``. Both reject
         NaN/inf, complex and non-numeric data with sklearn's messages.
         """
+        min_samples = 2 if reset else 1
+        if _is_lazy(X):
+            X = _LazyImages(X, min_samples, estimator_name=type(self).__name__)
+            self._check_sample_shape(X.shape[1:], reset)
+            return X
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu()
             X = (X.float() if X.dtype == torch.bfloat16 else X).numpy()
-        min_samples = 2 if reset else 1
         if not hasattr(X, "ndim"):  # lists and other array-likes
             X = np.asarray(X)
         ndim = X.ndim
@@ -161,7 +212,17 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             X = X.reshape(len(X), *shape)
         if X.ndim == 3:
             X = X[:, None]
-        sample_shape = X.shape[1:]
+        self._check_sample_shape(X.shape[1:], reset)
+        return X
+
+    def _check_sample_shape(self, sample_shape, reset):
+        """Record the sample shape in fit; insist on the same one afterwards."""
+        if len(sample_shape) == 1 and self._uses_polar_view():
+            raise ValueError(
+                f"{type(self).__name__} projects images to polar coordinates, but X has flat "
+                f"samples of {sample_shape[0]} features. Pass image_shape=(H, W) or (C, H, W) "
+                "to reshape them into images."
+            )
         if reset:
             self.n_features_in_ = math.prod(sample_shape)
             self.input_shape_ = sample_shape
@@ -174,7 +235,6 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"{found}: samples of shape {sample_shape} were given, {name} was fitted on "
                 f"samples of shape {self.input_shape_}."
             )
-        return X
 
     # ------------------------------------------------------------ the model
     def _resolve_device(self):
@@ -213,7 +273,16 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         preprocess.fit(X, batch_size=max(self.batch_size, 1024))
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
-        return PretrainModule(preprocess, backbone, projection_head(n_out, self.projection_dims))
+        return PretrainModule(preprocess, backbone, projection_head(n_out, self.projection_dims),
+                              view=self._make_view())
+
+    def _make_view(self):
+        """The representation ``transform`` embeds images in (identity: the images)."""
+        return nn.Identity()
+
+    def _uses_polar_view(self):
+        """Whether any branch sees a polar projection (which needs images)."""
+        return False
 
     def _make_callbacks(self):
         callbacks = list(self.callbacks or [])

@@ -85,21 +85,33 @@ class Preprocess(nn.Module):
 
 
 class PretrainModule(nn.Module):
-    """Preprocessing, backbone and projection head of a pretrainer.
+    """Preprocessing, representation, backbone and projection head of a pretrainer.
 
-    ``forward`` gives the backbone embedding (what ``transform`` returns);
-    :meth:`project` maps preprocessed, augmented views through backbone and
-    head for the loss.
+    ``forward`` gives the backbone embedding of the images in the model's
+    representation (what ``transform`` returns); :meth:`project` maps
+    augmented views, already in their representation, through backbone and
+    head for the loss. Methods may attach further submodules (a second
+    representation or backbone).
+
+    Parameters
+    ----------
+    preprocess : Preprocess
+    backbone : torch.nn.Module
+    head : torch.nn.Module
+    view : torch.nn.Module
+        The representation the backbone sees (identity for cartesian images,
+        :class:`~contrastlearn.projection.PolarProjection` for polar).
     """
 
-    def __init__(self, preprocess, backbone, head):
+    def __init__(self, preprocess, backbone, head, view):
         super().__init__()
         self.preprocess = preprocess
+        self.view = view
         self.backbone = backbone
         self.head = head
 
     def forward(self, x):
-        return self.backbone(self.preprocess(x))
+        return self.backbone(self.view(self.preprocess(x)))
 
     def project(self, views):
         return self.head(self.backbone(views))
