@@ -12,6 +12,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from skorch.callbacks import LRScheduler, ProgressBar
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -66,8 +67,8 @@ def _is_backbone(v):
 
 def _is_lazy(X):
     """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
-    return (not isinstance(X, (np.ndarray, torch.Tensor)) and hasattr(X, "shape")
-            and hasattr(X, "dtype") and hasattr(X, "__getitem__"))
+    return (not isinstance(X, (np.ndarray, torch.Tensor)) and not sp.issparse(X)
+            and hasattr(X, "shape") and hasattr(X, "dtype") and hasattr(X, "__getitem__"))
 
 
 class _LazyImages:
