@@ -5,13 +5,15 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import augment, backbones, evaluation, losses, projection
+from . import augment, backbones, datasets, evaluation, losses, model_selection, plotting, projection
 from .augment import Augment
 from .clr import CLR, CPLR
+from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "Augment", "augment", "backbones", "evaluation", "losses", "projection",
-    "__version__",
+    "CLR", "CPLR", "Augment", "LinearProbe", "overlap_score", "make_overlap_scorer",
+    "augment", "backbones", "datasets", "evaluation", "losses", "model_selection", "plotting",
+    "projection", "__version__",
 ]

@@ -1,16 +1,51 @@
-"""Evaluating embeddings with few labels: the standard readouts of self-supervised learning."""
+"""Evaluating embeddings: linear probes, the similarity-overlap score and few-label readouts.
+
+Everything here works on embeddings (``(n_samples, n_features)`` arrays, e.g.
+the output of a pretrainer's ``transform``) and is a plain scikit-learn
+estimator, metric or scorer:
+
+- :class:`LinearProbe` -- standardisation + logistic regression, multi-label
+  aware, scored by macro F1, with a per-label precision/recall/F1 table;
+- :func:`overlap_score` and :func:`make_overlap_scorer` -- how much of an
+  image's label set its nearest neighbours in embedding space share (the
+  similarity overlap of the CPLR paper), as a metric and as a ``scoring=``
+  callable for ``GridSearchCV``;
+- :func:`few_label_accuracy` and :func:`make_few_label_scorer` -- accuracy of
+  a readout trained on a small labelled fraction.
+"""
 
 import inspect
+import numbers
+from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neighbors import VALID_METRICS, KNeighborsClassifier, NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    check_random_state,
+    column_or_1d,
+    validate_data,
+)
 
-__all__ = ["few_label_accuracy", "make_few_label_scorer"]
+__all__ = [
+    "LinearProbe",
+    "few_label_accuracy",
+    "make_few_label_scorer",
+    "make_overlap_scorer",
+    "overlap_score",
+]
 
 
 def _readout(label_fraction, classifier, n_neighbors):
@@ -112,3 +147,651 @@ def make_few_label_scorer(**kwargs):
         return few_label_accuracy(estimator.transform(X), y, **kwargs)
 
     return few_label_scorer
+
+
+# ----------------------------------------------------------------------------
+# Linear probe
+# ----------------------------------------------------------------------------
+
+def _check_real(value, name, owner):
+    """Raise unless ``value`` is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a float; "
+                        f"got {value!r} of type {type(value).__name__}.")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"The {name!r} parameter of {owner} must be a float in (0, inf); "
+                         f"got {value!r}.")
+
+
+def _check_int(value, name, owner, *, low=1):
+    """Raise unless ``value`` is an integer (not a bool) of at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"The {name!r} parameter of {owner} must be an int; "
+                        f"got {value!r} of type {type(value).__name__}.")
+    if value < low:
+        raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {low}; "
+                         f"got {value!r}.")
+
+
+class LinearProbe(ClassifierMixin, BaseEstimator):
+    """Linear classifier on embeddings, single- or multi-label.
+
+    The standard linear evaluation of a learnt representation: the embeddings
+    are standardised (:class:`~sklearn.preprocessing.StandardScaler`) and a
+    logistic regression is trained on them. With 1-D class labels it is one
+    multinomial :class:`~sklearn.linear_model.LogisticRegression`. With a 2-D
+    binary indicator matrix ``y`` (multi-label, e.g. diffraction patterns
+    labelled *spherical* and *dimer* at once) it is one binary logistic
+    regression per label (:class:`~sklearn.multiclass.OneVsRestClassifier`),
+    and :meth:`predict` returns a 0/1 matrix of the same shape.
+
+    :meth:`score` returns the **macro-averaged F1**, not the accuracy that
+    :class:`~sklearn.base.ClassifierMixin` would give, so that rare labels
+    count as much as frequent ones and single- and multi-label probes are
+    scored alike. :meth:`report` gives precision, recall and F1 per label.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse L2 regularisation strength of the logistic regression, > 0.
+    max_iter : int, default=1000
+        Maximum number of L-BFGS iterations per logistic regression.
+    tol : float, default=1e-4
+        Tolerance of the L-BFGS stopping criterion, > 0.
+    class_weight : dict, "balanced" or None, default=None
+        Passed to :class:`~sklearn.linear_model.LogisticRegression`. For
+        multi-label ``y`` it applies to each label's binary problem, so a
+        dict is keyed by 0 and 1.
+    standardize : bool, default=True
+        Standardise the embeddings (zero mean, unit variance per feature)
+        before the logistic regression.
+    random_state : int, RandomState instance or None, default=None
+        Passed to :class:`~sklearn.linear_model.LogisticRegression` (the
+        default L-BFGS solver is deterministic and does not use it).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels; for multi-label ``y`` the column indices
+        ``0, ..., n_labels - 1``.
+    multilabel_ : bool
+        Whether ``y`` was a 2-D indicator matrix.
+    scaler_ : StandardScaler or None
+        The fitted scaler (None when ``standardize=False``).
+    estimator_ : LogisticRegression or OneVsRestClassifier
+        The fitted logistic regression(s) on the scaled embeddings.
+    n_iter_ : ndarray of shape (1,) or (n_labels,)
+        Iterations run by each logistic regression (0 for a label that was
+        constant in ``y``, which needs no fitting).
+    n_features_in_ : int
+        Number of embedding dimensions seen in :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when ``X`` was a DataFrame with string column names.
+
+    See Also
+    --------
+    overlap_score : Label agreement of nearest neighbours, needing no training.
+    few_label_accuracy : Accuracy of a probe trained on a small labelled fraction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import contrastlearn as cl
+    >>> rng = np.random.default_rng(0)
+    >>> Y = rng.integers(0, 2, size=(200, 3))          # three labels per image
+    >>> emb = Y + 0.1 * rng.normal(size=(200, 3))      # an embedding that knows them
+    >>> probe = cl.evaluation.LinearProbe().fit(emb, Y)
+    >>> Y[:2]
+    array([[1, 1, 1],
+           [0, 0, 0]])
+    >>> probe.predict(emb[:2])
+    array([[1, 1, 1],
+           [0, 0, 0]])
+    >>> probe.score(emb, Y)                            # macro F1
+    1.0
+    >>> probe.report(emb, Y, label_names=["spherical", "dimer", "streak"]).round(2)
+               precision  recall   f1  support
+    label
+    spherical        1.0     1.0  1.0      110
+    dimer            1.0     1.0  1.0      110
+    streak           1.0     1.0  1.0      102
+    macro avg        1.0     1.0  1.0      322
+    micro avg        1.0     1.0  1.0      322
+    """
+
+    def __init__(self, C=1.0, *, max_iter=1000, tol=1e-4, class_weight=None,
+                 standardize=True, random_state=None):
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.standardize = standardize
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _validate_params(self):
+        owner = type(self).__name__
+        _check_real(self.C, "C", owner)
+        _check_int(self.max_iter, "max_iter", owner)
+        _check_real(self.tol, "tol", owner)
+        if not (self.class_weight is None or isinstance(self.class_weight, Mapping)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
+            error = ValueError if isinstance(self.class_weight, str) else TypeError
+            raise error(f"The 'class_weight' parameter of {owner} must be None, 'balanced' "
+                        f"or a dict mapping classes to weights; got {self.class_weight!r}.")
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise TypeError(f"The 'standardize' parameter of {owner} must be a bool; "
+                            f"got {self.standardize!r}.")
+        try:
+            check_random_state(self.random_state)
+        except ValueError as exc:
+            raise ValueError(f"The 'random_state' parameter of {owner} must be None, an int "
+                             f"or a numpy RandomState; got {self.random_state!r}.") from exc
+
+    def fit(self, X, y):
+        """Fit the scaler and the logistic regression(s).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a binary indicator matrix for multi-label data.
+
+        Returns
+        -------
+        self : LinearProbe
+            The fitted probe.
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, multi_output=True, dtype=[np.float64, np.float32])
+        if sparse.issparse(y):
+            y = y.toarray()
+        check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y")
+        if y_type == "multiclass-multioutput":
+            raise ValueError("LinearProbe needs 1-D class labels or a 2-D binary indicator "
+                             "matrix (multi-label); got a 2-D y with values other than 0 and 1.")
+        self.multilabel_ = y_type == "multilabel-indicator"
+        if not self.multilabel_:
+            y = column_or_1d(y, warn=True)
+            self.classes_ = np.unique(y)
+            if len(self.classes_) < 2:
+                raise ValueError("LinearProbe needs samples of at least 2 classes in y; "
+                                 f"got only one class, {self.classes_[0]}.")
+        else:
+            self.classes_ = np.arange(y.shape[1])
+        self._y_dtype = y.dtype
+
+        self.scaler_ = StandardScaler().fit(X) if self.standardize else None
+        Xs = self.scaler_.transform(X) if self.scaler_ is not None else X
+        logreg = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol,
+                                    class_weight=self.class_weight,
+                                    random_state=self.random_state)
+        if self.multilabel_:
+            self.estimator_ = OneVsRestClassifier(logreg).fit(Xs, y)
+            self.n_iter_ = np.array([getattr(est, "n_iter_", [0])[0]
+                                     for est in self.estimator_.estimators_], dtype=np.int32)
+        else:
+            self.estimator_ = logreg.fit(Xs, y)
+            self.n_iter_ = np.asarray(self.estimator_.n_iter_, dtype=np.int32)
+        return self
+
+    def _scaled(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.scaler_.transform(X) if self.scaler_ is not None else X
+
+    def predict(self, X):
+        """Predict class labels, or the 0/1 label matrix for multi-label data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Predicted classes; for multi-label data a 0/1 matrix with the
+            dtype of the ``y`` given to :meth:`fit`.
+        """
+        X = self._scaled(X)
+        y_pred = self.estimator_.predict(X)
+        if self.multilabel_:
+            y_pred = np.asarray(y_pred).astype(self._y_dtype, copy=False)
+        return y_pred
+
+    def predict_proba(self, X):
+        """Class probabilities, or per-label probabilities for multi-label data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Single-label: rows sum to 1, columns follow ``classes_``.
+            Multi-label: the probability of each label independently.
+        """
+        X = self._scaled(X)
+        return self.estimator_.predict_proba(X)
+
+    def decision_function(self, X):
+        """Logistic-regression scores (log-odds for binary and multi-label problems).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), (n_samples, n_classes) or (n_samples, n_labels)
+            Binary: the score of ``classes_[1]``. Multi-class: one column per
+            class. Multi-label: one column per label, positive where
+            :meth:`predict` gives 1.
+        """
+        X = self._scaled(X)
+        return self.estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Macro-averaged F1 score of the predictions (not the accuracy).
+
+        ``sklearn.metrics.f1_score(y, self.predict(X), average="macro")`` for
+        single- and multi-label data alike; a label without predicted or true
+        positives contributes 0. This is also what ``cross_val_score`` and
+        ``GridSearchCV`` use when no ``scoring`` is given.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            True labels, of the same kind as in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+            Macro F1 in [0, 1].
+        """
+        return float(f1_score(y, self.predict(X), average="macro",
+                              sample_weight=sample_weight, zero_division=0))
+
+    def report(self, X, y, label_names=None):
+        """Precision, recall, F1 and support per label, with macro and micro averages.
+
+        The numbers are those of
+        :func:`sklearn.metrics.precision_recall_fscore_support` (with
+        ``zero_division=0``) on ``y`` and ``self.predict(X)``, over all
+        classes seen in :meth:`fit`. "macro avg" is the unweighted mean over
+        the labels, "micro avg" pools all decisions (for single-label data it
+        equals the accuracy); their support is the total support.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            True labels, of the same kind as in :meth:`fit`.
+        label_names : sequence of str, default=None
+            Row names, one per entry of ``classes_`` (per indicator column for
+            multi-label data). Default: ``classes_`` as strings.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: the label names, then "macro avg" and "micro avg" (index
+            name "label"). Columns: precision, recall, f1 (floats) and support
+            (int).
+        """
+        check_is_fitted(self)
+        if label_names is None:
+            names = [str(c) for c in self.classes_]
+        else:
+            if isinstance(label_names, str) or not hasattr(label_names, "__len__"):
+                raise TypeError("label_names must be a sequence of names, one per class; "
+                                f"got {label_names!r}.")
+            names = [str(name) for name in label_names]
+            if len(names) != len(self.classes_):
+                raise ValueError(f"label_names must have one name per class "
+                                 f"({len(self.classes_)}); got {len(names)}.")
+            if len(set(names)) != len(names):
+                raise ValueError(f"label_names must be unique; got {names!r}.")
+        y_pred = self.predict(X)
+        labels = None if self.multilabel_ else self.classes_
+        precision, recall, f1, support = precision_recall_fscore_support(
+            y, y_pred, labels=labels, average=None, zero_division=0)
+        rows = [(p, r, f, s) for p, r, f, s in zip(precision, recall, f1, support)]
+        for average in ("macro", "micro"):
+            p, r, f, _ = precision_recall_fscore_support(
+                y, y_pred, labels=labels, average=average, zero_division=0)
+            rows.append((p, r, f, support.sum()))
+        table = pd.DataFrame(rows, columns=["precision", "recall", "f1", "support"],
+                             index=pd.Index(names + ["macro avg", "micro avg"], name="label"))
+        return table.astype({"precision": float, "recall": float, "f1": float,
+                             "support": int})
+
+
+# ----------------------------------------------------------------------------
+# Similarity overlap
+# ----------------------------------------------------------------------------
+
+_AVERAGES = ("macro", "samples", None)
+
+
+def _check_overlap_options(n_neighbors, metric, average, *, owner="overlap_score"):
+    """Validate the options that do not depend on the data."""
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Real):
+        raise TypeError(f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1); "
+                        f"got {n_neighbors!r} of type {type(n_neighbors).__name__}.")
+    if isinstance(n_neighbors, numbers.Integral):
+        if n_neighbors < 1:
+            raise ValueError(f"n_neighbors of {owner} must be an int >= 1 or a float in "
+                             f"(0, 1); got {n_neighbors!r}.")
+    elif not 0 < n_neighbors < 1:
+        raise ValueError(f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1) "
+                         f"(a fraction of the samples); got {n_neighbors!r}.")
+    _check_metric(metric, owner=owner)
+    if not any(average is a or (isinstance(average, str) and average == a) for a in _AVERAGES):
+        raise ValueError(f"average of {owner} must be 'macro', 'samples' or None; "
+                         f"got {average!r}.")
+
+
+def _check_metric(metric, *, owner):
+    """A metric is a callable or a name that NearestNeighbors accepts with brute force."""
+    if callable(metric):
+        return
+    if not isinstance(metric, str):
+        raise TypeError(f"metric of {owner} must be a string or a callable; got {metric!r}.")
+    if metric not in VALID_METRICS["brute"]:
+        raise ValueError(f"metric of {owner} must be one of {sorted(VALID_METRICS['brute'])} "
+                         f"or a callable; got {metric!r}.")
+
+
+def _label_indicator(Y, labels=None, *, name="Y"):
+    """Labels as a boolean indicator matrix ``(n_samples, n_labels)`` and the label values.
+
+    1-D ``Y`` holds one class per sample (one-hot encoded over its sorted
+    classes); 2-D ``Y`` must be a binary indicator matrix. ``labels``, when
+    given, selects classes (1-D) or column indices (2-D).
+    """
+    if sparse.issparse(Y):
+        Y = Y.toarray()
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        if Y.dtype.kind in "fc" and not np.all(np.isfinite(Y)):
+            raise ValueError(f"{name} contains NaN or infinity.")
+        y_type = type_of_target(Y, input_name=name)
+        if y_type not in ("binary", "multiclass"):
+            raise ValueError(f"1-D {name} must hold class labels; got a {y_type!r} target.")
+        classes, codes = np.unique(Y, return_inverse=True)
+        indicator = np.zeros((len(Y), len(classes)), dtype=bool)
+        indicator[np.arange(len(Y)), codes] = True
+        if labels is not None:
+            labels = column_or_1d(labels)
+            columns = np.searchsorted(classes, labels).clip(0, len(classes) - 1)
+            found = classes[columns] == labels
+            picked = np.zeros((len(Y), len(labels)), dtype=bool)
+            picked[:, found] = indicator[:, columns[found]]
+            return picked, labels
+        return indicator, classes
+    if Y.ndim == 2:
+        if Y.dtype.kind not in "biuf" or not np.isin(Y, (0, 1)).all():
+            raise ValueError(f"2-D {name} must be a binary indicator matrix (0/1 or bool, "
+                             "one column per label).")
+        indicator = Y.astype(bool)
+        classes = np.arange(Y.shape[1])
+        if labels is not None:
+            columns = column_or_1d(labels)
+            if columns.dtype.kind not in "iu" or columns.size and (
+                    columns.min() < 0 or columns.max() >= Y.shape[1]):
+                raise ValueError(f"labels must be column indices of {name} in "
+                                 f"[0, {Y.shape[1]}); got {labels!r}.")
+            return indicator[:, columns], columns
+        return indicator, classes
+    raise ValueError(f"{name} must be 1-D class labels or a 2-D indicator matrix; "
+                     f"got an array of shape {Y.shape}.")
+
+
+def _pair_overlap(a, b):
+    """Overlap |a AND b| / max(|a|, |b|) of label sets, broadcast over leading axes.
+
+    NaN where both sets are empty.
+    """
+    shared = np.logical_and(a, b).sum(-1)
+    largest = np.maximum(a.sum(-1), b.sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(largest > 0, shared / np.maximum(largest, 1), np.nan)
+
+
+def overlap_score(embeddings, Y, n_neighbors=10, metric="cosine", *, average="macro",
+                  labels=None):
+    r"""Similarity overlap: how much of an image's label set its nearest neighbours share.
+
+    The metric of Zimmermann et al. (2023) for judging an embedding of
+    diffraction images without training anything on it. For every image,
+    its ``n_neighbors`` nearest neighbours in embedding space are found
+    (excluding the image itself) and the overlap of its label set
+    :math:`Y_i` with each neighbour's :math:`Y_j` is
+
+    .. math::
+
+        o(Y_i, Y_j) = \frac{|Y_i \cap Y_j|}{\max(|Y_i|, |Y_j|)},
+
+    1 for identical label sets, 0 for disjoint ones. The image's score is
+    the mean over its neighbours :math:`N_k(i)`,
+    :math:`s_i = \frac{1}{k} \sum_{j \in N_k(i)} o(Y_i, Y_j)`, and the
+    overlap score is the mean of :math:`s_i` over the images of each label,
+    averaged over labels (``average="macro"``, as in the paper):
+
+    .. math::
+
+        \text{overlap} = \frac{1}{|L|} \sum_{l \in L}
+            \frac{1}{|I_l|} \sum_{i \in I_l} s_i ,
+        \qquad I_l = \{i : l \in Y_i\},
+
+    where :math:`L` are the labels that occur. An image with several labels
+    counts once for each; an image with no label is never a query (its
+    :math:`s_i` is undefined) but, as a neighbour, overlaps 0 with any
+    labelled image. With ``average="samples"`` the score is instead the mean
+    of :math:`s_i` over all images that have a label. 1-D class labels are
+    treated as one-hot label sets, so the overlap is 1 for a neighbour of the
+    same class and 0 otherwise, and the macro score is the class-balanced
+    fraction of same-class neighbours.
+
+    The score is 1 when every image's nearest neighbours carry exactly its
+    labels, and near the chance level (the mean overlap of random pairs,
+    class-averaged the same way) for an embedding unrelated to the labels.
+    It depends on the embedding only through neighbour ranks, so it is
+    invariant to scaling the embedding by a positive constant.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_features)
+        The embedding to judge, e.g. ``pretrainer.transform(X)``.
+    Y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Class labels, or a binary indicator matrix of label sets
+        (multi-label). A sparse indicator matrix is accepted.
+    n_neighbors : int or float, default=10
+        Neighbours per image: an int in ``[1, n_samples)``, or a float in
+        (0, 1) for a fraction of the samples (rounded, at least 1). The paper
+        used 1 % of the images, ``n_neighbors=0.01``.
+    metric : str or callable, default="cosine"
+        Distance in embedding space, any metric of
+        :class:`~sklearn.neighbors.NearestNeighbors` (brute force). The paper
+        used cosine for contrastive embeddings and euclidean for PCA.
+    average : {"macro", "samples"} or None, default="macro"
+        ``"macro"``: mean over labels of the mean over their images (the
+        paper's score). ``"samples"``: mean over labelled images. ``None``:
+        return the per-label means instead (NaN for a label that no image
+        carries).
+    labels : array-like, default=None
+        Only these labels count, both as queries and in the overlaps (the
+        paper scored a subset of "relevant" classes): column indices for an
+        indicator ``Y``, class values for 1-D ``Y``. Default: all.
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+        The overlap score in [0, 1]; per label when ``average=None``.
+
+    See Also
+    --------
+    make_overlap_scorer : This score as a ``scoring=`` callable for GridSearchCV.
+    LinearProbe : A trained linear readout of the same labels.
+
+    Notes
+    -----
+    Reference implementation: ``overlap_score`` and ``get_scores`` in
+    ``scripts/overlap_score_and_lin_accuracy.py`` of the authors' code,
+    https://github.com/julian-carpenter/contrastive_projection_learning
+    (mirrored from gitlab.ethz.ch/nux/machine-learning/contrastive_projection_learning).
+    That script drops the first entry of each sorted distance row as the
+    image itself; here the image is excluded by index, so ties among
+    duplicate embeddings may be broken differently.
+
+    References
+    ----------
+    .. [1] J. Zimmermann, F. Beguet, D. Guthruf, B. Langbehn and D. Rupp,
+       "Finding the semantic similarity in single-particle diffraction images
+       using self-supervised contrastive projection learning",
+       npj Computational Materials 9, 24 (2023),
+       https://doi.org/10.1038/s41524-023-00966-0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from contrastlearn.evaluation import overlap_score
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> overlap_score(np.eye(3)[y], y, n_neighbors=5)      # neighbours share the class
+    1.0
+    >>> emb = np.array([[0., 1], [0, 2], [1, 0], [2, 0]])  # two tight pairs
+    >>> Y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]])
+    >>> overlap_score(emb, Y, n_neighbors=1, average=None)  # per label: a, b, c
+    array([0.5, 0.5, 1. ])
+    >>> round(overlap_score(emb, Y, n_neighbors=1), 4)     # their mean
+    0.6667
+    """
+    _check_overlap_options(n_neighbors, metric, average)
+    embeddings = check_array(embeddings, input_name="embeddings", ensure_min_samples=2)
+    indicator, _ = _label_indicator(Y, labels)
+    check_consistent_length(embeddings, indicator)
+    n_samples = len(embeddings)
+    if isinstance(n_neighbors, numbers.Integral):
+        k = int(n_neighbors)
+        if k >= n_samples:
+            raise ValueError(f"n_neighbors must be < n_samples = {n_samples} (an image is not "
+                             f"its own neighbour); got {n_neighbors}.")
+    else:
+        k = min(max(1, int(round(n_neighbors * n_samples))), n_samples - 1)
+    n_positive = indicator.sum(0)
+    if not n_positive.any():
+        raise ValueError("Y has no positive labels: every label set is empty, so no image "
+                         "has anything to share with its neighbours.")
+
+    neighbors = NearestNeighbors(n_neighbors=k, metric=metric).fit(embeddings) \
+        .kneighbors(return_distance=False)
+    per_image = np.zeros(n_samples)           # s_i; 0 for unlabelled images, never used
+    has_label = indicator.any(1)
+    chunk = max(1, 2**22 // max(1, k * indicator.shape[1]))
+    for start in range(0, n_samples, chunk):
+        rows = np.arange(start, min(start + chunk, n_samples))
+        rows = rows[has_label[rows]]
+        overlaps = _pair_overlap(indicator[rows, None, :], indicator[neighbors[rows]])
+        per_image[rows] = overlaps.mean(1)    # never NaN: the query has a label
+
+    if average == "samples":
+        return float(per_image[has_label].mean())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_label = (indicator.T @ per_image) / n_positive
+    per_label[n_positive == 0] = np.nan
+    if average is None:
+        return per_label
+    return float(per_label[n_positive > 0].mean())
+
+
+class _OverlapScorer:
+    """``scorer(estimator, X, Y)``: the overlap score of ``estimator.transform(X)``."""
+
+    def __init__(self, options):
+        self._options = options
+
+    def __call__(self, estimator, X, y=None):
+        if y is None:
+            raise ValueError("The overlap scorer needs the labels: pass them as y, e.g. "
+                             "GridSearchCV(...).fit(X, Y); the pretrainer itself ignores them.")
+        if not hasattr(estimator, "transform"):
+            raise TypeError("The overlap scorer needs an estimator with a transform method "
+                            "(a pretrainer or a pipeline ending in a transformer); got "
+                            f"{type(estimator).__name__}.")
+        return overlap_score(estimator.transform(X), y, **self._options)
+
+    def __repr__(self):
+        options = ", ".join(f"{key}={value!r}" for key, value in self._options.items())
+        return f"make_overlap_scorer({options})"
+
+
+def make_overlap_scorer(n_neighbors=10, metric="cosine", *, average="macro", labels=None):
+    """A scorer for ``GridSearchCV(scoring=...)`` that rates an embedding by its overlap score.
+
+    The returned callable ``scorer(estimator, X, Y)`` embeds ``X`` with the
+    fitted ``estimator`` (a pretrainer, or a pipeline ending in a
+    transformer) and returns :func:`overlap_score` of that embedding and
+    ``Y``. The ``Y`` given to ``GridSearchCV.fit(X, Y)`` reaches only the
+    scorer; pretrainers ignore it. The options are checked here, so that a
+    typo fails at once rather than inside a long search.
+
+    Parameters
+    ----------
+    n_neighbors : int or float, default=10
+        Neighbours per image, int >= 1 or a fraction of the samples in
+        (0, 1); must also be below the size of each scored fold.
+    metric : str or callable, default="cosine"
+        Distance in embedding space.
+    average : {"macro", "samples"}, default="macro"
+        See :func:`overlap_score`; a scorer must return one number, so
+        ``None`` is not allowed.
+    labels : array-like, default=None
+        Labels that count, see :func:`overlap_score`.
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, Y) -> float``, higher is better; picklable, so
+        it works with ``n_jobs``.
+
+    See Also
+    --------
+    overlap_score : The metric itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from contrastlearn.evaluation import make_overlap_scorer
+    >>> rng = np.random.default_rng(0)
+    >>> Y = rng.integers(0, 2, size=(150, 3))                         # multi-label
+    >>> X = np.hstack([4 * Y, rng.normal(size=(150, 20))])            # signal + noise
+    >>> search = GridSearchCV(PCA(), {"n_components": [1, 3, 23]},
+    ...                       scoring=make_overlap_scorer(n_neighbors=5), cv=3)
+    >>> search.fit(X, Y).best_params_
+    {'n_components': 3}
+    """
+    _check_overlap_options(n_neighbors, metric, average, owner="make_overlap_scorer")
+    if average is None:
+        raise ValueError("average of make_overlap_scorer must be 'macro' or 'samples'; "
+                         "a scorer returns one number, so None is not allowed.")
+    if labels is not None:
+        labels = column_or_1d(labels)
+    return _OverlapScorer({"n_neighbors": n_neighbors, "metric": metric,
+                           "average": average, "labels": labels})

@@ -1,0 +1,10 @@
+"""Data sets: physically motivated simulators and readers for detector files.
+
+Every generator returns numpy arrays (and pandas DataFrames for tables of
+latent factors or labels); readers open files lazily.
+"""
+
+from ._cxi import CXIImages, load_cxi, save_cxi
+from ._diffraction import make_diffraction
+
+__all__ = ["CXIImages", "load_cxi", "make_diffraction", "save_cxi"]

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from contrastlearn.model_selection import projection_grid_search
+
+
+def test_grid_covers_every_configuration_and_temperature(small_images):
+    X, y = small_images
+    Y = np.eye(10, dtype=int)[y]
+    table = projection_grid_search(X, Y, temperatures=[0.1, 0.5], max_epochs=1, batch_size=64,
+                                   test_size=0.25, random_state=0)
+    assert list(table.columns) == ["Type", "Mode", "Temperature", "F1", "Precision", "Recall",
+                                   "Overlap", "Fit seconds"]
+    assert len(table) == 4 * 2 + 1
+    assert set(table["Mode"]) >= {"Cartesian ⟷ Cartesian", "Polar ⟷ Polar",
+                                  "Polar ⟷ Cartesian", "Cartesian ⟷ Polar"}
+    assert table.loc[table["Type"] == "CPLR", "Mode"].str.contains("Polar").all()
+    scores = table[["F1", "Precision", "Recall", "Overlap"]].to_numpy()
+    assert np.all((scores >= 0) & (scores <= 1))
+    # A linear probe on learnt or PCA features beats always predicting nothing.
+    assert (table["F1"] > f1_score(Y, np.zeros_like(Y), average="macro", zero_division=0)).all()
+
+
+def test_bad_configuration_and_label_length(small_images):
+    X, y = small_images
+    with pytest.raises(ValueError, match="configurations must be among"):
+        projection_grid_search(X, y, configurations=["C-X"])
+    with pytest.raises(ValueError, match="Y has 3 rows but X has 240"):
+        projection_grid_search(X, y[:3])
