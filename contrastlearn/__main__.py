@@ -1,4 +1,4 @@
-"""Command line: ``python -m contrastlearn demo [--epochs N]``."""
+"""Command line: ``python -m contrastlearn demo [--data diffraction|digits] [--epochs N]``."""
 
 import argparse
 import time
@@ -14,18 +14,38 @@ def main(argv=None):
     """
     parser = argparse.ArgumentParser(prog="contrastlearn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="pretrain CLR on sklearn's digits and compare "
-                                            "embeddings with raw pixels and PCA")
-    demo.add_argument("--epochs", type=int, default=30, help="CLR epochs (default: 30)")
+    demo = commands.add_parser(
+        "demo", help="pretrain on built-in data on the CPU and compare embeddings")
+    demo.add_argument("--data", choices=["diffraction", "digits"], default="diffraction",
+                      help="simulated diffraction patterns with CPLR vs CLR vs PCA (default), "
+                           "or sklearn's digits with CLR vs raw pixels vs PCA")
+    demo.add_argument("--epochs", type=int, default=None,
+                      help="pretraining epochs (default: 10 for diffraction, 30 for digits)")
+    demo.add_argument("--n-samples", type=int, default=2000,
+                      help="simulated diffraction patterns (default: 2000)")
+    demo.add_argument("--image-size", type=int, default=64,
+                      help="side of the simulated patterns in pixels (default: 64)")
     args = parser.parse_args(argv)
 
-    from .demo import run_demo
+    from .demo import run_diffraction_demo, run_digits_demo
 
     start = time.perf_counter()
-    print(f"contrastlearn demo: CLR on sklearn digits (1797 images, 8x8), {args.epochs} epochs")
-    table = run_demo(max_epochs=args.epochs)
+    if args.data == "digits":
+        epochs = args.epochs or 30
+        print(f"contrastlearn demo: CLR on sklearn digits (1797 images, 8x8), {epochs} epochs")
+        table = run_digits_demo(max_epochs=epochs)
+        formatters = {"fit s": "{:.1f}".format}
+    else:
+        epochs = args.epochs or 10
+        print(f"contrastlearn demo: CPLR vs CLR (cartesian, polar) vs PCA on {args.n_samples} "
+              f"simulated diffraction patterns ({args.image_size}x{args.image_size}, 7 labels), "
+              f"{epochs} epochs; scores on the held-out quarter")
+        table = run_diffraction_demo(n_samples=args.n_samples, image_size=args.image_size,
+                                     max_epochs=epochs, verbose=2)
+        formatters = {"Fit seconds": "{:.0f}".format, "Temperature": "{:g}".format}
     print()
-    print(table.to_string(formatters={"fit s": "{:.1f}".format}, float_format="{:.3f}".format))
+    print(table.to_string(formatters=formatters, float_format="{:.3f}".format,
+                          index=args.data == "digits"))
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s")
 
 

@@ -197,9 +197,10 @@ class CPLR(BasePretrainer):
 
     References
     ----------
-    Zimmermann, J., et al., "Contrastive learning of single-particle
-    diffraction images" (contrastive projection learning, CPLR), npj
-    Computational Materials, 2023.
+    J. Zimmermann, F. Beguet, D. Guthruf, B. Langbehn and D. Rupp, "Finding
+    the semantic similarity in single-particle diffraction images using
+    self-supervised contrastive projection learning", npj Computational
+    Materials 9, 24 (2023), https://doi.org/10.1038/s41524-023-00966-0
 
     Examples
     --------

@@ -1,9 +1,11 @@
-"""The demo behind ``python -m contrastlearn demo``: CLR on sklearn's digits, on the CPU.
+"""The demos behind ``python -m contrastlearn demo``, on built-in data and the CPU.
 
-It pretrains :class:`~contrastlearn.CLR` on the 1,797 unlabelled 8x8 digit
-images, then compares readouts that see only 10% of the labels: a linear
-probe and a k-NN vote on the CLR embedding, on the same backbone untrained, on
-raw pixels and on PCA scores.
+- ``diffraction`` (the default): CPLR and CLR (cartesian and polar) on simulated single-particle
+  diffraction patterns (:func:`contrastlearn.datasets.make_diffraction`),
+  scored like the reference study: a multi-label linear probe (F1, precision,
+  recall) and the overlap score on held-out patterns, next to PCA.
+- ``digits``: CLR on sklearn's 8x8 digits, read out with 10% of the labels,
+  next to the same backbone untrained, raw pixels and PCA.
 """
 
 import time
@@ -14,20 +16,57 @@ from sklearn.decomposition import PCA
 
 from .augment import Augment
 from .clr import CLR
+from .datasets import make_diffraction
 from .evaluation import few_label_accuracy
+from .model_selection import projection_grid_search
 
 #: Augmentations that keep a digit's identity: small rotations, mild crops, no flips.
 DIGITS_AUGMENT = Augment(crop_scale=(0.6, 1.0), rotation=15.0, hflip=0.0, vflip=0.0,
                          blur_prob=0.0, noise_std=0.1)
 
+#: Augmentations for diffraction patterns: any rotation and flips (the physics is
+#: symmetric), mild crops that keep the pattern's centre near the image centre.
+DIFFRACTION_AUGMENT = Augment(crop_scale=(0.8, 1.0), blur_prob=0.0)
 
-def run_demo(max_epochs=30, label_fraction=0.1, random_state=0, verbose=1):
+
+def run_diffraction_demo(n_samples=2000, image_size=64, max_epochs=10, temperature=0.1,
+                         random_state=0, verbose=1):
+    """Pretrain CPLR and CLR (cartesian, polar) on simulated diffraction patterns and score them.
+
+    Parameters
+    ----------
+    n_samples : int, default=2000
+        Simulated patterns; a quarter is held out for scoring.
+    image_size : int, default=64
+    max_epochs : int, default=10
+        Epochs of each pretrainer (about 22 s each at the defaults on 2 CPU cores).
+    temperature : float, default=0.1
+        NT-Xent temperature (the reference study's best).
+    random_state : int, default=0
+    verbose : int, default=1
+        1 prints a line per model, 2 also the epoch tables.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Type, Mode, Temperature, F1, Precision, Recall, Overlap and fit seconds
+        for CPLR (polar-cartesian), CLR (cartesian and polar) and PCA.
+    """
+    X, Y, _ = make_diffraction(n_samples, image_size=image_size, random_state=random_state)
+    return projection_grid_search(
+        X, Y, configurations=["P-C", "C-C", "P-P"], temperatures=[temperature],
+        max_epochs=max_epochs, batch_size=128, log_intensity=True, augment=DIFFRACTION_AUGMENT,
+        random_state=random_state, verbose=verbose,
+    )
+
+
+def run_digits_demo(max_epochs=30, label_fraction=0.1, random_state=0, verbose=1):
     """Pretrain CLR on digits and score embeddings with few labels.
 
     Parameters
     ----------
     max_epochs : int, default=30
-        CLR training epochs (about 0.5 s each on 2 CPU cores).
+        CLR training epochs (about 0.3 s each on 2 CPU cores).
     label_fraction : float, default=0.1
         Fraction of labels the linear probe and k-NN see.
     random_state : int, default=0

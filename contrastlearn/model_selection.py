@@ -65,7 +65,7 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
     random_state : int, default=0
         Seeds the split and every pretrainer.
     verbose : int, default=0
-        1 prints one line per fitted model.
+        1 prints one line per fitted model; 2 also each model's epoch table.
     **params
         Passed to every pretrainer (``max_epochs``, ``batch_size``, ``backbone``,
         ``augment``, ...).
@@ -104,7 +104,8 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
         for temperature in temperatures:
             start = time.perf_counter()
             model = estimator_class(temperature=temperature, random_state=random_state,
-                                    **representation, **params).fit(X_train)
+                                    verbose=max(verbose - 1, 0), **representation,
+                                    **params).fit(X_train)
             seconds = time.perf_counter() - start
             row = {"Type": kind, "Mode": mode, "Temperature": temperature,
                    **_scores(model.transform(X_train), model.transform(X_test),

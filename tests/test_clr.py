@@ -162,6 +162,9 @@ def test_verbose_prints_an_epoch_table_and_zero_prints_nothing(small_images, cap
     assert "train_loss" in out and "dur" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
     assert "\x1b[" not in out  # no colour codes when not writing to a terminal
+    fitted(X, verbose=2, max_epochs=1)
+    progress = capsys.readouterr().err
+    assert "it/s" in progress or "s/it" in progress  # a per-batch progress bar
 
 
 def test_transform_rejects_images_of_another_shape(small_images):

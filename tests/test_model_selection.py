@@ -28,3 +28,22 @@ def test_bad_configuration_and_label_length(small_images):
         projection_grid_search(X, y, configurations=["C-X"])
     with pytest.raises(ValueError, match="Y has 3 rows but X has 240"):
         projection_grid_search(X, y[:3])
+
+
+def test_design_example_grid_search_of_cplr_temperature_with_the_overlap_scorer():
+    import contrastlearn as cl
+    from sklearn.model_selection import GridSearchCV
+
+    X, Y, names = cl.datasets.make_diffraction(n_samples=120, image_size=32, random_state=0)
+    search = GridSearchCV(
+        cl.CPLR(mode="polar-cartesian", max_epochs=1, batch_size=32, random_state=0),
+        {"temperature": [0.05, 0.5]}, scoring=cl.make_overlap_scorer(n_neighbors=5), cv=2,
+    ).fit(X, Y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores > 0) & (scores <= 1))
+    assert search.best_params_["temperature"] == [0.05, 0.5][int(np.argmax(scores))]
+    embedding = search.best_estimator_.transform(X)
+    probe = cl.LinearProbe().fit(embedding, Y)
+    assert probe.predict(embedding).shape == Y.shape
+    assert list(probe.report(embedding, Y, label_names=names).index[-2:]) == ["macro avg",
+                                                                             "micro avg"]
