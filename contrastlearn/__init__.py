@@ -8,12 +8,14 @@ embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 from . import augment, backbones, datasets, evaluation, losses, model_selection, plotting, projection
 from .augment import Augment
 from .clr import CLR, CPLR
+from .dino import DINO
+from .simsiam import SimSiam
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "Augment", "LinearProbe", "overlap_score", "make_overlap_scorer",
+    "CLR", "CPLR", "DINO", "SimSiam", "Augment", "LinearProbe", "overlap_score", "make_overlap_scorer",
     "augment", "backbones", "datasets", "evaluation", "losses", "model_selection", "plotting",
     "projection", "__version__",
 ]

@@ -25,6 +25,79 @@ from ._trainer import EpochTable, PretrainModule, Preprocess, Trainer, projectio
 from .augment import Augment
 
 
+PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
+        A name from :data:`contrastlearn.backbones.BACKBONE_NAMES` ("small_cnn",
+        "resnet18", "se_resnet50", "sk_resnet18_small", "mlp", ...) or any
+        module mapping ``(B, C, H, W)`` images to ``(B, D)`` vectors (it is
+        copied, never trained in place). ``"auto"`` picks, for images of
+        side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
+        ``"small_cnn_small"``; on CUDA ``"resnet18"`` (``s >= 64``) or
+        ``"resnet18_small"``; ``"mlp"`` for flat vectors.
+    projection_dims : tuple of int, default={projection_dims}
+        Widths of the projection head's layers; the last is the size of the
+        vectors the loss compares.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` to reshape flat ``(n_samples, n_features)``
+        input into images. None treats flat input as vectors.
+    normalize : {"dataset", "image", None}, default="dataset"
+        Intensity normalisation: per-channel mean and standard deviation of the
+        training set, each image by its own mean and standard deviation, or
+        none.
+    log_intensity : bool, default=False
+        Apply ``log1p(max(x, 0))`` before normalising, for detector images that
+        span many decades of intensity.
+    augment : Augment or None, default=None
+        The view-making pipeline; None means ``Augment()`` with its defaults
+        (any-angle rotation and flips, which suit diffraction patterns,
+        micrographs and sky images; use a small ``rotation`` and no flips for
+        digits or text).
+    max_epochs : int, default=20
+        Passes over the data. 0 keeps the randomly initialised network: the
+        "untrained backbone" baseline.
+    batch_size : int, default=256
+        Images per step (the negatives of an anchor are the other
+        ``2 * batch_size - 2`` views). Data smaller than this trains in one
+        batch; otherwise the last incomplete batch of an epoch is dropped.
+    lr : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-6
+        AdamW weight decay.
+    lr_schedule : {"cosine", None}, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``, or constant.
+    device : str, default="auto"
+        "auto" uses CUDA when available, else the CPU. On CUDA, training runs
+        in bf16 autocast with channels_last tensors; on the CPU in float32.
+    random_state : int, RandomState or None, default=None
+        Seeds weight initialisation, shuffling and augmentation. With an int,
+        a CPU fit is repeatable bit for bit.
+    verbose : int, default=0
+        0 prints nothing; 1 prints a table line per epoch (loss, duration);
+        2 adds a progress bar per epoch.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (checkpoints, early stopping, ...), passed to
+        the internal net.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (module ``net_.module_``).
+    history_ : skorch.History
+        Per-epoch records: ``history_[:, "train_loss"]``, ``history_[:, "dur"]``
+        (seconds).
+    n_features_in_ : int
+        Values per sample seen in ``fit`` (``C * H * W`` for images).
+    input_shape_ : tuple of int
+        Shape of one sample as the network sees it: ``(C, H, W)`` or ``(F,)``.
+    device_ : str
+        The device training ran on.
+    augment_ : Augment
+        The augmentation pipeline used."""
+"""The parameters every pretrainer shares, for the methods' docstrings.
+
+``{projection_dims}`` stands for the method's default head widths.
+"""
+
+
 class InvalidParameterError(ValueError, TypeError):
     """A constructor parameter has a wrong type or value (raised by ``fit``)."""
 
@@ -274,8 +347,11 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         preprocess.fit(X, batch_size=max(self.batch_size, 1024))
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
-        return PretrainModule(preprocess, backbone, projection_head(n_out, self.projection_dims),
-                              view=self._make_view())
+        return PretrainModule(preprocess, backbone, self._make_head(n_out), view=self._make_view())
+
+    def _make_head(self, in_features):
+        """The projection head on top of the backbone (an MLP by default)."""
+        return projection_head(in_features, self.projection_dims)
 
     def _make_view(self):
         """The representation ``transform`` embeds images in (identity: the images)."""
@@ -284,6 +360,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _uses_polar_view(self):
         """Whether any branch sees a polar projection (which needs images)."""
         return False
+
+    def _default_augment(self):
+        """The augmentation pipeline used when ``augment=None``."""
+        return Augment()
+
+    def _after_optimizer_step(self, module):
+        """Runs (without gradients) after every optimiser step; nothing by default."""
 
     def _make_callbacks(self):
         callbacks = list(self.callbacks or [])
@@ -333,7 +416,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._validate_params()
         X = self._validate_input(X, reset=True)
         self.device_ = self._resolve_device()
-        self.augment_ = (self.augment if self.augment is not None else Augment()).validate()
+        self.augment_ = (self.augment if self.augment is not None
+                         else self._default_augment()).validate()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda = torch.device(self.device_).type == "cuda"
         fork_devices = [torch.device(self.device_).index or 0] if cuda else []
@@ -355,6 +439,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 callbacks=self._make_callbacks(),
                 verbose=self.verbose,
                 training_loss=self._training_loss,
+                after_step=self._after_optimizer_step,
             )
             if self.verbose:
                 self.net_.set_params(callbacks__print_log=EpochTable(

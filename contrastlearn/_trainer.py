@@ -199,11 +199,15 @@ class Trainer(NeuralNet):
     training_loss : callable
         ``training_loss(module, x) -> scalar tensor`` for a raw batch ``x``
         already on the device.
+    after_step : callable or None
+        ``after_step(module)`` runs after every optimiser step (e.g. the EMA
+        update of a teacher).
     """
 
-    def __init__(self, *args, training_loss=None, **kwargs):
+    def __init__(self, *args, training_loss=None, after_step=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_loss = training_loss
+        self.after_step = after_step
 
     @property
     def _on_cuda(self):
@@ -215,6 +219,13 @@ class Trainer(NeuralNet):
     def get_iterator(self, dataset, training=False):
         return BatchIterator(dataset, self.batch_size, shuffle=training, drop_last=training,
                              device=self.device, channels_last=self._on_cuda)
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        if self.after_step is not None:
+            with torch.no_grad():
+                self.after_step(self.module_)
+        return step
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)

@@ -40,14 +40,14 @@ def _per_sample(values, x):
 
 
 def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
-                  hflip=0.5, vflip=0.5, padding_mode="zeros"):
+                  hflip=0.5, vflip=0.5, padding_mode="zeros", output_size=None):
     """Random resized crop, rotation and flips in a single resampling.
 
     Each image gets a crop covering a random fraction ``scale`` of its area
     with aspect ratio in ``ratio``, rotated by an angle drawn uniformly from
     ``[-rotation, rotation]`` degrees and flipped with the given
-    probabilities; the crop is resampled back to the full ``(H, W)`` with one
-    bilinear ``grid_sample``.
+    probabilities; the crop is resampled to ``output_size`` (default: the
+    full ``(H, W)``) with one bilinear ``grid_sample``.
 
     Parameters
     ----------
@@ -63,10 +63,13 @@ def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
         Probabilities of a horizontal and a vertical flip.
     padding_mode : {"zeros", "border", "reflection"}, default="zeros"
         What fills the area a rotated crop brings in from outside the image.
+    output_size : tuple of int (h, w), default=None
+        Size of the resampled crops (DINO's small local crops); None keeps
+        ``(H, W)``.
 
     Returns
     -------
-    torch.Tensor of shape (B, C, H, W)
+    torch.Tensor of shape (B, C, h, w)
 
     Examples
     --------
@@ -93,7 +96,8 @@ def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
         torch.stack([cos * crop_w * flip_x, -sin * crop_h * flip_y * (h / w), centre_x], 1),
         torch.stack([sin * crop_w * flip_x * (w / h), cos * crop_h * flip_y, centre_y], 1),
     ], 1)  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    size = [b, x.shape[1], *(output_size or (h, w))]
+    grid = F.affine_grid(theta, size, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode,
                          align_corners=False)
 
@@ -361,16 +365,18 @@ class Augment(BaseEstimator):
             fail("padding_mode", "one of 'zeros', 'border', 'reflection'")
         return self
 
-    def __call__(self, x):
+    def __call__(self, x, output_size=None):
         """Return one augmented view of the float batch ``x``.
 
         Parameters
         ----------
         x : torch.Tensor of shape (B, C, H, W) or (B, F)
+        output_size : tuple of int (h, w), default=None
+            Resample the crops to this size (multi-crop); None keeps ``(H, W)``.
 
         Returns
         -------
-        torch.Tensor of the same shape, dtype and device
+        torch.Tensor of shape (B, C, h, w) (or (B, F)), same dtype and device
         """
         if x.ndim == 2:
             if self.feature_drop > 0:
@@ -378,10 +384,12 @@ class Augment(BaseEstimator):
         else:
             geometric = (tuple(self.crop_scale) != (1.0, 1.0) or self.rotation > 0
                          or self.hflip > 0 or self.vflip > 0)
-            if geometric:
+            resize = output_size is not None and tuple(output_size) != tuple(x.shape[-2:])
+            if geometric or resize:
                 x = random_affine(x, scale=self.crop_scale, ratio=self.crop_ratio,
                                   rotation=self.rotation, hflip=self.hflip,
-                                  vflip=self.vflip, padding_mode=self.padding_mode)
+                                  vflip=self.vflip, padding_mode=self.padding_mode,
+                                  output_size=output_size)
             if self.jitter_prob > 0 and (self.brightness > 0 or self.contrast > 0):
                 x = color_jitter(x, brightness=self.brightness, contrast=self.contrast,
                                  p=self.jitter_prob)

@@ -3,78 +3,10 @@
 import torch
 from torch import nn
 
-from ._base import BasePretrainer, _is_positive_real
+from ._base import PARAMETERS_DOC, BasePretrainer, _is_positive_real
 from ._trainer import projection_head
 from .losses import nt_xent
 from .projection import PolarProjection
-
-_COMMON_PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
-        A name from :data:`contrastlearn.backbones.BACKBONE_NAMES` ("small_cnn",
-        "resnet18", "se_resnet50", "sk_resnet18_small", "mlp", ...) or any
-        module mapping ``(B, C, H, W)`` images to ``(B, D)`` vectors (it is
-        copied, never trained in place). ``"auto"`` picks, for images of
-        side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
-        ``"small_cnn_small"``; on CUDA ``"resnet18"`` (``s >= 64``) or
-        ``"resnet18_small"``; ``"mlp"`` for flat vectors.
-    projection_dims : tuple of int, default=(256, 128)
-        Widths of the projection head's layers; the last is the size of the
-        vectors the loss compares.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(C, H, W)`` to reshape flat ``(n_samples, n_features)``
-        input into images. None treats flat input as vectors.
-    normalize : {"dataset", "image", None}, default="dataset"
-        Intensity normalisation: per-channel mean and standard deviation of the
-        training set, each image by its own mean and standard deviation, or
-        none.
-    log_intensity : bool, default=False
-        Apply ``log1p(max(x, 0))`` before normalising, for detector images that
-        span many decades of intensity.
-    augment : Augment or None, default=None
-        The view-making pipeline; None means ``Augment()`` with its defaults
-        (any-angle rotation and flips, which suit diffraction patterns,
-        micrographs and sky images; use a small ``rotation`` and no flips for
-        digits or text).
-    max_epochs : int, default=20
-        Passes over the data. 0 keeps the randomly initialised network: the
-        "untrained backbone" baseline.
-    batch_size : int, default=256
-        Images per step (the negatives of an anchor are the other
-        ``2 * batch_size - 2`` views). Data smaller than this trains in one
-        batch; otherwise the last incomplete batch of an epoch is dropped.
-    lr : float, default=1e-3
-        AdamW learning rate.
-    weight_decay : float, default=1e-6
-        AdamW weight decay.
-    lr_schedule : {"cosine", None}, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``, or constant.
-    device : str, default="auto"
-        "auto" uses CUDA when available, else the CPU. On CUDA, training runs
-        in bf16 autocast with channels_last tensors; on the CPU in float32.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling and augmentation. With an int,
-        a CPU fit is repeatable bit for bit.
-    verbose : int, default=0
-        0 prints nothing; 1 prints a table line per epoch (loss, duration);
-        2 adds a progress bar per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (checkpoints, early stopping, ...), passed to
-        the internal net.
-
-    Attributes
-    ----------
-    net_ : skorch.NeuralNet
-        The trained network (module ``net_.module_``).
-    history_ : skorch.History
-        Per-epoch records: ``history_[:, "train_loss"]``, ``history_[:, "dur"]``
-        (seconds).
-    n_features_in_ : int
-        Values per sample seen in ``fit`` (``C * H * W`` for images).
-    input_shape_ : tuple of int
-        Shape of one sample as the network sees it: ``(C, H, W)`` or ``(F,)``.
-    device_ : str
-        The device training ran on.
-    augment_ : Augment
-        The augmentation pipeline used."""
 
 _REPRESENTATIONS = {"cartesian": nn.Identity, "polar": PolarProjection}
 
@@ -100,7 +32,7 @@ class CLR(BasePretrainer):
         polar projection around the image centre
         (:func:`contrastlearn.projection.to_polar`, same size as the image),
         taken after augmentation.
-    """ + _COMMON_PARAMETERS_DOC + """
+    """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
 
     See Also
     --------
@@ -188,7 +120,7 @@ class CPLR(BasePretrainer):
         Representations of branch 1 (the one ``transform`` uses) and branch 2.
     shared_backbone : bool, default=True
         Whether the two branches share backbone and projection head.
-    """ + _COMMON_PARAMETERS_DOC + """
+    """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
 
     See Also
     --------

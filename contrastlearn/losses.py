@@ -8,7 +8,7 @@ with a cross-process gather in one place.
 import torch
 import torch.nn.functional as F
 
-__all__ = ["nt_xent"]
+__all__ = ["nt_xent", "negative_cosine", "dino_loss"]
 
 
 def nt_xent(z1, z2, temperature=0.1):
@@ -55,16 +55,7 @@ def nt_xent(z1, z2, temperature=0.1):
     >>> round(nt_xent(z, z, temperature=1.0).item(), 4)  # log((e + 2) / e)
     0.5514
     """
-    if not (isinstance(z1, torch.Tensor) and isinstance(z2, torch.Tensor)):
-        raise TypeError(
-            f"z1 and z2 must be torch tensors; got {type(z1).__name__} and "
-            f"{type(z2).__name__}."
-        )
-    if z1.ndim != 2 or z1.shape != z2.shape:
-        raise ValueError(
-            "z1 and z2 must be 2-D tensors of the same shape (n_samples, n_dims); "
-            f"got {tuple(z1.shape)} and {tuple(z2.shape)}."
-        )
+    _check_pair(z1, z2, "z1", "z2")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0; got {temperature!r}.")
     n = z1.shape[0]
@@ -75,3 +66,131 @@ def nt_xent(z1, z2, temperature=0.1):
     logits = logits.masked_fill(self_pairs, float("-inf"))
     positives = torch.arange(2 * n, device=z.device).roll(n)  # i <-> i + N
     return F.cross_entropy(logits, positives)
+
+
+def negative_cosine(p, z):
+    r"""Negative cosine similarity with a stop-gradient on the target (SimSiam's loss).
+
+    .. math::
+
+        \mathcal{D}(p, z) = -\frac{1}{N} \sum_{i=1}^{N}
+            \frac{p_i}{\lVert p_i \rVert_2} \cdot
+            \frac{\operatorname{sg}(z_i)}{\lVert z_i \rVert_2}
+
+    where :math:`\operatorname{sg}` stops the gradient: only ``p`` (the
+    predictor's output) is pulled towards ``z`` (the other view's
+    projection). SimSiam's symmetric loss is
+    ``(negative_cosine(p1, z2) + negative_cosine(p2, z1)) / 2``.
+
+    Parameters
+    ----------
+    p : torch.Tensor of shape (n_samples, n_dims)
+        Predictions.
+    z : torch.Tensor of shape (n_samples, n_dims)
+        Targets; detached inside.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar in [-1, 1], computed in float32 (float64 for float64 input).
+
+    References
+    ----------
+    Chen and He, "Exploring Simple Siamese Representation Learning", CVPR 2021,
+    arXiv:2011.10566.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import negative_cosine
+    >>> negative_cosine(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]])).item()
+    -1.0
+    """
+    _check_pair(p, z, "p", "z")
+    dtype = torch.float64 if p.dtype == torch.float64 else torch.float32
+    return -F.cosine_similarity(p.to(dtype), z.detach().to(dtype), dim=1).mean()
+
+
+def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
+              teacher_temperature=0.04):
+    r"""DINO's self-distillation loss between multi-crop student and teacher outputs.
+
+    The teacher's outputs for the global crops are centred and sharpened,
+    :math:`P_t = \operatorname{softmax}((t - c) / \tau_t)`, the student's
+    outputs for all crops are softened, :math:`\log P_s =
+    \operatorname{log\_softmax}(s / \tau_s)`, and the cross entropy
+    :math:`H(P_t, P_s) = -\sum_k P_t^{(k)} \log P_s^{(k)}` is averaged over
+    the batch and over every (teacher crop :math:`i`, student crop :math:`j`)
+    pair with :math:`i \neq j`. Crop :math:`i` of the teacher is the same
+    global crop as crop :math:`i` of the student, so the teacher never
+    supervises the student on the view it saw itself. No gradient reaches
+    the teacher.
+
+    Parameters
+    ----------
+    student_outputs : torch.Tensor of shape (n_student_crops, n_samples, n_prototypes)
+        Student head outputs (logits), global crops first.
+    teacher_outputs : torch.Tensor of shape (n_teacher_crops, n_samples, n_prototypes)
+        Teacher head outputs for the global crops, in the same order.
+    center : torch.Tensor of shape (n_prototypes,)
+        The running mean of teacher outputs, subtracted before sharpening
+        (centering avoids collapse onto one prototype).
+    student_temperature : float, default=0.1
+    teacher_temperature : float, default=0.04
+        Lower than the student's: the teacher's distribution is sharper.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss (float32, or float64 for float64 input).
+
+    References
+    ----------
+    Caron et al., "Emerging Properties in Self-Supervised Vision Transformers",
+    ICCV 2021, arXiv:2104.14294.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import dino_loss
+    >>> same = torch.zeros(2, 4, 8)                # uniform outputs over 8 prototypes
+    >>> round(dino_loss(same, same, torch.zeros(8)).item(), 4)   # log(8)
+    2.0794
+    """
+    if student_outputs.ndim != 3 or teacher_outputs.ndim != 3:
+        raise ValueError(
+            "student_outputs and teacher_outputs must be 3-D (n_crops, n_samples, "
+            f"n_prototypes); got {tuple(student_outputs.shape)} and {tuple(teacher_outputs.shape)}."
+        )
+    if (student_outputs.shape[1:] != teacher_outputs.shape[1:]
+            or teacher_outputs.shape[0] > student_outputs.shape[0]):
+        raise ValueError(
+            "teacher_outputs must cover the first global crops of student_outputs with the "
+            f"same (n_samples, n_prototypes); got {tuple(teacher_outputs.shape)} for student "
+            f"outputs {tuple(student_outputs.shape)}."
+        )
+    if center.shape != (student_outputs.shape[-1],):
+        raise ValueError(f"center must have shape ({student_outputs.shape[-1]},); got "
+                         f"{tuple(center.shape)}.")
+    if not (student_temperature > 0 and teacher_temperature > 0):
+        raise ValueError("student_temperature and teacher_temperature must be > 0; got "
+                         f"{student_temperature!r} and {teacher_temperature!r}.")
+    dtype = torch.float64 if student_outputs.dtype == torch.float64 else torch.float32
+    log_student = F.log_softmax(student_outputs.to(dtype) / student_temperature, dim=-1)
+    teacher = F.softmax((teacher_outputs.detach().to(dtype) - center.to(dtype))
+                        / teacher_temperature, dim=-1)
+    # cross[i, j] = mean over samples of H(teacher crop i, student crop j)
+    cross = -torch.einsum("ibk,jbk->ij", teacher, log_student) / student_outputs.shape[1]
+    n_teacher = teacher_outputs.shape[0]
+    same_view = torch.eye(n_teacher, student_outputs.shape[0], dtype=torch.bool,
+                          device=cross.device)
+    return cross[~same_view].mean()
+
+
+def _check_pair(a, b, name_a, name_b):
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        raise TypeError(f"{name_a} and {name_b} must be torch tensors; got "
+                        f"{type(a).__name__} and {type(b).__name__}.")
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must be 2-D tensors of the same shape "
+                         f"(n_samples, n_dims); got {tuple(a.shape)} and {tuple(b.shape)}.")

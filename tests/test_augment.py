@@ -107,3 +107,13 @@ def test_vectors_get_feature_dropout():
 def test_bad_parameters_are_named(params, fragment):
     with pytest.raises(ValueError, match=fragment):
         Augment(**params).validate()
+
+
+def test_crops_resampled_to_a_smaller_output_size():
+    x = images()
+    torch.manual_seed(0)
+    local = Augment(crop_scale=(0.05, 0.4))(x, output_size=(8, 8))
+    assert local.shape == (6, 2, 8, 8) and torch.isfinite(local).all()
+    # with every geometric option off, a resize alone still happens
+    plain = Augment(crop_scale=(1, 1), rotation=0, hflip=0, vflip=0, jitter_prob=0, blur_prob=0)
+    assert plain(x, output_size=(4, 4)).shape == (6, 2, 4, 4)

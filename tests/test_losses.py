@@ -74,3 +74,71 @@ def test_bad_input():
         nt_xent(torch.ones(3, 4), torch.ones(3, 4), temperature=0)
     with pytest.raises(TypeError, match="torch tensors"):
         nt_xent([[1.0]], [[1.0]])
+
+
+# ---------------------------------------------------------------- SimSiam
+from contrastlearn.losses import dino_loss, negative_cosine  # noqa: E402
+
+
+def test_negative_cosine_by_hand():
+    assert negative_cosine(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 3.0]])).item() == 0.0
+    value = negative_cosine(torch.tensor([[1.0, 1.0], [2.0, 0.0]]), torch.tensor([[1.0, 0.0]] * 2))
+    assert value.item() == pytest.approx(-(1 / math.sqrt(2) + 1) / 2)
+
+
+def test_negative_cosine_stops_the_gradient_at_the_target():
+    p = torch.randn(4, 3, requires_grad=True)
+    z = torch.randn(4, 3, requires_grad=True)
+    negative_cosine(p, z).backward()
+    assert p.grad.abs().sum() > 0 and z.grad is None
+
+
+# ---------------------------------------------------------------- DINO
+def entropy(probabilities):
+    return -sum(p * math.log(p) for p in probabilities)
+
+
+def test_dino_loss_by_hand_skips_the_teachers_own_view():
+    teacher = torch.tensor([[[0.0, math.log(3.0)]]])  # softmax -> (1/4, 3/4)
+    student = torch.tensor([[[5.0, -5.0]], [[0.0, math.log(3.0)]]])  # crop 0 = teacher's view
+    loss = dino_loss(student, teacher, torch.zeros(2), student_temperature=1.0,
+                     teacher_temperature=1.0)
+    assert loss.item() == pytest.approx(entropy([0.25, 0.75]), rel=1e-6)
+    student[0] = torch.tensor([[-9.0, 9.0]])  # the same view never counts
+    assert dino_loss(student, teacher, torch.zeros(2), 1.0, 1.0).item() == pytest.approx(loss.item())
+
+
+def test_centering_and_sharpening_change_the_teacher_target():
+    teacher = torch.tensor([[[0.0, math.log(3.0)]]])
+    student = torch.tensor([[[0.0, 0.0]], [[0.0, math.log(3.0)]]])
+    # centring by the teacher's own output makes its target uniform: H = -(ln(1/4) + ln(3/4)) / 2
+    centred = dino_loss(student, teacher, torch.tensor([0.0, math.log(3.0)]), 1.0, 1.0)
+    assert centred.item() == pytest.approx(-(math.log(0.25) + math.log(0.75)) / 2, rel=1e-6)
+    # a colder teacher is near one-hot on prototype 1: H -> -ln(3/4)
+    sharp = dino_loss(student, teacher, torch.zeros(2), 1.0, 0.01)
+    assert sharp.item() == pytest.approx(-math.log(0.75), rel=1e-4)
+
+
+def test_dino_loss_matches_a_loop_and_leaves_the_teacher_without_gradient():
+    g = torch.Generator().manual_seed(0)
+    student = torch.randn(4, 3, 5, generator=g, requires_grad=True)
+    teacher = torch.randn(2, 3, 5, generator=g, requires_grad=True)
+    center = torch.randn(5, generator=g)
+    expected, pairs = 0.0, 0
+    for i in range(2):
+        target = torch.softmax((teacher[i] - center) / 0.04, -1)
+        for j in range(4):
+            if i != j:
+                expected += -(target * torch.log_softmax(student[j] / 0.1, -1)).sum(-1).mean()
+                pairs += 1
+    loss = dino_loss(student, teacher, center)
+    assert loss.item() == pytest.approx((expected / pairs).item(), rel=1e-5)
+    loss.backward()
+    assert student.grad.abs().sum() > 0 and teacher.grad is None
+
+
+def test_dino_loss_bad_shapes():
+    with pytest.raises(ValueError, match="3-D"):
+        dino_loss(torch.zeros(2, 5), torch.zeros(2, 5), torch.zeros(5))
+    with pytest.raises(ValueError, match="center must have shape"):
+        dino_loss(torch.zeros(2, 1, 5), torch.zeros(1, 1, 5), torch.zeros(4))

@@ -1,0 +1,227 @@
+"""DINO: self-distillation with no labels, an EMA teacher and multi-crop views (:class:`DINO`)."""
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+from torch import nn
+
+from ._base import (PARAMETERS_DOC, BasePretrainer, _is_dims, _is_int, _is_nonnegative_real,
+                    _is_positive_real)
+from .augment import Augment
+from .losses import dino_loss
+
+
+class DINOHead(nn.Module):
+    """DINO's projection head: an MLP with GELUs, L2 normalisation, then prototypes.
+
+    The last layer is a weight-normalised linear map onto ``n_prototypes``
+    unit vectors (weight norm fixed at 1), so its outputs are cosine
+    similarities in [-1, 1].
+
+    Parameters
+    ----------
+    in_features : int
+    dims : tuple of int
+        MLP widths; the last is the bottleneck the prototypes live in.
+    n_prototypes : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.dino import DINOHead
+    >>> DINOHead(16, (32, 8), n_prototypes=10)(torch.randn(4, 16)).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(self, in_features, dims, n_prototypes):
+        super().__init__()
+        layers, width = [], in_features
+        for hidden in dims[:-1]:
+            layers += [nn.Linear(width, hidden), nn.GELU()]
+            width = hidden
+        layers.append(nn.Linear(width, dims[-1]))
+        self.mlp = nn.Sequential(*layers)
+        self.prototypes = nn.Parameter(torch.randn(n_prototypes, dims[-1]) * 0.02)
+
+    def forward(self, x):
+        return F.normalize(self.mlp(x), dim=-1) @ F.normalize(self.prototypes, dim=-1).T
+
+
+def _is_scale(v):
+    return (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_positive_real(e) for e in v)
+            and v[0] <= v[1] <= 1)
+
+
+class DINO(BasePretrainer):
+    __doc__ = """Self-distillation with no labels: a student learns to match an EMA teacher.
+
+    Every batch yields two global crops (the ``augment`` pipeline at full
+    size) and ``n_local_crops`` small local crops (the same pipeline with
+    ``local_crop_scale``, resampled to ``local_crop_size``). The student
+    (backbone + :class:`DINOHead`) sees all crops; the teacher, an exponential
+    moving average of the student, sees the global crops only. The teacher's
+    outputs are centred (a running mean, ``center_momentum``) and sharpened
+    (``teacher_temperature``), and :func:`~contrastlearn.losses.dino_loss`
+    trains the student to predict them from every other crop. After each
+    optimiser step the teacher moves towards the student with a momentum
+    rising from ``teacher_momentum`` to 1 on a cosine schedule; gradients never
+    reach it. ``transform`` returns the teacher backbone's embedding (for a
+    ViT, its CLS token).
+
+    Works with every backbone: the ViTs of :mod:`contrastlearn.backbones` (use
+    a patch size dividing both crop sizes, e.g. ``"vit_small_p8"`` for 32-px
+    images with 16-px local crops) and the CNNs/ResNets (which pool any size).
+
+    Parameters
+    ----------
+    n_prototypes : int, default=4096
+        Output dimension of the head (the paper uses 65536 for ImageNet; a few
+        thousand suit data sets of 10^3-10^5 images).
+    student_temperature : float, default=0.1
+    teacher_temperature : float, default=0.04
+        Final teacher temperature; lower than the student's (sharpening).
+    warmup_teacher_temperature : float, default=0.04
+        Teacher temperature at the start, moved linearly to
+        ``teacher_temperature`` over ``warmup_teacher_epochs``.
+    warmup_teacher_epochs : int, default=0
+    teacher_momentum : float, default=0.996
+        Initial EMA momentum of the teacher, raised to 1 by the end of training.
+    center_momentum : float, default=0.9
+        Momentum of the running mean subtracted from the teacher's outputs.
+    n_local_crops : int, default=6
+        Local crops per image (0 trains on the two global crops only).
+    local_crop_scale : tuple of float, default=(0.05, 0.4)
+        Area range of the local crops; the global crops use ``augment``'s
+        ``crop_scale`` (``(0.4, 1.0)`` when ``augment`` is None).
+    local_crop_size : int or None, default=None
+        Side of the local crops in pixels; None means half the image side.
+    """ + PARAMETERS_DOC.replace("{projection_dims}", "(1024, 1024, 256)") + """
+
+    See Also
+    --------
+    SimSiam : Siamese prediction with a stop-gradient.
+    contrastlearn.losses.dino_loss : The loss.
+
+    References
+    ----------
+    Caron et al., "Emerging Properties in Self-Supervised Vision Transformers",
+    ICCV 2021, arXiv:2104.14294.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> import contrastlearn as cl
+    >>> X = load_digits().images[:200]
+    >>> dino = cl.DINO(n_prototypes=256, n_local_crops=2, max_epochs=2, batch_size=64,
+    ...                random_state=0).fit(X)
+    >>> dino.transform(X).shape
+    (200, 256)
+    """
+
+    _parameter_checks = {
+        **BasePretrainer._parameter_checks,
+        "n_prototypes": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
+        "student_temperature": (_is_positive_real, "a float > 0"),
+        "teacher_temperature": (_is_positive_real, "a float > 0"),
+        "warmup_teacher_temperature": (_is_positive_real, "a float > 0"),
+        "warmup_teacher_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
+        "teacher_momentum": (lambda v: _is_positive_real(v) and v <= 1, "a float in (0, 1]"),
+        "center_momentum": (lambda v: _is_nonnegative_real(v) and v < 1, "a float in [0, 1)"),
+        "n_local_crops": (lambda v: _is_int(v, 0), "an int >= 0"),
+        "local_crop_scale": (_is_scale, "a pair (low, high) with 0 < low <= high <= 1"),
+        "local_crop_size": (lambda v: v is None or _is_int(v, 1), "None or an int >= 1"),
+    }
+
+    def __init__(self, *, n_prototypes=4096, student_temperature=0.1, teacher_temperature=0.04,
+                 warmup_teacher_temperature=0.04, warmup_teacher_epochs=0,
+                 teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
+                 local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="auto",
+                 projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
+                 log_intensity=False, augment=None, max_epochs=20, batch_size=256, lr=1e-3,
+                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
+                 verbose=0, callbacks=None):
+        super().__init__(
+            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
+            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            lr_schedule=lr_schedule, device=device, random_state=random_state,
+            verbose=verbose, callbacks=callbacks,
+        )
+        self.n_prototypes = n_prototypes
+        self.student_temperature = student_temperature
+        self.teacher_temperature = teacher_temperature
+        self.warmup_teacher_temperature = warmup_teacher_temperature
+        self.warmup_teacher_epochs = warmup_teacher_epochs
+        self.teacher_momentum = teacher_momentum
+        self.center_momentum = center_momentum
+        self.n_local_crops = n_local_crops
+        self.local_crop_scale = local_crop_scale
+        self.local_crop_size = local_crop_size
+
+    def _default_augment(self):
+        return Augment(crop_scale=(0.4, 1.0))
+
+    def _make_head(self, in_features):
+        return DINOHead(in_features, self.projection_dims, self.n_prototypes)
+
+    def _make_module(self, X):
+        """Teacher as ``backbone``/``head`` (what ``transform`` uses), plus a trainable student."""
+        if len(X.shape) != 4 and self.n_local_crops:
+            raise ValueError("DINO's local crops need images; pass image_shape=(H, W) for flat "
+                             "input or set n_local_crops=0.")
+        module = super()._make_module(X)
+        module.student_backbone = copy.deepcopy(module.backbone)
+        module.student_head = copy.deepcopy(module.head)
+        module.backbone.requires_grad_(False)
+        module.head.requires_grad_(False)
+        module.register_buffer("center", torch.zeros(self.n_prototypes))
+        module.ema_step = 0
+        module.steps_per_epoch = max(len(X) // self.batch_size, 1)
+        self.local_augment_ = clone(self.augment_).set_params(crop_scale=self.local_crop_scale)
+        side = self.local_crop_size or max(X.shape[-1] // 2, 1)
+        self.local_crop_shape_ = (side, side) if len(X.shape) == 4 else None
+        return module
+
+    def _current_teacher_temperature(self, module):
+        epoch = module.ema_step / module.steps_per_epoch
+        if epoch >= self.warmup_teacher_epochs:
+            return self.teacher_temperature
+        fraction = epoch / self.warmup_teacher_epochs
+        return (self.warmup_teacher_temperature
+                + fraction * (self.teacher_temperature - self.warmup_teacher_temperature))
+
+    def _training_loss(self, module, x):
+        x = module.preprocess(x)
+        n = len(x)
+        global_crops = module.view(torch.cat([self.augment_(x), self.augment_(x)]))
+        student = [module.student_head(module.student_backbone(global_crops))]
+        if self.n_local_crops:
+            local_crops = module.view(torch.cat([
+                self.local_augment_(x, output_size=self.local_crop_shape_)
+                for _ in range(self.n_local_crops)]))
+            student.append(module.student_head(module.student_backbone(local_crops)))
+        student = torch.cat(student).view(2 + self.n_local_crops, n, -1)
+        with torch.no_grad():
+            teacher = module.head(module.backbone(global_crops)).view(2, n, -1)
+        loss = dino_loss(student, teacher, module.center, self.student_temperature,
+                         self._current_teacher_temperature(module))
+        with torch.no_grad():
+            batch_center = teacher.float().mean(dim=(0, 1))
+            module.center.mul_(self.center_momentum).add_(batch_center,
+                                                          alpha=1 - self.center_momentum)
+        return loss
+
+    def _after_optimizer_step(self, module):
+        total = max(self.max_epochs * module.steps_per_epoch, 1)
+        progress = min(module.ema_step / total, 1.0)
+        momentum = 1 - (1 - self.teacher_momentum) * (math.cos(math.pi * progress) + 1) / 2
+        teacher = list(module.backbone.parameters()) + list(module.head.parameters())
+        student = (list(module.student_backbone.parameters())
+                   + list(module.student_head.parameters()))
+        torch._foreach_mul_(teacher, momentum)
+        torch._foreach_add_(teacher, student, alpha=1 - momentum)
+        module.ema_step += 1

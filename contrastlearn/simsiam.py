@@ -1,0 +1,83 @@
+"""SimSiam: two views, a predictor and a stop-gradient, no negatives (:class:`SimSiam`)."""
+
+import torch
+from torch import nn
+
+from ._base import PARAMETERS_DOC, BasePretrainer, _is_int
+from ._trainer import projection_head
+from .losses import negative_cosine
+
+
+class SimSiam(BasePretrainer):
+    __doc__ = """Simple Siamese pretrainer: predict one view's projection from the other's.
+
+    Every image is augmented twice; both views pass through the backbone and
+    the projector (an MLP ending in BatchNorm), giving ``z1, z2``; a predictor
+    MLP maps them to ``p1, p2``; the loss is
+    ``(negative_cosine(p1, z2) + negative_cosine(p2, z1)) / 2`` with the
+    gradient stopped at the ``z`` targets (:func:`~contrastlearn.losses.negative_cosine`).
+    No negative pairs are needed; the stop-gradient and the predictor keep the
+    representation from collapsing. ``transform`` returns the backbone's
+    embedding.
+
+    Parameters
+    ----------
+    predictor_hidden : int, default=128
+        Width of the predictor's bottleneck (SimSiam uses a quarter of the
+        projection size).
+    """ + PARAMETERS_DOC.replace("{projection_dims}", "(512, 512)") + """
+
+    See Also
+    --------
+    DINO : Self-distillation with an EMA teacher.
+    CLR : Contrastive learning with negatives.
+
+    References
+    ----------
+    Chen and He, "Exploring Simple Siamese Representation Learning", CVPR 2021,
+    arXiv:2011.10566.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> import contrastlearn as cl
+    >>> X = load_digits().images[:200]
+    >>> cl.SimSiam(max_epochs=2, batch_size=64, random_state=0).fit_transform(X).shape
+    (200, 256)
+    """
+
+    _parameter_checks = {
+        **BasePretrainer._parameter_checks,
+        "predictor_hidden": (lambda v: _is_int(v, 1), "an int >= 1"),
+    }
+
+    def __init__(self, *, predictor_hidden=128, backbone="auto", projection_dims=(512, 512),
+                 image_shape=None, normalize="dataset", log_intensity=False, augment=None,
+                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
+                 lr_schedule="cosine", device="auto", random_state=None, verbose=0,
+                 callbacks=None):
+        super().__init__(
+            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
+            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            lr_schedule=lr_schedule, device=device, random_state=random_state,
+            verbose=verbose, callbacks=callbacks,
+        )
+        self.predictor_hidden = predictor_hidden
+
+    def _make_head(self, in_features):
+        return nn.Sequential(projection_head(in_features, self.projection_dims),
+                             nn.BatchNorm1d(self.projection_dims[-1]))
+
+    def _make_module(self, X):
+        module = super()._make_module(X)
+        size = self.projection_dims[-1]
+        module.predictor = projection_head(size, (self.predictor_hidden, size))
+        return module
+
+    def _training_loss(self, module, x):
+        x = module.preprocess(x)
+        z = module.project(module.view(torch.cat([self.augment_(x), self.augment_(x)])))
+        p = module.predictor(z)
+        (z1, z2), (p1, p2) = z.chunk(2), p.chunk(2)
+        return (negative_cosine(p1, z2) + negative_cosine(p2, z1)) / 2

@@ -1,0 +1,104 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+import contrastlearn as cl
+
+FAST = dict(max_epochs=2, batch_size=64, random_state=0)
+DINO_FAST = dict(n_prototypes=64, projection_dims=(64, 32), n_local_crops=2, **FAST)
+
+
+def parameters(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("make", [lambda: cl.SimSiam(**FAST), lambda: cl.DINO(**DINO_FAST)])
+def test_estimator_contract(small_images, make):
+    X, _ = small_images
+    model = make().fit(X)
+    embedding = model.transform(X)
+    assert embedding.shape == (len(X), 256) and embedding.dtype == np.float32
+    assert np.isfinite(embedding).all()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).transform(X), embedding)
+    np.testing.assert_array_equal(clone(model).fit(X).transform(X), embedding)  # repeatable
+    prefix = type(model).__name__.lower()
+    assert model.get_feature_names_out()[0] == f"{prefix}0"
+
+
+def test_simsiam_learns_with_a_predictor(small_images):
+    X, _ = small_images
+    model = cl.SimSiam(max_epochs=5, batch_size=64, random_state=0).fit(X)
+    losses = model.history_[:, "train_loss"]
+    assert losses[-1] < losses[0] and -1 <= losses[-1] <= 1
+    assert hasattr(model.net_.module_, "predictor")
+
+
+def test_dino_teacher_gets_no_gradient_and_follows_the_ema_rule(small_images):
+    X, _ = small_images
+    frozen = cl.DINO(teacher_momentum=1.0, **DINO_FAST)
+    frozen.fit(X[:64])
+    initial = cl.DINO(teacher_momentum=1.0, **{**DINO_FAST, "max_epochs": 0}).fit(X[:64])
+    module, start = frozen.net_.module_, initial.net_.module_
+    # momentum 1: the teacher never moves, whatever the gradients do to the student
+    for a, b in zip(module.backbone.parameters(), start.backbone.parameters()):
+        assert torch.equal(a, b) and a.grad is None and not a.requires_grad
+    assert any(not torch.equal(a, b) for a, b in
+               zip(module.student_backbone.parameters(), start.student_backbone.parameters()))
+
+
+def test_one_ema_step_by_hand(small_images):
+    X, _ = small_images
+    dino = cl.DINO(teacher_momentum=0.9, **{**DINO_FAST, "max_epochs": 0}).fit(X[:64])
+    module = dino.net_.module_
+    with torch.no_grad():
+        for p in module.student_backbone.parameters():
+            p.add_(1.0)
+    teacher, student = parameters(module.backbone), parameters(module.student_backbone)
+    dino._after_optimizer_step(module)  # step 0 of the schedule: momentum = 0.9
+    for new, t, s in zip(module.backbone.parameters(), teacher, student):
+        torch.testing.assert_close(new, 0.9 * t + 0.1 * s)
+    assert module.ema_step == 1
+
+
+def test_dino_multicrop_shapes_and_centering(small_images):
+    X, _ = small_images
+    dino = cl.DINO(**{**DINO_FAST, "max_epochs": 0, "n_local_crops": 3}).fit(X[:64])
+    module = dino.net_.module_
+    seen = []
+    module.student_backbone.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape))
+    torch.manual_seed(0)
+    dino._training_loss(module, torch.from_numpy(X[:10])[:, None])
+    assert seen == [(20, 1, 8, 8), (30, 1, 4, 4)]  # 2 global crops, 3 local crops of half size
+    assert module.center.abs().sum() > 0  # the running mean of teacher outputs moved
+
+
+def test_teacher_temperature_warms_up_linearly(small_images):
+    X, _ = small_images
+    dino = cl.DINO(warmup_teacher_temperature=0.02, teacher_temperature=0.06,
+                   warmup_teacher_epochs=2, **{**DINO_FAST, "max_epochs": 0}).fit(X[:64])
+    module = dino.net_.module_
+    temperatures = []
+    for step in (0, module.steps_per_epoch, 2 * module.steps_per_epoch, 9 * module.steps_per_epoch):
+        module.ema_step = step
+        temperatures.append(dino._current_teacher_temperature(module))
+    assert temperatures == pytest.approx([0.02, 0.04, 0.06, 0.06])
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"n_prototypes": 0}, "'n_prototypes'"),
+    ({"teacher_momentum": 1.5}, "'teacher_momentum'"),
+    ({"center_momentum": "high"}, "'center_momentum'"),
+    ({"local_crop_scale": (0.5, 0.1)}, "'local_crop_scale'"),
+    ({"n_local_crops": -1}, "'n_local_crops'"),
+])
+def test_dino_bad_parameters(small_images, params, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        cl.DINO(**params).fit(small_images[0])
+
+
+def test_simsiam_bad_predictor(small_images):
+    with pytest.raises(ValueError, match="'predictor_hidden'"):
+        cl.SimSiam(predictor_hidden=0).fit(small_images[0])
