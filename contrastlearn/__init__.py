@@ -11,11 +11,12 @@ from .clr import CLR, CPLR
 from .dino import DINO
 from .simsiam import SimSiam
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
+from .finetune import FineTunedClassifier
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "DINO", "SimSiam", "Augment", "LinearProbe", "overlap_score", "make_overlap_scorer",
+    "CLR", "CPLR", "DINO", "SimSiam", "Augment", "LinearProbe", "FineTunedClassifier", "overlap_score", "make_overlap_scorer",
     "augment", "backbones", "datasets", "evaluation", "losses", "model_selection", "plotting",
     "projection", "__version__",
 ]

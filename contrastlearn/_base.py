@@ -14,14 +14,12 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 import torch
-from skorch.callbacks import LRScheduler, ProgressBar
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones
-from ._trainer import EpochTable, PretrainModule, Preprocess, Trainer, projection_head
+from ._trainer import PretrainModule, Preprocess, projection_head, train_network
 from .augment import Augment
 
 
@@ -338,7 +336,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     "features. Pass image_shape=(H, W) or (C, H, W) to reshape them, or use "
                     "backbone='mlp'."
                 )
-            backbone = backbones.make_backbone(name, input_shape[0], n_features=input_shape[0])
+            backbone = backbones.make_backbone(name, input_shape[0], n_features=input_shape[0],
+                                               image_size=tuple(input_shape[1:]) or None)
         return backbone, backbones.embedding_dim(backbone, input_shape)
 
     def _make_module(self, X):
@@ -367,15 +366,6 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _after_optimizer_step(self, module):
         """Runs (without gradients) after every optimiser step; nothing by default."""
-
-    def _make_callbacks(self):
-        callbacks = list(self.callbacks or [])
-        if self.lr_schedule == "cosine":
-            callbacks.append(("lr_schedule", LRScheduler(
-                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(self.max_epochs, 1))))
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
 
     def _training_loss(self, module, x):
         """The method's loss for a raw batch ``x`` on the device.
@@ -418,33 +408,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.device_ = self._resolve_device()
         self.augment_ = (self.augment if self.augment is not None
                          else self._default_augment()).validate()
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        cuda = torch.device(self.device_).type == "cuda"
-        fork_devices = [torch.device(self.device_).index or 0] if cuda else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            module = self._make_module(X)
-            if cuda:
-                module = module.to(memory_format=torch.channels_last)
-            self.net_ = Trainer(
-                module=module,
-                criterion=nn.Identity,
-                optimizer=torch.optim.AdamW,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=None,
-                device=self.device_,
-                callbacks=self._make_callbacks(),
-                verbose=self.verbose,
-                training_loss=self._training_loss,
-                after_step=self._after_optimizer_step,
-            )
-            if self.verbose:
-                self.net_.set_params(callbacks__print_log=EpochTable(
-                    keys_ignored=["train_batch_count"]))
-            self.net_.fit(X, None)
+        self.net_ = train_network(self, lambda: self._make_module(X), X, None,
+                                  self._training_loss, after_step=self._after_optimizer_step)
         self.history_ = self.net_.history
         return self
 

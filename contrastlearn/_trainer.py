@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import PrintLog
+from skorch.callbacks import LRScheduler, PrintLog, ProgressBar
+from sklearn.utils import check_random_state
 from torch import nn
 
 # dtypes that torch.from_numpy accepts and that convert to float on the device.
@@ -149,7 +150,8 @@ def as_tensor(batch):
 class BatchIterator:
     """Mini-batches cut from an array by index slicing, moved to the device whole.
 
-    Yields ``(x, None)`` pairs, the shape skorch's steps unpack.
+    Yields ``(x, y)`` pairs, the shape skorch's steps unpack; ``y`` is None
+    unless the dataset has targets.
 
     Parameters
     ----------
@@ -159,7 +161,9 @@ class BatchIterator:
     shuffle : bool
         Draw a new permutation from torch's global generator every epoch.
     drop_last : bool
-        Drop the last incomplete batch (only when at least one full batch exists).
+        Drop the last incomplete batch (only when at least one full batch
+        exists); otherwise keep it unless it holds a single sample, which
+        BatchNorm cannot train on.
     device : str or torch.device
     channels_last : bool
         Give 4-D batches the channels_last memory format.
@@ -167,6 +171,7 @@ class BatchIterator:
 
     def __init__(self, dataset, batch_size, shuffle, drop_last, device, channels_last):
         self.X = dataset.X
+        self.y = dataset.y
         self.batch_size = min(batch_size, len(self.X))
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -175,18 +180,20 @@ class BatchIterator:
 
     def __len__(self):
         n = len(self.X)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        full, rest = divmod(n, self.batch_size)
+        return full + (rest > 0 and not self.drop_last and (rest > 1 or self.shuffle is False))
 
     def __iter__(self):
         n = len(self.X)
         order = torch.randperm(n).numpy() if self.shuffle else None
         for i in range(len(self)):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
-            rows = self.X[start:stop] if order is None else self.X[np.sort(order[start:stop])]
-            x = as_tensor(rows).to(self.device, non_blocking=True)
+            rows = slice(start, stop) if order is None else np.sort(order[start:stop])
+            x = as_tensor(self.X[rows]).to(self.device, non_blocking=True)
             if self.channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            yield x, None
+            y = None if self.y is None else torch.as_tensor(self.y[rows]).to(self.device)
+            yield x, y
 
 
 class Trainer(NeuralNet):
@@ -198,16 +205,23 @@ class Trainer(NeuralNet):
         As for :class:`skorch.NeuralNet`.
     training_loss : callable
         ``training_loss(module, x) -> scalar tensor`` for a raw batch ``x``
-        already on the device.
+        already on the device; ``training_loss(module, x, y)`` when the data
+        has targets.
     after_step : callable or None
         ``after_step(module)`` runs after every optimiser step (e.g. the EMA
         update of a teacher).
+    keep_partial_batches : bool
+        Train on the last incomplete batch of an epoch too (supervised
+        training); contrastive training drops it so that every step sees the
+        same number of negatives.
     """
 
-    def __init__(self, *args, training_loss=None, after_step=None, **kwargs):
+    def __init__(self, *args, training_loss=None, after_step=None, keep_partial_batches=False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.training_loss = training_loss
         self.after_step = after_step
+        self.keep_partial_batches = keep_partial_batches
 
     @property
     def _on_cuda(self):
@@ -217,7 +231,8 @@ class Trainer(NeuralNet):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._on_cuda)
 
     def get_iterator(self, dataset, training=False):
-        return BatchIterator(dataset, self.batch_size, shuffle=training, drop_last=training,
+        return BatchIterator(dataset, self.batch_size, shuffle=training,
+                             drop_last=training and not self.keep_partial_batches,
                              device=self.device, channels_last=self._on_cuda)
 
     def train_step(self, batch, **fit_params):
@@ -229,9 +244,10 @@ class Trainer(NeuralNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        x, _ = batch
+        x, y = batch
         with self._autocast():
-            loss = self.training_loss(self.module_, x)
+            loss = (self.training_loss(self.module_, x) if y is None
+                    else self.training_loss(self.module_, x, y))
         loss.backward()
         return {"loss": loss.detach(), "y_pred": None}
 
@@ -247,3 +263,66 @@ class EpochTable(PrintLog):
         if not sys.stdout.isatty():
             row = {key: value for key, value in row.items() if not key.endswith("_best")}
         return super().table(row)
+
+
+def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
+                  optimizer_params=None, keep_partial_batches=False):
+    """Seed torch, build the module and train it: the one training loop of the library.
+
+    Parameters
+    ----------
+    owner : estimator
+        Supplies ``random_state``, ``device_``, ``lr``, ``weight_decay``,
+        ``max_epochs``, ``batch_size``, ``lr_schedule``, ``callbacks`` and
+        ``verbose``.
+    make_module : callable
+        Builds the ``nn.Module`` (called under the seeded generator, so its
+        initialisation repeats).
+    X : array-like
+    y : array-like or None
+    training_loss, after_step
+        See :class:`Trainer`.
+    optimizer_params : dict, default=None
+        Extra ``optimizer__*`` settings, e.g. ``{"param_groups": [...]}``.
+    keep_partial_batches : bool, default=False
+        See :class:`Trainer`.
+
+    Returns
+    -------
+    Trainer
+        The fitted net.
+    """
+    seed = int(check_random_state(owner.random_state).randint(np.iinfo(np.int32).max))
+    cuda = torch.device(owner.device_).type == "cuda"
+    callbacks = list(owner.callbacks or [])
+    if owner.lr_schedule == "cosine":
+        callbacks.append(("lr_schedule", LRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(owner.max_epochs, 1))))
+    if owner.verbose >= 2:
+        callbacks.append(("progress_bar", ProgressBar()))
+    with torch.random.fork_rng(devices=[torch.device(owner.device_).index or 0] if cuda else []):
+        torch.manual_seed(seed)
+        module = make_module()
+        if cuda:
+            module = module.to(memory_format=torch.channels_last)
+        net = Trainer(
+            module=module,
+            criterion=nn.Identity,
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=owner.weight_decay,
+            **{f"optimizer__{key}": value for key, value in (optimizer_params or {}).items()},
+            lr=owner.lr,
+            max_epochs=owner.max_epochs,
+            batch_size=owner.batch_size,
+            train_split=None,
+            device=owner.device_,
+            callbacks=callbacks,
+            verbose=owner.verbose,
+            training_loss=training_loss,
+            after_step=after_step,
+            keep_partial_batches=keep_partial_batches,
+        )
+        if owner.verbose:
+            net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
+        net.fit(X, y)
+    return net

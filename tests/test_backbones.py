@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from contrastlearn.backbones import (
@@ -11,11 +12,16 @@ from contrastlearn.backbones import (
     SelectiveKernelConv,
     SmallCNN,
     SqueezeExcitation,
+    VisionTransformer,
     embedding_dim,
+    is_backbone_name,
     make_backbone,
     resnet18,
     resnet34,
     resnet50,
+    vit_base,
+    vit_small,
+    vit_tiny,
 )
 
 RESNET_NAMES = [n for n in BACKBONE_NAMES if "resnet" in n]
@@ -50,6 +56,9 @@ def test_backbone_names_cover_all_variants():
         "small_cnn",
         "mlp",
         *(f"{p}resnet{d}" for p in ("", "se_", "sk_") for d in (18, 34, 50)),
+        "vit_tiny",
+        "vit_small",
+        "vit_base",
     }
 
 
@@ -167,7 +176,7 @@ def test_selective_kernel_fused_size_has_floor():
     assert SelectiveKernelConv(1024, 1024).select.in_channels == 64
 
 
-@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small"])
+@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small", "vit_tiny"])
 def test_gradients_reach_first_conv(name):
     net = make_backbone(name, 3)
     net(torch.randn(2, 3, 32, 32)).pow(2).sum().backward()
@@ -176,7 +185,9 @@ def test_gradients_reach_first_conv(name):
     assert first_conv.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18", "resnet50_small"])
+@pytest.mark.parametrize(
+    "name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18", "resnet50_small", "vit_tiny", "vit_tiny_p4"]
+)
 def test_channels_last_matches_contiguous(name):
     net = randomize_batchnorm(make_backbone(name, 3)).eval()
     x = torch.randn(2, 3, 32, 32)
@@ -254,3 +265,285 @@ def test_embedding_dim_rejects_feature_maps():
 def test_embedding_dim_rejects_non_module():
     with pytest.raises(TypeError):
         embedding_dim(lambda x: x, (1, 8, 8))
+
+
+# ---------------------------------------------------------------- Vision Transformers
+
+
+def vit_param_count(in_channels, patch_size, n_tokens, dim, depth, mlp_ratio=4):
+    """Closed-form parameter count of a DINO/timm ViT without head or mask token."""
+    hidden = mlp_ratio * dim
+    block = 2 * 2 * dim + (dim * 3 * dim + 3 * dim) + (dim * dim + dim) + (dim * hidden + hidden) + (hidden * dim + dim)
+    patch_embed = in_channels * patch_size**2 * dim + dim
+    return patch_embed + dim + n_tokens * dim + depth * block + 2 * dim  # + CLS, positions, final norm
+
+
+def tiny_vit(**kwargs):
+    """A ViT small enough for per-test construction (16 px images, 4 px patches)."""
+    args = {"image_size": 16, "patch_size": 4, "embed_dim": 32, "depth": 2, "num_heads": 2} | kwargs
+    return VisionTransformer(**args)
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+@pytest.mark.parametrize("name, features", [("vit_tiny", 192), ("vit_small", 384)])
+def test_vit_output_shape(name, features, in_channels):
+    net = make_backbone(name, in_channels)
+    assert isinstance(net, VisionTransformer)
+    assert net.out_features == features
+    assert net.patch_size == 8 and net.grid_size == (4, 4)  # defaults: patch 8, image 32
+    out = net(torch.randn(2, in_channels, 32, 32))
+    assert out.shape == (2, features)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name, patch_size, features", [("vit_tiny_p4", 4, 192), ("vit_small_p16", 16, 384)])
+def test_vit_patch_size_suffix(name, patch_size, features):
+    net = make_backbone(name, 3)
+    assert net.patch_size == patch_size
+    assert net.patch_embed.proj.kernel_size == (patch_size, patch_size)
+    assert net.patch_embed.proj.stride == (patch_size, patch_size)
+    x = torch.randn(2, 3, 32, 32)
+    assert net.forward_tokens(x).shape == (2, 1 + (32 // patch_size) ** 2, features)
+    assert net(x).shape == (2, features)
+
+
+def test_vit_base_construction():
+    # No forward pass: construction and size only (an 85M-parameter model).
+    net = make_backbone("vit_base", 1)
+    assert net.out_features == 768
+    assert len(net.blocks) == 12 and net.blocks[0].attn.num_heads == 12
+    assert n_params(net) - net.mask_token.numel() == vit_param_count(1, 8, 1 + 16, 768, 12)
+
+
+def test_vit_reference_parameter_counts():
+    # DINO/timm ViT-S/16 and ViT-B/16 at 224 px without a head; the mask token
+    # (embed_dim parameters) is ours, for masked image modelling (iBOT).
+    assert vit_param_count(3, 16, 197, 384, 12) == 21_665_664
+    assert vit_param_count(3, 16, 197, 768, 12) == 85_798_656
+    with torch.device("meta"):  # build without allocating or initialising weights
+        small = vit_small(3, patch_size=16, image_size=224)
+        base = vit_base(3, patch_size=16, image_size=224)
+    assert small.mask_token.shape == (1, 1, 384)
+    assert n_params(small) - 384 == 21_665_664
+    assert n_params(base) - 768 == 85_798_656
+
+
+def test_vit_widths_depths_heads():
+    with torch.device("meta"):
+        nets = {f.__name__: f(3) for f in (vit_tiny, vit_small, vit_base)}
+    spec = {name: (net.out_features, len(net.blocks), net.blocks[0].attn.num_heads) for name, net in nets.items()}
+    assert spec == {"vit_tiny": (192, 12, 3), "vit_small": (384, 12, 6), "vit_base": (768, 12, 12)}
+    assert all(net.blocks[0].mlp.fc1.out_features == 4 * net.out_features for net in nets.values())
+
+
+def test_vit_accepts_global_and_local_crops():
+    net = make_backbone("vit_tiny", 3).eval()
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 192)
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 192)
+    assert net.forward_tokens(torch.randn(2, 3, 16, 24)).shape == (2, 1 + 2 * 3, 192)
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 192)  # larger than built for
+
+
+def test_vit_position_embedding_interpolation():
+    net = tiny_vit()  # 4 x 4 patch grid
+    assert net.interpolate_pos_encoding(16, 16) is net.pos_embed
+    pos = net.interpolate_pos_encoding(8, 12)  # 2 x 3 grid
+    assert pos.shape == (1, 1 + 6, 32)
+    torch.testing.assert_close(pos[:, 0], net.pos_embed[:, 0])  # CLS position kept
+    grid = net.pos_embed[:, 1:].reshape(1, 4, 4, 32).permute(0, 3, 1, 2)
+    expected = F.interpolate(grid, size=(2, 3), mode="bicubic", align_corners=False)
+    torch.testing.assert_close(pos[:, 1:], expected.flatten(2).transpose(1, 2))
+    # A constant field stays constant, whatever the resampling kernel.
+    with torch.no_grad():
+        net.pos_embed[:, 1:] = 0.5
+    torch.testing.assert_close(net.interpolate_pos_encoding(24, 8)[:, 1:], torch.full((1, 12, 32), 0.5))
+
+
+def test_vit_local_crop_uses_interpolated_positions():
+    # A 16 px image through a net built for 32 px equals the same image through
+    # a net built for 16 px that holds the interpolated position embeddings.
+    net = tiny_vit(image_size=32).eval()
+    small = tiny_vit(image_size=16).eval()
+    state = net.state_dict() | {"pos_embed": net.interpolate_pos_encoding(16, 16).detach()}
+    small.load_state_dict(state)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net.forward_tokens(x), small.forward_tokens(x))
+        assert not torch.allclose(net(x), tiny_vit(image_size=32)(x))  # positions do matter
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 18, 18), (2, 3, 16, 18), (2, 3, 7, 16)])
+def test_vit_rejects_sizes_not_multiple_of_patch(shape):
+    net = tiny_vit()
+    with pytest.raises(ValueError, match="multiples of patch_size=4") as info:
+        net(torch.randn(*shape))
+    assert f"{shape[2]}x{shape[3]}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [(torch.randn(2, 1, 16, 16), "3 input channels"), (torch.randn(3, 16, 16), r"\(B, C, H, W\)")],
+)
+def test_vit_rejects_bad_images(x, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_vit()(x)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_size": 30}, "multiples of patch_size=4"),
+        ({"image_size": (16, 16, 16)}, "image_size"),
+        ({"patch_size": 0}, "patch_size"),
+        ({"embed_dim": 30, "num_heads": 4}, "divisible by num_heads"),
+        ({"drop_path": 1.0}, "drop_path"),
+        ({"depth": 0}, "depth"),
+    ],
+)
+def test_vit_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_vit(**kwargs)
+
+
+def test_vit_forward_tokens():
+    net = tiny_vit().eval()
+    x = torch.randn(3, 3, 16, 16)
+    tokens = net.forward_tokens(x)
+    assert tokens.shape == (3, 1 + 16, 32)
+    torch.testing.assert_close(net(x), tokens[:, 0])
+    # Final LayerNorm (weight 1, bias 0 at init): every token is standardised.
+    torch.testing.assert_close(tokens.mean(-1), torch.zeros(3, 17), atol=1e-5, rtol=0)
+
+
+def _change_patch(x, index, patch_size, grid_width):
+    """Copy of ``x`` with new random pixels in patch ``index`` (row-major)."""
+    r, c = divmod(index, grid_width)
+    x = x.clone()
+    x[..., r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size] = torch.randn(
+        x.shape[0], x.shape[1], patch_size, patch_size
+    )
+    return x
+
+
+def test_vit_masked_patches_are_ignored():
+    net = tiny_vit().eval()
+    x = torch.randn(2, 3, 16, 16)
+    x_changed = _change_patch(x, 5, 4, 4)
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[0, 5] = True  # patch 5 masked in the first sample only
+    with torch.no_grad():
+        plain, plain_changed = net.forward_tokens(x), net.forward_tokens(x_changed)
+        masked, masked_changed = net.forward_tokens(x, mask=mask), net.forward_tokens(x_changed, mask=mask)
+    assert not torch.allclose(plain[0], plain_changed[0])  # unmasked, the pixels matter ...
+    assert torch.equal(masked[0], masked_changed[0])  # ... masked, they do not, anywhere
+    assert not torch.allclose(masked[1], masked_changed[1])  # the second sample is not masked
+    torch.testing.assert_close(masked[1], plain[1])
+    assert not torch.allclose(masked[0], plain[0])  # masking changes the sample's tokens
+
+
+def test_vit_masked_embeddings_equal_mask_token():
+    net = tiny_vit().eval()
+    inputs = []
+    net.blocks[0].register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+    mask = torch.rand(2, 16) < 0.5
+    mask[0, 0], mask[0, 1] = True, False
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        net.forward_tokens(x, mask=mask)
+        patches = net.patch_embed(x)
+    tokens = inputs[0][:, 1:] - net.pos_embed[:, 1:]  # block input minus positions
+    torch.testing.assert_close(tokens[mask], net.mask_token[0].expand(int(mask.sum()), -1))
+    torch.testing.assert_close(tokens[~mask], patches[~mask])
+    torch.testing.assert_close(inputs[0][:, 0], (net.cls_token + net.pos_embed[:, :1])[:, 0].expand(2, -1))
+
+
+def test_vit_mask_as_grid_and_validation():
+    net = tiny_vit().eval()
+    x = torch.randn(2, 3, 16, 16)
+    mask = torch.rand(2, 4, 4) < 0.5
+    with torch.no_grad():
+        torch.testing.assert_close(net.forward_tokens(x, mask=mask), net.forward_tokens(x, mask=mask.flatten(1)))
+    with pytest.raises(ValueError, match="boolean"):
+        net.forward_tokens(x, mask=mask.float())
+    with pytest.raises(ValueError, match=r"\(2, 16\)"):
+        net.forward_tokens(x, mask=torch.zeros(2, 15, dtype=torch.bool))
+
+
+def test_vit_gradients():
+    net = tiny_vit()
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[:, :4] = True
+    net.forward_tokens(torch.randn(2, 3, 16, 16), mask=mask).pow(2).sum().backward()
+    for p in (net.patch_embed.proj.weight, net.cls_token, net.pos_embed, net.mask_token, net.blocks[0].attn.qkv.weight):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_vit_init():
+    net = vit_tiny(3)
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert 0.019 < weights.std() < 0.021 and weights.abs().max() < 0.2
+    assert all((m.bias == 0).all() for m in linears)
+    norms = [m for m in net.modules() if isinstance(m, nn.LayerNorm)]
+    assert len(norms) == 2 * 12 + 1
+    assert all((m.weight == 1).all() and (m.bias == 0).all() and m.eps == 1e-6 for m in norms)
+    for p in (net.pos_embed, net.cls_token, net.mask_token):
+        assert 0.01 < p.std() < 0.03
+    assert not torch.equal(net.cls_token, net.mask_token)
+
+
+def test_vit_drop_path():
+    net = tiny_vit(depth=3, drop_path=0.2)
+    assert [block.drop_path.p for block in net.blocks] == pytest.approx([0.0, 0.1, 0.2])
+    reference = tiny_vit(depth=3)
+    reference.load_state_dict(net.state_dict())
+    x = torch.randn(8, 3, 16, 16)
+    with torch.no_grad():
+        assert not torch.allclose(net(x), net(x))  # random in training mode
+        net.eval(), reference.eval()
+        torch.testing.assert_close(net(x), reference(x))  # identity in eval mode
+    drop = net.blocks[-1].drop_path.train()
+    drop.p = 0.5
+    out = drop(torch.ones(1000, 3, 4))
+    kept = out[:, 0, 0] > 0
+    assert ((out == 0) | (out == 2)).all() and (out == out[:, :1, :1]).all()  # per sample, rescaled
+    assert 400 < int(kept.sum()) < 600
+
+
+def test_vit_bf16_autocast():
+    net = tiny_vit().eval()
+    dtypes = []
+    net.blocks[0].attn.qkv.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    x = torch.randn(2, 3, 16, 16)
+    mask = torch.rand(2, 16) < 0.5
+    with torch.no_grad():
+        ref = net.forward_tokens(x, mask=mask)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net.forward_tokens(x, mask=mask)
+            local = net(torch.randn(2, 3, 8, 8))
+    assert dtypes == [torch.float32, torch.bfloat16, torch.bfloat16]  # linear layers do run in bf16
+    assert out.shape == ref.shape and local.shape == (2, 32)
+    torch.testing.assert_close(out.float(), ref, atol=0.1, rtol=0.1)
+
+
+def test_make_backbone_vit_image_size():
+    net = make_backbone("vit_tiny_p4", 1, image_size=(16, 24))
+    assert net.grid_size == (4, 6) and net.pos_embed.shape == (1, 1 + 24, 192)
+    assert make_backbone("vit_tiny", 1).grid_size == (4, 4)  # default 32 px
+    assert make_backbone("resnet18_small", 1, image_size=64).out_features == 512  # ignored
+    with pytest.raises(ValueError, match="multiples of patch_size=8"):
+        make_backbone("vit_tiny", 1, image_size=28)
+
+
+@pytest.mark.parametrize("name", ["vit_huge", "vit_small_p0", "vit_small_p08", "vit_small_small", "vit_tiny_p", "vit"])
+def test_make_backbone_rejects_bad_vit_names(name):
+    assert not is_backbone_name(name)
+    with pytest.raises(ValueError, match="unknown backbone name") as info:
+        make_backbone(name, 3)
+    assert "vit_small" in str(info.value) and "_p<k>" in str(info.value)
+
+
+def test_is_backbone_name():
+    valid = ["vit_tiny", "vit_small_p16", "vit_base_p4", "resnet18_small", "small_cnn", "mlp"]
+    assert all(is_backbone_name(name) for name in valid)
+    assert not any(is_backbone_name(name) for name in ["resnet19", "vit_small_p16_small", None, 3])

@@ -102,3 +102,12 @@ def test_dino_bad_parameters(small_images, params, fragment):
 def test_simsiam_bad_predictor(small_images):
     with pytest.raises(ValueError, match="'predictor_hidden'"):
         cl.SimSiam(predictor_hidden=0).fit(small_images[0])
+
+
+def test_dino_with_a_vision_transformer_on_multicrop(small_images):
+    X, _ = small_images
+    X16 = np.kron(X[:96], np.ones((2, 2), dtype=X.dtype))  # 16x16 images, 8x8 local crops
+    dino = cl.DINO(backbone="vit_tiny_p4", n_prototypes=64, projection_dims=(64, 32),
+                   n_local_crops=2, max_epochs=1, batch_size=32, random_state=0).fit(X16)
+    assert dino.net_.module_.backbone.grid_size == (4, 4)  # position embeddings sized for 16 px
+    assert dino.transform(X16).shape == (96, 192)  # the teacher's CLS token

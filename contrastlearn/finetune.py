@@ -1,0 +1,251 @@
+"""Fine-tuning a pretrained backbone with labels (:class:`FineTunedClassifier`)."""
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import nn
+
+from ._base import (BasePretrainer, InvalidParameterError, _is_int, _is_nonnegative_real,
+                    _is_positive_real)
+from ._trainer import train_network
+from .augment import Augment
+from .clr import CLR
+
+
+class _Classifier(nn.Module):
+    """A pretrainer's encoder (preprocessing, representation, backbone) plus a linear head."""
+
+    def __init__(self, encoder, n_features, n_classes, train_encoder):
+        super().__init__()
+        self.encoder = encoder
+        # Standardised features make the head's learning rate independent of the
+        # backbone's output scale (the linear-probe recipe of MAE).
+        self.linear = nn.Sequential(nn.BatchNorm1d(n_features, affine=False),
+                                    nn.Linear(n_features, n_classes))
+        self.train_encoder = train_encoder
+        encoder.requires_grad_(train_encoder)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.encoder.train(mode and self.train_encoder)  # a frozen encoder keeps its BN statistics
+        return self
+
+    def forward(self, x, augment=None):
+        x = self.encoder.preprocess(x)
+        if augment is not None:
+            x = augment(x)
+        return self.linear(self.encoder.backbone(self.encoder.view(x)))
+
+
+class FineTunedClassifier(ClassifierMixin, BaseEstimator):
+    """A linear classifier on a pretrained backbone, optionally fine-tuning the backbone.
+
+    The network is the pretrainer's encoder (its normalisation,
+    representation and backbone, copied) followed by a linear layer, trained
+    with cross entropy on labelled images. With ``fine_tune=False`` the
+    encoder is frozen (a linear probe trained end to end on images); with
+    ``True`` it is trained too, at ``backbone_lr_scale`` times the head's
+    learning rate. With ``pretrainer=None`` the whole network is trained from
+    scratch on the labels: the supervised baseline that label-efficiency
+    studies compare pretraining against.
+
+    Parameters
+    ----------
+    pretrainer : pretrainer, FrozenEstimator or None, default=None
+        - an unfitted pretrainer (``cl.DINO(...)``): cloned and fitted on the
+          images given to ``fit`` (labels unused) before fine-tuning, so a
+          cross-validation pretrains inside every fold;
+        - ``sklearn.frozen.FrozenEstimator(fitted_pretrainer)``: used as it
+          is, and it survives ``clone``, so ``cross_val_score`` fine-tunes the
+          same pretrained model in every fold (a fitted pretrainer passed
+          directly is used too, but ``clone`` would reset it);
+        - None: the backbone named by ``backbone``, randomly initialised and
+          trained with the head (``fine_tune`` is then ignored).
+    fine_tune : bool, default=False
+        Train the backbone as well as the head.
+    backbone_lr_scale : float, default=0.1
+        The backbone's learning rate relative to ``lr`` when fine-tuning.
+    backbone : str or torch.nn.Module, default="auto"
+        Backbone for ``pretrainer=None`` (see :class:`contrastlearn.CLR`).
+    augment : Augment or None, default=None
+        Augmentation of the training images; None trains on them as they are.
+    max_epochs : int, default=30
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        AdamW learning rate of the head (and of a from-scratch backbone).
+    weight_decay : float, default=1e-4
+    lr_schedule : {"cosine", None}, default="cosine"
+    device : str, default="auto"
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+    callbacks : list of skorch callbacks or None, default=None
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    pretrainer_ : pretrainer
+        The fitted pretrainer whose encoder was copied.
+    net_ : skorch.NeuralNet
+        The trained classifier network.
+    history_ : skorch.History
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.frozen import FrozenEstimator
+    >>> import contrastlearn as cl
+    >>> digits = load_digits()
+    >>> X, y = digits.images[:300], digits.target[:300]
+    >>> simsiam = cl.SimSiam(max_epochs=2, batch_size=64, random_state=0).fit(X)
+    >>> clf = cl.FineTunedClassifier(FrozenEstimator(simsiam), max_epochs=5, random_state=0)
+    >>> clf.fit(X, y).predict_proba(X[:2]).shape
+    (2, 10)
+    """
+
+    _parameter_checks = {
+        "pretrainer": (lambda v: v is None or isinstance(v, (BasePretrainer, FrozenEstimator)),
+                       "None, a contrastlearn pretrainer or a FrozenEstimator of a fitted one"),
+        "fine_tune": (lambda v: isinstance(v, bool), "a bool"),
+        "backbone_lr_scale": (_is_nonnegative_real, "a float >= 0"),
+        "augment": (lambda v: v is None or isinstance(v, Augment),
+                    "None or a contrastlearn.augment.Augment"),
+        "max_epochs": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
+        "lr": (_is_positive_real, "a float > 0"),
+        "weight_decay": (_is_nonnegative_real, "a float >= 0"),
+    }
+
+    def __init__(self, pretrainer=None, *, fine_tune=False, backbone_lr_scale=0.1,
+                 backbone="auto", augment=None, max_epochs=30, batch_size=128, lr=1e-3,
+                 weight_decay=1e-4, lr_schedule="cosine", device="auto", random_state=None,
+                 verbose=0, callbacks=None):
+        self.pretrainer = pretrainer
+        self.fine_tune = fine_tune
+        self.backbone_lr_scale = backbone_lr_scale
+        self.backbone = backbone
+        self.augment = augment
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fitted_pretrainer(self, X):
+        if self.pretrainer is None:
+            return CLR(backbone=self.backbone, max_epochs=0, device=self.device,
+                       random_state=self.random_state).fit(X)
+        if isinstance(self.pretrainer, FrozenEstimator):
+            check_is_fitted(self.pretrainer.estimator, "net_")
+            return self.pretrainer.estimator
+        try:
+            check_is_fitted(self.pretrainer, "net_")
+            return self.pretrainer
+        except NotFittedError:
+            return clone(self.pretrainer).fit(X)
+
+    def fit(self, X, y):
+        """Train the head (and optionally the backbone) on labelled images.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Images, as accepted by the pretrainer.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        for name, (is_valid, expected) in self._parameter_checks.items():
+            if not is_valid(getattr(self, name)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of FineTunedClassifier must be {expected}. "
+                    f"Got {getattr(self, name)!r}.")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"y must hold at least 2 classes; got {len(self.classes_)}.")
+        self.pretrainer_ = self._fitted_pretrainer(X)
+        X = self.pretrainer_._validate_input(X, reset=False)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} labels but X has {len(X)} images.")
+        self.n_features_in_ = self.pretrainer_.n_features_in_
+        self.device_ = self.pretrainer_.device_
+        train_encoder = self.fine_tune or self.pretrainer is None
+        scale = 1.0 if self.pretrainer is None else self.backbone_lr_scale
+        augment = self.augment.validate() if self.augment is not None else None
+
+        def make_module():
+            return _Classifier(copy.deepcopy(self.pretrainer_.net_.module_).cpu(),
+                               self.pretrainer_._n_features_out, len(self.classes_),
+                               train_encoder)
+
+        def loss(module, x, target):
+            return F.cross_entropy(module(x, augment).float(), target)
+
+        self.net_ = train_network(
+            self, make_module, X, encoder.transform(y).astype(np.int64), loss,
+            optimizer_params={"param_groups": [("encoder.*", {"lr": self.lr * scale})]},
+            keep_partial_batches=True,
+        )
+        self.history_ = self.net_.history
+        return self
+
+    def decision_function(self, X):
+        """Class logits.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+        """
+        check_is_fitted(self, "net_")
+        logits = self.net_.forward(self.pretrainer_._validate_input(X, reset=False)).numpy()
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the logits).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "net_")
+        logits = self.net_.forward(self.pretrainer_._validate_input(X, reset=False))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
