@@ -6,5 +6,6 @@ latent factors or labels); readers open files lazily.
 
 from ._cxi import CXIImages, load_cxi, save_cxi
 from ._diffraction import make_diffraction
+from ._lenses import make_lenses
 
-__all__ = ["CXIImages", "load_cxi", "make_diffraction", "save_cxi"]
+__all__ = ["CXIImages", "load_cxi", "make_diffraction", "make_lenses", "save_cxi"]
