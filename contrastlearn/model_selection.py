@@ -4,14 +4,17 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.metrics import precision_recall_fscore_support
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from .clr import CLR, CPLR
 from .evaluation import LinearProbe, overlap_score
+from .finetune import FineTunedClassifier
 
-__all__ = ["projection_grid_search", "CONFIGURATIONS"]
+__all__ = ["projection_grid_search", "label_efficiency", "CONFIGURATIONS"]
 
 #: The four configurations of the reference study: (Type, Mode, estimator parameters).
 CONFIGURATIONS = {
@@ -127,4 +130,107 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
                                Y[train], Y[test], n_neighbors),
                      "Fit seconds": seconds})
     return (pd.DataFrame(rows).sort_values(["Type", "Mode", "Temperature"], kind="stable")
+            .reset_index(drop=True))
+
+
+def _backbone_name(estimator):
+    backbone = estimator.get_params().get("backbone", "auto")
+    return backbone if isinstance(backbone, str) else type(backbone).__name__
+
+
+def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test_size=0.25,
+                     supervised_backbone="auto", fine_tune=False, random_state=0, verbose=0,
+                     **classifier_params):
+    """Accuracy and ROC AUC of pretrained models against supervised training, by number of labels.
+
+    The images are split (stratified) into a training pool and a test set.
+    Every pretrainer is fitted once on all training-pool images without
+    labels. For each number of labels, a stratified subset of the pool is
+    labelled and a :class:`~contrastlearn.FineTunedClassifier` is trained on
+    it for every pretrainer, and from scratch (``pretrainer=None`` with
+    ``supervised_backbone``) as the supervised baseline; all are scored on
+    the same test set.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, H, W) or (n, C, H, W)
+    y : array-like of shape (n,)
+        Class labels.
+    pretrainers : dict of {str: pretrainer}
+        Unfitted pretrainers by method name, e.g.
+        ``{"DINO": cl.DINO(backbone="vit_small_p8"), "SimSiam": cl.SimSiam()}``.
+    n_labels : sequence of int or None, default=(300, 600, 1200, None)
+        Labelled training images; None means the whole pool. Sizes larger
+        than the pool are skipped.
+    test_size : float, default=0.25
+    supervised_backbone : str or torch.nn.Module, default="auto"
+        Backbone of the supervised baseline; None leaves the baseline out.
+    fine_tune : bool, default=False
+        Fine-tune the pretrained backbones (else train a linear head on them).
+    random_state : int, default=0
+        Seeds the split, the labelled subsets, the pretrainers and classifiers.
+    verbose : int, default=0
+        1 prints a line per trained classifier.
+    **classifier_params
+        Passed to every :class:`~contrastlearn.FineTunedClassifier`
+        (``max_epochs``, ``lr``, ``batch_size``, ``augment``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns Method, Backbone, Labels, Accuracy, ROC AUC (one-vs-rest for
+        more than two classes), one row per method and label count.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> import contrastlearn as cl
+    >>> digits = load_digits()
+    >>> table = cl.model_selection.label_efficiency(
+    ...     digits.images[:400], digits.target[:400],
+    ...     {"SimSiam": cl.SimSiam(max_epochs=1, batch_size=64)}, n_labels=[100, None],
+    ...     max_epochs=2)
+    >>> table[["Method", "Labels"]].values.tolist()
+    [['SimSiam', 100], ['SimSiam', 300], ['supervised', 100], ['supervised', 300]]
+    """
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"y has {len(y)} labels but X has {len(X)} images.")
+    if not isinstance(pretrainers, dict) or not pretrainers:
+        raise ValueError("pretrainers must be a non-empty dict {method name: pretrainer}.")
+    pool, test = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y,
+                                  random_state=random_state)
+    pool, test = np.sort(pool), np.sort(test)
+    X_pool, X_test, y_pool, y_test = np.asarray(X[pool]), np.asarray(X[test]), y[pool], y[test]
+    fitted = {name: (clone(model).set_params(random_state=random_state).fit(X_pool),
+                     _backbone_name(model)) for name, model in pretrainers.items()}
+    rows = []
+    for size in n_labels:
+        size = len(pool) if size is None else int(size)
+        if size > len(pool):
+            continue
+        labelled = (np.arange(len(pool)) if size == len(pool) else
+                    np.sort(train_test_split(np.arange(len(pool)), train_size=size,
+                                             stratify=y_pool, random_state=random_state)[0]))
+        candidates = [(name, backbone, FrozenEstimator(model), fine_tune)
+                      for name, (model, backbone) in fitted.items()]
+        if supervised_backbone is not None:
+            name = (supervised_backbone if isinstance(supervised_backbone, str)
+                    else type(supervised_backbone).__name__)
+            candidates.append(("supervised", name, None, True))
+        for method, backbone, pretrained, tune in candidates:
+            classifier = FineTunedClassifier(
+                pretrained, fine_tune=tune, backbone=supervised_backbone if pretrained is None
+                else "auto", random_state=random_state, **classifier_params,
+            ).fit(X_pool[labelled], y_pool[labelled])
+            proba = classifier.predict_proba(X_test)
+            auc = (roc_auc_score(y_test, proba[:, 1]) if proba.shape[1] == 2 else
+                   roc_auc_score(y_test, proba, multi_class="ovr", labels=classifier.classes_))
+            rows.append({"Method": method, "Backbone": backbone, "Labels": size,
+                         "Accuracy": accuracy_score(y_test, classifier.predict(X_test)),
+                         "ROC AUC": auc})
+            if verbose:
+                print(f"{method:10} {backbone:14} {size:6} labels: accuracy "
+                      f"{rows[-1]['Accuracy']:.3f}, ROC AUC {auc:.3f}", flush=True)
+    return (pd.DataFrame(rows).sort_values(["Method", "Labels"], kind="stable")
             .reset_index(drop=True))

@@ -47,3 +47,22 @@ def test_design_example_grid_search_of_cplr_temperature_with_the_overlap_scorer(
     assert probe.predict(embedding).shape == Y.shape
     assert list(probe.report(embedding, Y, label_names=names).index[-2:]) == ["macro avg",
                                                                              "micro avg"]
+
+
+def test_label_efficiency_compares_pretrained_and_supervised_on_the_same_split(small_images):
+    import contrastlearn as cl
+    from contrastlearn.model_selection import label_efficiency
+
+    X, y = small_images
+    binary = (y >= 5).astype(int)
+    table = label_efficiency(
+        X, binary, {"SimSiam": cl.SimSiam(max_epochs=1, batch_size=64),
+                    "DINO": cl.DINO(n_prototypes=32, projection_dims=(32, 16), n_local_crops=1,
+                                    max_epochs=1, batch_size=64)},
+        n_labels=[40, 10_000, None], max_epochs=3, batch_size=32)
+    assert list(table.columns) == ["Method", "Backbone", "Labels", "Accuracy", "ROC AUC"]
+    assert sorted(set(table["Method"])) == ["DINO", "SimSiam", "supervised"]
+    assert sorted(set(table["Labels"])) == [40, 180]  # 10 000 > pool: skipped; None: all 180
+    assert table[["Accuracy", "ROC AUC"]].apply(lambda c: c.between(0, 1).all()).all()
+    with pytest.raises(ValueError, match="non-empty dict"):
+        label_efficiency(X, binary, [])
