@@ -9,6 +9,7 @@ from . import augment, backbones, datasets, evaluation, losses, model_selection,
 from .augment import Augment
 from .clr import CLR, CPLR
 from .dino import DINO
+from .ibot import iBOT
 from .simsiam import SimSiam
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
@@ -16,7 +17,7 @@ from .finetune import FineTunedClassifier
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "DINO", "SimSiam", "Augment", "LinearProbe", "FineTunedClassifier", "overlap_score", "make_overlap_scorer",
+    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LinearProbe", "FineTunedClassifier", "overlap_score", "make_overlap_scorer",
     "augment", "backbones", "datasets", "evaluation", "losses", "model_selection", "plotting",
     "projection", "__version__",
 ]

@@ -50,6 +50,13 @@ class DINOHead(nn.Module):
         return F.normalize(self.mlp(x), dim=-1) @ F.normalize(self.prototypes, dim=-1).T
 
 
+def _update_center(center, teacher_outputs, momentum):
+    """Move ``center`` towards the mean teacher output (over every axis but the last)."""
+    with torch.no_grad():
+        batch_center = teacher_outputs.float().flatten(0, -2).mean(0)
+        center.mul_(momentum).add_(batch_center, alpha=1 - momentum)
+
+
 def _is_scale(v):
     return (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_positive_real(e) for e in v)
             and v[0] <= v[1] <= 1)
@@ -194,26 +201,34 @@ class DINO(BasePretrainer):
         return (self.warmup_teacher_temperature
                 + fraction * (self.teacher_temperature - self.warmup_teacher_temperature))
 
-    def _training_loss(self, module, x):
+    def _crops(self, module, x):
+        """Two global crops ``(2n, ...)`` and the local crops ``(n_local * n, ...)`` (or None)."""
         x = module.preprocess(x)
-        n = len(x)
         global_crops = module.view(torch.cat([self.augment_(x), self.augment_(x)]))
-        student = [module.student_head(module.student_backbone(global_crops))]
-        if self.n_local_crops:
-            local_crops = module.view(torch.cat([
-                self.local_augment_(x, output_size=self.local_crop_shape_)
-                for _ in range(self.n_local_crops)]))
-            student.append(module.student_head(module.student_backbone(local_crops)))
-        student = torch.cat(student).view(2 + self.n_local_crops, n, -1)
-        with torch.no_grad():
-            teacher = module.head(module.backbone(global_crops)).view(2, n, -1)
+        if not self.n_local_crops:
+            return global_crops, None
+        local_crops = module.view(torch.cat([
+            self.local_augment_(x, output_size=self.local_crop_shape_)
+            for _ in range(self.n_local_crops)]))
+        return global_crops, local_crops
+
+    def _distillation_loss(self, module, student, teacher):
+        """:func:`dino_loss` of ``(crops, n, K)`` outputs, then the centre update."""
         loss = dino_loss(student, teacher, module.center, self.student_temperature,
                          self._current_teacher_temperature(module))
-        with torch.no_grad():
-            batch_center = teacher.float().mean(dim=(0, 1))
-            module.center.mul_(self.center_momentum).add_(batch_center,
-                                                          alpha=1 - self.center_momentum)
+        _update_center(module.center, teacher, self.center_momentum)
         return loss
+
+    def _training_loss(self, module, x):
+        n = len(x)
+        global_crops, local_crops = self._crops(module, x)
+        student = [module.student_head(module.student_backbone(global_crops))]
+        if local_crops is not None:
+            student.append(module.student_head(module.student_backbone(local_crops)))
+        with torch.no_grad():
+            teacher = module.head(module.backbone(global_crops)).view(2, n, -1)
+        return self._distillation_loss(module, torch.cat(student).view(-1, n, teacher.shape[-1]),
+                                       teacher)
 
     def _after_optimizer_step(self, module):
         total = max(self.max_epochs * module.steps_per_epoch, 1)

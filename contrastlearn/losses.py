@@ -8,7 +8,7 @@ with a cross-process gather in one place.
 import torch
 import torch.nn.functional as F
 
-__all__ = ["nt_xent", "negative_cosine", "dino_loss"]
+__all__ = ["nt_xent", "negative_cosine", "dino_loss", "ibot_patch_loss"]
 
 
 def nt_xent(z1, z2, temperature=0.1):
@@ -185,6 +185,66 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
     same_view = torch.eye(n_teacher, student_outputs.shape[0], dtype=torch.bool,
                           device=cross.device)
     return cross[~same_view].mean()
+
+
+def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temperature=0.1,
+                    teacher_temperature=0.07):
+    r"""iBOT's masked-image-modelling loss: predict the teacher's patch tokens where masked.
+
+    For every masked patch :math:`p` of an image, the teacher (which saw the
+    image unmasked) gives :math:`P_t = \operatorname{softmax}((t_p - c) /
+    \tau_t)` and the student (which saw a mask token there) gives
+    :math:`\log P_s = \operatorname{log\_softmax}(s_p / \tau_s)`; the loss
+    is the cross entropy :math:`-\sum_k P_t^{(k)} \log P_s^{(k)}` averaged
+    over the masked patches of each image, then over images with at least one
+    masked patch. No gradient reaches the teacher.
+
+    Parameters
+    ----------
+    student_patches : torch.Tensor of shape (n_images, n_patches, n_prototypes)
+    teacher_patches : torch.Tensor of shape (n_images, n_patches, n_prototypes)
+    mask : torch.Tensor of bool, shape (n_images, n_patches)
+        True where the student's input patch was masked.
+    center : torch.Tensor of shape (n_prototypes,)
+        Running mean of the teacher's patch outputs.
+    student_temperature : float, default=0.1
+    teacher_temperature : float, default=0.07
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss.
+
+    References
+    ----------
+    Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer",
+    ICLR 2022, arXiv:2111.07832.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import ibot_patch_loss
+    >>> outputs = torch.zeros(1, 4, 8)                 # uniform over 8 prototypes
+    >>> mask = torch.tensor([[True, False, False, False]])
+    >>> round(ibot_patch_loss(outputs, outputs, mask, torch.zeros(8)).item(), 4)   # log(8)
+    2.0794
+    """
+    if student_patches.shape != teacher_patches.shape or student_patches.ndim != 3:
+        raise ValueError("student_patches and teacher_patches must have the same 3-D shape "
+                         f"(n_images, n_patches, n_prototypes); got {tuple(student_patches.shape)}"
+                         f" and {tuple(teacher_patches.shape)}.")
+    if mask.shape != student_patches.shape[:2] or mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor of shape {tuple(student_patches.shape[:2])}; "
+                         f"got {mask.dtype} of shape {tuple(mask.shape)}.")
+    dtype = torch.float64 if student_patches.dtype == torch.float64 else torch.float32
+    log_student = F.log_softmax(student_patches.to(dtype) / student_temperature, dim=-1)
+    teacher = F.softmax((teacher_patches.detach().to(dtype) - center.to(dtype))
+                        / teacher_temperature, dim=-1)
+    per_patch = -(teacher * log_student).sum(-1)  # (n_images, n_patches)
+    weights = mask.to(dtype)
+    counts = weights.sum(1)
+    per_image = (per_patch * weights).sum(1) / counts.clamp_min(1)
+    return per_image[counts > 0].mean()
 
 
 def _check_pair(a, b, name_a, name_b):

@@ -111,3 +111,53 @@ def test_dino_with_a_vision_transformer_on_multicrop(small_images):
                    n_local_crops=2, max_epochs=1, batch_size=32, random_state=0).fit(X16)
     assert dino.net_.module_.backbone.grid_size == (4, 4)  # position embeddings sized for 16 px
     assert dino.transform(X16).shape == (96, 192)  # the teacher's CLS token
+
+
+# ---------------------------------------------------------------- iBOT
+IBOT_FAST = dict(backbone="vit_tiny_p4", n_prototypes=32, projection_dims=(32, 16),
+                 n_local_crops=1, max_epochs=1, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def images16(small_images):
+    X, _ = small_images
+    return np.kron(X[:64], np.ones((2, 2), dtype=X.dtype))  # 16x16: 4x4 patches of 4 px
+
+
+def test_ibot_fits_and_embeds_the_teachers_cls_token(images16):
+    ibot = cl.iBOT(**IBOT_FAST).fit(images16)
+    assert ibot.transform(images16).shape == (64, 192)
+    assert ibot.net_.module_.patch_center.abs().sum() > 0
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ibot)).transform(images16[:4]),
+                                  ibot.transform(images16[:4]))
+
+
+def test_ibot_masks_the_requested_fraction_of_patches(images16):
+    from contrastlearn.ibot import random_patch_mask
+
+    assert random_patch_mask(5, 16, 0.25).sum(1).tolist() == [4] * 5
+    ibot = cl.iBOT(mask_ratio=0.5, **{**IBOT_FAST, "max_epochs": 0}).fit(images16)
+    module = ibot.net_.module_
+    masks = []
+    forward_tokens = module.student_backbone.forward_tokens
+    module.student_backbone.forward_tokens = lambda x, mask=None: (masks.append(mask),
+                                                                   forward_tokens(x, mask))[1]
+    ibot._training_loss(module, torch.from_numpy(images16[:10])[:, None])
+    assert masks[0].shape == (20, 16) and masks[0].sum(1).tolist() == [8] * 20
+
+
+def test_ibot_patch_loss_weight_changes_the_loss(images16):
+    losses = []
+    for weight in (0.0, 1.0):
+        ibot = cl.iBOT(patch_loss_weight=weight, **{**IBOT_FAST, "max_epochs": 0}).fit(images16)
+        torch.manual_seed(0)
+        losses.append(ibot._training_loss(ibot.net_.module_,
+                                          torch.from_numpy(images16[:10])[:, None]).item())
+    assert losses[1] > losses[0] > 0
+
+
+def test_ibot_needs_a_vision_transformer(small_images):
+    with pytest.raises(ValueError, match="Vision Transformer"):
+        cl.iBOT(backbone="small_cnn", n_prototypes=8, max_epochs=1).fit(small_images[0])
+    with pytest.raises(ValueError, match="'mask_ratio'"):
+        cl.iBOT(mask_ratio=1.5).fit(small_images[0])

@@ -142,3 +142,28 @@ def test_dino_loss_bad_shapes():
         dino_loss(torch.zeros(2, 5), torch.zeros(2, 5), torch.zeros(5))
     with pytest.raises(ValueError, match="center must have shape"):
         dino_loss(torch.zeros(2, 1, 5), torch.zeros(1, 1, 5), torch.zeros(4))
+
+
+# ---------------------------------------------------------------- iBOT
+from contrastlearn.losses import ibot_patch_loss  # noqa: E402
+
+
+def test_ibot_patch_loss_counts_masked_patches_only():
+    teacher = torch.zeros(2, 3, 2)
+    teacher[..., 1] = math.log(3.0)  # every teacher patch: softmax -> (1/4, 3/4)
+    student = torch.zeros(2, 3, 2)  # uniform prediction: H = ln 2 per patch
+    mask = torch.tensor([[True, False, False], [False, False, False]])
+    loss = ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0)
+    assert loss.item() == pytest.approx(math.log(2))
+    student[0, 1:] = 50.0 * torch.tensor([1.0, -1.0])  # unmasked patches do not count
+    student[1] = 50.0 * torch.tensor([1.0, -1.0])       # nor does an image without a mask
+    assert ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0).item() == \
+        pytest.approx(math.log(2))
+    student[0, 0] = torch.tensor([0.0, math.log(3.0)])  # matching the teacher: its entropy
+    assert ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0).item() == \
+        pytest.approx(entropy([0.25, 0.75]), rel=1e-6)
+
+
+def test_ibot_patch_loss_bad_mask():
+    with pytest.raises(ValueError, match="mask must be a bool tensor"):
+        ibot_patch_loss(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2), torch.ones(1, 3), torch.zeros(2))

@@ -1,0 +1,123 @@
+"""iBOT: DINO plus masked-patch self-distillation on Vision Transformer tokens (:class:`iBOT`)."""
+
+import torch
+
+from ._base import _is_nonnegative_real, _is_positive_real
+from .dino import DINO, _update_center
+from .losses import ibot_patch_loss
+
+
+def random_patch_mask(n_images, n_patches, ratio, device=None):
+    """A boolean mask with exactly ``round(ratio * n_patches)`` (at least 1) patches per row.
+
+    Parameters
+    ----------
+    n_images, n_patches : int
+    ratio : float
+        Fraction of patches to mask, in (0, 1).
+    device : torch.device, optional
+
+    Returns
+    -------
+    torch.Tensor of bool, shape (n_images, n_patches)
+
+    Examples
+    --------
+    >>> from contrastlearn.ibot import random_patch_mask
+    >>> random_patch_mask(3, 16, 0.25).sum(dim=1).tolist()
+    [4, 4, 4]
+    """
+    k = min(max(round(ratio * n_patches), 1), n_patches)
+    ranks = torch.rand(n_images, n_patches, device=device).argsort(dim=1).argsort(dim=1)
+    return ranks < k
+
+
+class iBOT(DINO):  # noqa: N801 (the method's own spelling)
+    __doc__ = """iBOT: DINO's self-distillation plus masked image modelling with an online tokenizer.
+
+    Everything :class:`DINO` does (EMA teacher, centring, sharpening,
+    multi-crop, ``transform`` = the teacher's CLS embedding), plus: in each
+    global crop given to the student a random ``mask_ratio`` of the patches is
+    replaced by the ViT's mask token, and the student's patch tokens at the
+    masked positions are trained to predict the teacher's patch tokens of the
+    unmasked crop (:func:`~contrastlearn.losses.ibot_patch_loss`, with its
+    own centre and ``teacher_patch_temperature``). The head is shared between
+    CLS and patch tokens. The total loss is the CLS loss plus
+    ``patch_loss_weight`` times the patch loss.
+
+    Needs a Vision Transformer backbone (``backbone="vit_small_p8"`` by
+    default; ``"vit_tiny_p4"`` etc.), whose patch size divides the crops.
+
+    Parameters
+    ----------
+    mask_ratio : float, default=0.3
+        Fraction of each global crop's patches masked for the student.
+    patch_loss_weight : float, default=1.0
+    teacher_patch_temperature : float, default=0.07
+    """ + DINO.__doc__[DINO.__doc__.index("    n_prototypes : int"):].replace(
+        'backbone : str or torch.nn.Module, default="auto"',
+        'backbone : str or torch.nn.Module, default="vit_small_p8"')
+
+    _parameter_checks = {
+        **DINO._parameter_checks,
+        "mask_ratio": (lambda v: _is_positive_real(v) and v < 1, "a float in (0, 1)"),
+        "patch_loss_weight": (_is_nonnegative_real, "a float >= 0"),
+        "teacher_patch_temperature": (_is_positive_real, "a float > 0"),
+    }
+
+    def __init__(self, *, mask_ratio=0.3, patch_loss_weight=1.0, teacher_patch_temperature=0.07,
+                 n_prototypes=4096, student_temperature=0.1, teacher_temperature=0.04,
+                 warmup_teacher_temperature=0.04, warmup_teacher_epochs=0,
+                 teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
+                 local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="vit_small_p8",
+                 projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
+                 log_intensity=False, augment=None, max_epochs=20, batch_size=256, lr=1e-3,
+                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
+                 verbose=0, callbacks=None):
+        super().__init__(
+            n_prototypes=n_prototypes, student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            warmup_teacher_temperature=warmup_teacher_temperature,
+            warmup_teacher_epochs=warmup_teacher_epochs, teacher_momentum=teacher_momentum,
+            center_momentum=center_momentum, n_local_crops=n_local_crops,
+            local_crop_scale=local_crop_scale, local_crop_size=local_crop_size,
+            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
+            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            lr_schedule=lr_schedule, device=device, random_state=random_state,
+            verbose=verbose, callbacks=callbacks,
+        )
+        self.mask_ratio = mask_ratio
+        self.patch_loss_weight = patch_loss_weight
+        self.teacher_patch_temperature = teacher_patch_temperature
+
+    def _make_module(self, X):
+        module = super()._make_module(X)
+        if not hasattr(module.backbone, "forward_tokens"):
+            raise ValueError(
+                "iBOT needs a Vision Transformer backbone with patch tokens (e.g. "
+                f"backbone='vit_small_p8'); got {type(module.backbone).__name__}."
+            )
+        module.register_buffer("patch_center", torch.zeros(self.n_prototypes))
+        return module
+
+    def _training_loss(self, module, x):
+        n = len(x)
+        global_crops, local_crops = self._crops(module, x)
+        grid = [side // module.backbone.patch_size for side in global_crops.shape[-2:]]
+        mask = random_patch_mask(2 * n, grid[0] * grid[1], self.mask_ratio, global_crops.device)
+        student_tokens = module.student_head(
+            module.student_backbone.forward_tokens(global_crops, mask=mask))  # (2n, 1 + P, K)
+        student = [student_tokens[:, 0]]
+        if local_crops is not None:
+            student.append(module.student_head(module.student_backbone(local_crops)))
+        with torch.no_grad():
+            teacher_tokens = module.head(module.backbone.forward_tokens(global_crops))
+        prototypes = teacher_tokens.shape[-1]
+        cls_loss = self._distillation_loss(module, torch.cat(student).view(-1, n, prototypes),
+                                           teacher_tokens[:, 0].view(2, n, prototypes))
+        patch_loss = ibot_patch_loss(student_tokens[:, 1:], teacher_tokens[:, 1:], mask,
+                                     module.patch_center, self.student_temperature,
+                                     self.teacher_patch_temperature)
+        _update_center(module.patch_center, teacher_tokens[:, 1:], self.center_momentum)
+        return cls_loss + self.patch_loss_weight * patch_loss
