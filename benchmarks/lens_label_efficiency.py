@@ -26,6 +26,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--backbone", default="small_cnn")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="fine-tune the pretrained backbones (default: linear head only)")
     args = parser.parse_args()
     X, y = cl.datasets.make_lenses(args.n_samples, image_size=32, random_state=0)
     common = dict(backbone=args.backbone, max_epochs=args.epochs, batch_size=128,
@@ -37,15 +39,17 @@ def main():
     }
     start = time.perf_counter()
     table = label_efficiency(X, y, pretrainers, n_labels=(300, 600, 1200, None),
-                             supervised_backbone=args.backbone, max_epochs=30, batch_size=64,
+                             supervised_backbone=args.backbone, fine_tune=args.fine_tune,
+                             max_epochs=30, batch_size=64,
                              device=args.device, random_state=0, verbose=1)
     minutes = (time.perf_counter() - start) / 60
     device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    head = ("fine-tuning (backbone lr x0.1)" if args.fine_tune
+            else "linear head on frozen features")
     print(f"\nmake_lenses(n_samples={args.n_samples}, image_size=32, bands=g,r,i, "
           f"random_state=0); stratified 75/25 split; pretraining {args.epochs} epochs "
-          f"(batch 128, backbone {args.backbone!r}); linear head 30 epochs on frozen "
-          f"features; supervised baseline: same backbone from scratch, 30 epochs; {device}; "
-          f"{minutes:.1f} min in all\n")
+          f"(batch 128, backbone {args.backbone!r}); {head}, 30 epochs; supervised baseline: "
+          f"same backbone from scratch, 30 epochs; {device}; {minutes:.1f} min in all\n")
     print(table.to_markdown(index=False, floatfmt=".3f"))
 
 

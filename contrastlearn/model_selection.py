@@ -133,9 +133,12 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
             .reset_index(drop=True))
 
 
-def _backbone_name(estimator):
-    backbone = estimator.get_params().get("backbone", "auto")
-    return backbone if isinstance(backbone, str) else type(backbone).__name__
+def _backbone_name(pretrainer):
+    """The backbone's name, or its class when it was chosen automatically or passed as a module."""
+    backbone = pretrainer.backbone
+    if isinstance(backbone, str) and backbone != "auto":
+        return backbone
+    return type(pretrainer.net_.module_.backbone).__name__
 
 
 def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test_size=0.25,
@@ -202,8 +205,8 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
                                   random_state=random_state)
     pool, test = np.sort(pool), np.sort(test)
     X_pool, X_test, y_pool, y_test = np.asarray(X[pool]), np.asarray(X[test]), y[pool], y[test]
-    fitted = {name: (clone(model).set_params(random_state=random_state).fit(X_pool),
-                     _backbone_name(model)) for name, model in pretrainers.items()}
+    fitted = {name: clone(model).set_params(random_state=random_state).fit(X_pool)
+              for name, model in pretrainers.items()}
     rows = []
     for size in n_labels:
         size = len(pool) if size is None else int(size)
@@ -212,17 +215,15 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
         labelled = (np.arange(len(pool)) if size == len(pool) else
                     np.sort(train_test_split(np.arange(len(pool)), train_size=size,
                                              stratify=y_pool, random_state=random_state)[0]))
-        candidates = [(name, backbone, FrozenEstimator(model), fine_tune)
-                      for name, (model, backbone) in fitted.items()]
+        candidates = [(name, FrozenEstimator(model)) for name, model in fitted.items()]
         if supervised_backbone is not None:
-            name = (supervised_backbone if isinstance(supervised_backbone, str)
-                    else type(supervised_backbone).__name__)
-            candidates.append(("supervised", name, None, True))
-        for method, backbone, pretrained, tune in candidates:
+            candidates.append(("supervised", None))
+        for method, pretrained in candidates:
             classifier = FineTunedClassifier(
-                pretrained, fine_tune=tune, backbone=supervised_backbone if pretrained is None
-                else "auto", random_state=random_state, **classifier_params,
+                pretrained, fine_tune=fine_tune, backbone=supervised_backbone,
+                random_state=random_state, **classifier_params,
             ).fit(X_pool[labelled], y_pool[labelled])
+            backbone = _backbone_name(classifier.pretrainer_)
             proba = classifier.predict_proba(X_test)
             auc = (roc_auc_score(y_test, proba[:, 1]) if proba.shape[1] == 2 else
                    roc_auc_score(y_test, proba, multi_class="ovr", labels=classifier.classes_))

@@ -161,3 +161,17 @@ def test_ibot_needs_a_vision_transformer(small_images):
         cl.iBOT(backbone="small_cnn", n_prototypes=8, max_epochs=1).fit(small_images[0])
     with pytest.raises(ValueError, match="'mask_ratio'"):
         cl.iBOT(mask_ratio=1.5).fit(small_images[0])
+
+
+def test_ibot_estimator_contract_without_data():
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_set_params,
+    )
+
+    for check in (check_no_attributes_set_in_init, check_get_params_invariance,
+                  check_set_params, check_parameters_default_constructible):
+        check("iBOT", cl.iBOT())
+    assert clone(cl.iBOT(mask_ratio=0.4)).get_params()["mask_ratio"] == 0.4
