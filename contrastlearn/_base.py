@@ -136,6 +136,23 @@ def _is_backbone(v):
     return isinstance(v, nn.Module) or v == "auto" or backbones.is_backbone_name(v)
 
 
+def validate_parameters(estimator):
+    """Check ``estimator``'s parameters against its ``_parameter_checks`` table.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first bad parameter, what was expected and what was given.
+    """
+    name = type(estimator).__name__
+    for param, (is_valid, expected) in estimator._parameter_checks.items():
+        value = getattr(estimator, param)
+        if not is_valid(value):
+            raise InvalidParameterError(
+                f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
+            )
+
+
 def _is_lazy(X):
     """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
     return (not isinstance(X, (np.ndarray, torch.Tensor)) and not sp.issparse(X)
@@ -236,13 +253,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self):
-        name = type(self).__name__
-        for param, (is_valid, expected) in self._parameter_checks.items():
-            value = getattr(self, param)
-            if not is_valid(value):
-                raise InvalidParameterError(
-                    f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
-                )
+        validate_parameters(self)
 
     def _validate_input(self, X, reset):
         """Check ``X`` and return a numpy array ``(n, F)`` or ``(n, C, H, W)``.

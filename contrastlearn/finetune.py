@@ -13,10 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
-from ._base import (BasePretrainer, InvalidParameterError, _is_int, _is_nonnegative_real,
-                    _is_positive_real)
+from ._base import BasePretrainer, _is_int, _is_nonnegative_real, validate_parameters
 from ._trainer import train_network
-from .augment import Augment
 from .clr import CLR
 
 
@@ -112,16 +110,14 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_checks = {
+        **{name: BasePretrainer._parameter_checks[name] for name in (
+            "backbone", "augment", "batch_size", "lr", "weight_decay", "lr_schedule", "device",
+            "random_state", "verbose", "callbacks")},
         "pretrainer": (lambda v: v is None or isinstance(v, (BasePretrainer, FrozenEstimator)),
                        "None, a contrastlearn pretrainer or a FrozenEstimator of a fitted one"),
         "fine_tune": (lambda v: isinstance(v, bool), "a bool"),
         "backbone_lr_scale": (_is_nonnegative_real, "a float >= 0"),
-        "augment": (lambda v: v is None or isinstance(v, Augment),
-                    "None or a contrastlearn.augment.Augment"),
         "max_epochs": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
-        "lr": (_is_positive_real, "a float > 0"),
-        "weight_decay": (_is_nonnegative_real, "a float >= 0"),
     }
 
     def __init__(self, pretrainer=None, *, fine_tune=False, backbone_lr_scale=0.1,
@@ -170,11 +166,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        for name, (is_valid, expected) in self._parameter_checks.items():
-            if not is_valid(getattr(self, name)):
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of FineTunedClassifier must be {expected}. "
-                    f"Got {getattr(self, name)!r}.")
+        validate_parameters(self)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)

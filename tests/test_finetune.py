@@ -84,3 +84,9 @@ def test_bad_labels_and_parameters(small_images, pretrained):
         cl.FineTunedClassifier(pretrainer="dino").fit(X, y)
     with pytest.raises(ValueError, match="'max_epochs'"):
         cl.FineTunedClassifier(frozen, max_epochs=0).fit(X, y)
+
+
+def test_shared_parameter_checks_apply_to_the_classifier(small_images, pretrained):
+    X, y = small_images
+    with pytest.raises(ValueError, match="'device' parameter of FineTunedClassifier"):
+        cl.FineTunedClassifier(FrozenEstimator(pretrained), device="gpu").fit(X, y)
