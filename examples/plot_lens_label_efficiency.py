@@ -7,7 +7,7 @@ Astronomers have thousands of unlabelled survey cut-outs and a few hundred
 labelled strong gravitational lenses. Here :class:`~contrastlearn.DINO` and
 :class:`~contrastlearn.SimSiam` pretrain on all cut-outs without labels; a
 linear head is then trained on a few labels and compared with the same
-network trained from scratch on the same labels, at 150 labels and with every
+network trained from scratch on the same labels, at 300 labels and with every
 label of the training pool.
 
 The images are simulated with lenstronomy (``pip install
@@ -52,7 +52,7 @@ pretrainers = {
                     max_epochs=5, batch_size=64),
     "SimSiam": cl.SimSiam(max_epochs=5, batch_size=64),
 }
-table = label_efficiency(X, y, pretrainers, n_labels=[150, None], max_epochs=15,
+table = label_efficiency(X, y, pretrainers, n_labels=[300, None], max_epochs=15,
                          batch_size=32, random_state=0)
 print(table.round(3).to_string(index=False))
 
