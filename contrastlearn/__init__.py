@@ -5,9 +5,11 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import augment, backbones, datasets, evaluation, losses, model_selection, plotting, projection
+from . import (augment, backbones, datasets, detection, evaluation, losses, model_selection,
+               plotting, projection)
 from .augment import Augment
 from .clr import CLR, CPLR
+from .detection import ParticleDetector
 from .dino import DINO
 from .ibot import iBOT
 from .simsiam import SimSiam
@@ -17,7 +19,7 @@ from .finetune import FineTunedClassifier
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LinearProbe", "FineTunedClassifier", "overlap_score", "make_overlap_scorer",
-    "augment", "backbones", "datasets", "evaluation", "losses", "model_selection", "plotting",
+    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LinearProbe", "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
+    "augment", "backbones", "datasets", "detection", "evaluation", "losses", "model_selection", "plotting",
     "projection", "__version__",
 ]
