@@ -7,5 +7,9 @@ latent factors or labels); readers open files lazily.
 from ._cxi import CXIImages, load_cxi, save_cxi
 from ._diffraction import make_diffraction
 from ._lenses import make_lenses
+from ._tomogram import EdgeFrameFilter, extract_crops, make_particle_crops, make_tomogram
 
-__all__ = ["CXIImages", "load_cxi", "make_diffraction", "make_lenses", "save_cxi"]
+__all__ = [
+    "CXIImages", "EdgeFrameFilter", "extract_crops", "load_cxi", "make_diffraction",
+    "make_lenses", "make_particle_crops", "make_tomogram", "save_cxi",
+]
