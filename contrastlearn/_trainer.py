@@ -158,34 +158,36 @@ class BatchIterator:
     dataset : skorch.dataset.Dataset
         Its ``X`` is an array (or anything numpy-indexable) of samples.
     batch_size : int
-    shuffle : bool
-        Draw a new permutation from torch's global generator every epoch.
+    training : bool
+        Shuffle with a new permutation from torch's global generator every
+        epoch, and skip a last batch of a single sample (BatchNorm cannot
+        train on one).
     drop_last : bool
         Drop the last incomplete batch (only when at least one full batch
-        exists); otherwise keep it unless it holds a single sample, which
-        BatchNorm cannot train on.
+        exists).
     device : str or torch.device
     channels_last : bool
         Give 4-D batches the channels_last memory format.
     """
 
-    def __init__(self, dataset, batch_size, shuffle, drop_last, device, channels_last):
+    def __init__(self, dataset, batch_size, training, drop_last, device, channels_last):
         self.X = dataset.X
         self.y = dataset.y
         self.batch_size = min(batch_size, len(self.X))
-        self.shuffle = shuffle
+        self.training = training
         self.drop_last = drop_last
         self.device = device
         self.channels_last = channels_last
 
     def __len__(self):
-        n = len(self.X)
-        full, rest = divmod(n, self.batch_size)
-        return full + (rest > 0 and not self.drop_last and (rest > 1 or self.shuffle is False))
+        full, rest = divmod(len(self.X), self.batch_size)
+        if self.drop_last or (self.training and rest == 1):
+            return full
+        return full + (rest > 0)
 
     def __iter__(self):
         n = len(self.X)
-        order = torch.randperm(n).numpy() if self.shuffle else None
+        order = torch.randperm(n).numpy() if self.training else None
         for i in range(len(self)):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
             rows = slice(start, stop) if order is None else np.sort(order[start:stop])
@@ -231,7 +233,7 @@ class Trainer(NeuralNet):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._on_cuda)
 
     def get_iterator(self, dataset, training=False):
-        return BatchIterator(dataset, self.batch_size, shuffle=training,
+        return BatchIterator(dataset, self.batch_size, training=training,
                              drop_last=training and not self.keep_partial_batches,
                              device=self.device, channels_last=self._on_cuda)
 
