@@ -34,10 +34,11 @@ from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
     check_is_fitted,
-    check_random_state,
     column_or_1d,
     validate_data,
 )
+
+from ._base import BasePretrainer, _is_int, _is_positive_real, validate_parameters
 
 __all__ = [
     "LinearProbe",
@@ -153,26 +154,6 @@ def make_few_label_scorer(**kwargs):
 # Linear probe
 # ----------------------------------------------------------------------------
 
-def _check_real(value, name, owner):
-    """Raise unless ``value`` is a finite real number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"The {name!r} parameter of {owner} must be a float; "
-                        f"got {value!r} of type {type(value).__name__}.")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"The {name!r} parameter of {owner} must be a float in (0, inf); "
-                         f"got {value!r}.")
-
-
-def _check_int(value, name, owner, *, low=1):
-    """Raise unless ``value`` is an integer (not a bool) of at least ``low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"The {name!r} parameter of {owner} must be an int; "
-                        f"got {value!r} of type {type(value).__name__}.")
-    if value < low:
-        raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {low}; "
-                         f"got {value!r}.")
-
-
 class LinearProbe(ClassifierMixin, BaseEstimator):
     """Linear classifier on embeddings, single- or multi-label.
 
@@ -259,6 +240,16 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     micro avg        1.0     1.0  1.0      322
     """
 
+    _parameter_checks = {
+        "C": (_is_positive_real, "a float > 0"),
+        "max_iter": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "tol": (_is_positive_real, "a float > 0"),
+        "class_weight": (lambda v: v is None or isinstance(v, Mapping) or v == "balanced",
+                         "None, 'balanced' or a dict mapping classes to weights"),
+        "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
+        "random_state": BasePretrainer._parameter_checks["random_state"],
+    }
+
     def __init__(self, C=1.0, *, max_iter=1000, tol=1e-4, class_weight=None,
                  standardize=True, random_state=None):
         self.C = C
@@ -272,25 +263,6 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
-
-    def _validate_params(self):
-        owner = type(self).__name__
-        _check_real(self.C, "C", owner)
-        _check_int(self.max_iter, "max_iter", owner)
-        _check_real(self.tol, "tol", owner)
-        if not (self.class_weight is None or isinstance(self.class_weight, Mapping)
-                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
-            error = ValueError if isinstance(self.class_weight, str) else TypeError
-            raise error(f"The 'class_weight' parameter of {owner} must be None, 'balanced' "
-                        f"or a dict mapping classes to weights; got {self.class_weight!r}.")
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise TypeError(f"The 'standardize' parameter of {owner} must be a bool; "
-                            f"got {self.standardize!r}.")
-        try:
-            check_random_state(self.random_state)
-        except ValueError as exc:
-            raise ValueError(f"The 'random_state' parameter of {owner} must be None, an int "
-                             f"or a numpy RandomState; got {self.random_state!r}.") from exc
 
     def fit(self, X, y):
         """Fit the scaler and the logistic regression(s).
@@ -307,7 +279,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self : LinearProbe
             The fitted probe.
         """
-        self._validate_params()
+        validate_parameters(self)
         X, y = validate_data(self, X, y, multi_output=True, dtype=[np.float64, np.float32])
         if sparse.issparse(y):
             y = y.toarray()
