@@ -6,7 +6,7 @@ embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
 from . import (augment, backbones, datasets, detection, evaluation, losses, model_selection,
-               plotting, projection)
+               pairing, plotting, projection)
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
@@ -15,11 +15,13 @@ from .ibot import iBOT
 from .simsiam import SimSiam
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
+from .pairing import LatentNeighbors
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LinearProbe", "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
-    "augment", "backbones", "datasets", "detection", "evaluation", "losses", "model_selection", "plotting",
-    "projection", "__version__",
+    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LatentNeighbors", "LinearProbe",
+    "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
+    "augment", "backbones", "datasets", "detection", "evaluation", "losses", "model_selection",
+    "pairing", "plotting", "projection", "__version__",
 ]

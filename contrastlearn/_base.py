@@ -4,23 +4,26 @@
 validates them and the input, seeds torch from ``random_state``, builds the
 model and trains it with the private :class:`~contrastlearn._trainer.Trainer`.
 A method (``CLR``, ...) is a subclass that only adds its own parameters and
-says how a batch becomes a loss (:meth:`BasePretrainer._training_loss`).
+says how a batch and its partners become a loss
+(:meth:`BasePretrainer._training_loss`).
 """
 
 import copy
 import math
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones
 from ._trainer import PretrainModule, Preprocess, projection_head, train_network
 from .augment import Augment
+from .pairing import LatentNeighbors
 
 
 PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
@@ -49,6 +52,12 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
         (any-angle rotation and flips, which suit diffraction patterns,
         micrographs and sky images; use a small ``rotation`` and no flips for
         digits or text).
+    pairing : "augment" or LatentNeighbors, default="augment"
+        How positive pairs are formed: two augmentations of one image, or an
+        augmentation of the image and one of another image whose latent
+        factors lie within a small step
+        (:class:`~contrastlearn.pairing.LatentNeighbors`; give the factor
+        table to ``fit`` as ``latents``).
     max_epochs : int, default=20
         Passes over the data. 0 keeps the randomly initialised network: the
         "untrained backbone" baseline.
@@ -218,6 +227,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "log_intensity": (lambda v: isinstance(v, bool), "a bool"),
         "augment": (lambda v: v is None or isinstance(v, Augment),
                     "None or a contrastlearn.augment.Augment"),
+        "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
+                    "'augment' or a contrastlearn.pairing.LatentNeighbors"),
         "max_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
         "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
         "lr": (_is_positive_real, "a float > 0"),
@@ -232,15 +243,17 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     }
 
     def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, augment=None, max_epochs=20,
-                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 normalize="dataset", log_intensity=False, augment=None, pairing="augment",
+                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
+                 lr_schedule="cosine", device="auto", random_state=None, verbose=0,
+                 callbacks=None):
         self.backbone = backbone
         self.projection_dims = projection_dims
         self.image_shape = image_shape
         self.normalize = normalize
         self.log_intensity = log_intensity
         self.augment = augment
+        self.pairing = pairing
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -378,14 +391,19 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _after_optimizer_step(self, module):
         """Runs (without gradients) after every optimiser step; nothing by default."""
 
-    def _training_loss(self, module, x):
-        """The method's loss for a raw batch ``x`` on the device.
+    def _training_loss(self, module, x, partner):
+        """The method's loss for a batch and the partners of its images.
 
         Parameters
         ----------
         module : PretrainModule
         x : torch.Tensor
-            A batch as stored (any dtype), not yet preprocessed.
+            A preprocessed batch on the device.
+        partner : torch.Tensor
+            The images each one of ``x`` is paired with, preprocessed: ``x``
+            itself with ``pairing="augment"``, latent neighbours otherwise.
+            The method makes the first view of a pair from ``x``, the second
+            from ``partner``.
 
         Returns
         -------
@@ -394,8 +412,29 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         raise NotImplementedError
 
+    def _pair_loss(self, module, x, partner=None):
+        """Preprocess a raw batch (and its partners) and apply :meth:`_training_loss`."""
+        x = module.preprocess(x)
+        partner = x if partner is None else module.preprocess(partner)
+        return self._training_loss(module, x, partner)
+
+    def _fit_pairing(self, latents, n_samples):
+        """The partner sampler for ``pairing``, or None for augmentation pairs."""
+        if self.pairing == "augment":
+            return None
+        pairs = clone(self.pairing).fit(latents, n_samples=n_samples)
+        lonely = int((pairs.count_neighbors() == 0).sum())
+        if lonely:
+            warnings.warn(
+                f"{lonely} of {n_samples} images have no latent neighbour within the steps "
+                f"{dict(zip(pairs.factors_, pairs.steps_.tolist()))}; they are paired with a "
+                "second augmentation of themselves. Use larger steps or more of the grid.",
+                UserWarning, stacklevel=3,
+            )
+        return pairs.sample
+
     # ------------------------------------------------------------ public API
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, latents=None):
         """Learn a representation from unlabelled images.
 
         Parameters
@@ -408,6 +447,12 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         y : None
             Ignored; accepted so that the pretrainer fits in pipelines and
             ``GridSearchCV``, whose ``y`` only reaches the scorer.
+        latents : pandas.DataFrame, dict or 2-D array, default=None
+            The latent factors of the images, one row per image, for
+            ``pairing=LatentNeighbors(...)`` (ignored with
+            ``pairing="augment"``). ``GridSearchCV`` and ``Pipeline`` pass it
+            on (``fit(X, y, latents=...)``, ``fit(X, clr__latents=...)``),
+            split like ``X``.
 
         Returns
         -------
@@ -416,11 +461,12 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         self._validate_params()
         X = self._validate_input(X, reset=True)
+        partners = self._fit_pairing(latents, len(X))
         self.device_ = self._resolve_device()
         self.augment_ = (self.augment if self.augment is not None
                          else self._default_augment()).validate()
-        self.net_ = train_network(self, lambda: self._make_module(X), X, None,
-                                  self._training_loss, after_step=self._after_optimizer_step)
+        self.net_ = train_network(self, lambda: self._make_module(X), X, None, self._pair_loss,
+                                  after_step=self._after_optimizer_step, partners=partners)
         self.history_ = self.net_.history
         return self
 

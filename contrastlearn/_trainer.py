@@ -150,8 +150,9 @@ def as_tensor(batch):
 class BatchIterator:
     """Mini-batches cut from an array by index slicing, moved to the device whole.
 
-    Yields ``(x, y)`` pairs, the shape skorch's steps unpack; ``y`` is None
-    unless the dataset has targets.
+    Yields ``(x, y)`` pairs, the shape skorch's steps unpack; ``y`` is the
+    targets when the dataset has them, the partner images when ``partners``
+    is given, else None.
 
     Parameters
     ----------
@@ -168,11 +169,17 @@ class BatchIterator:
     device : str or torch.device
     channels_last : bool
         Give 4-D batches the channels_last memory format.
+    partners : callable or None, default=None
+        ``partners(rows, random) -> rows`` picks a partner image for every
+        sample of a batch (see :meth:`contrastlearn.pairing.LatentNeighbors.sample`),
+        given one uniform number per sample from torch's global generator.
     """
 
-    def __init__(self, dataset, batch_size, training, drop_last, device, channels_last):
+    def __init__(self, dataset, batch_size, training, drop_last, device, channels_last,
+                 partners=None):
         self.X = dataset.X
         self.y = dataset.y
+        self.partners = partners
         self.batch_size = min(batch_size, len(self.X))
         self.training = training
         self.drop_last = drop_last
@@ -191,11 +198,28 @@ class BatchIterator:
         for i in range(len(self)):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
             rows = slice(start, stop) if order is None else np.sort(order[start:stop])
-            x = as_tensor(self.X[rows]).to(self.device, non_blocking=True)
-            if self.channels_last and x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = None if self.y is None else torch.as_tensor(self.y[rows]).to(self.device)
+            x = self._to_device(self.X[rows])
+            if self.partners is not None:
+                anchors = np.arange(n)[rows]
+                partner_rows = self.partners(anchors, torch.rand(len(anchors)).numpy())
+                y = self._to_device(_read_rows(self.X, partner_rows))
+            else:
+                y = None if self.y is None else torch.as_tensor(self.y[rows]).to(self.device)
             yield x, y
+
+    def _to_device(self, batch):
+        x = as_tensor(batch).to(self.device, non_blocking=True)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+def _read_rows(X, rows):
+    """``X[rows]`` for rows in any order; on-disk arrays are read once, in increasing order."""
+    if isinstance(X, np.ndarray):
+        return X[rows]
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return np.asarray(X[unique])[inverse]
 
 
 class Trainer(NeuralNet):
@@ -216,14 +240,18 @@ class Trainer(NeuralNet):
         Train on the last incomplete batch of an epoch too (supervised
         training); contrastive training drops it so that every step sees the
         same number of negatives.
+    partners : callable or None
+        Picks the partner image of every training sample (see
+        :class:`BatchIterator`); the loss then gets ``(module, x, partner)``.
     """
 
     def __init__(self, *args, training_loss=None, after_step=None, keep_partial_batches=False,
-                 **kwargs):
+                 partners=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_loss = training_loss
         self.after_step = after_step
         self.keep_partial_batches = keep_partial_batches
+        self.partners = partners
 
     @property
     def _on_cuda(self):
@@ -235,7 +263,8 @@ class Trainer(NeuralNet):
     def get_iterator(self, dataset, training=False):
         return BatchIterator(dataset, self.batch_size, training=training,
                              drop_last=training and not self.keep_partial_batches,
-                             device=self.device, channels_last=self._on_cuda)
+                             device=self.device, channels_last=self._on_cuda,
+                             partners=self.partners if training else None)
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -268,7 +297,7 @@ class EpochTable(PrintLog):
 
 
 def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
-                  optimizer_params=None, keep_partial_batches=False):
+                  optimizer_params=None, keep_partial_batches=False, partners=None):
     """Seed torch, build the module and train it: the one training loop of the library.
 
     Parameters
@@ -282,8 +311,9 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         initialisation repeats).
     X : array-like
     y : array-like or None
-    training_loss, after_step
-        See :class:`Trainer`.
+    training_loss, after_step, partners
+        See :class:`Trainer`. ``partners`` is dropped from the net after
+        training (it indexes the training set only).
     optimizer_params : dict, default=None
         Extra ``optimizer__*`` settings, e.g. ``{"param_groups": [...]}``.
     keep_partial_batches : bool, default=False
@@ -323,8 +353,10 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             training_loss=training_loss,
             after_step=after_step,
             keep_partial_batches=keep_partial_batches,
+            partners=partners,
         )
         if owner.verbose:
             net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
         net.fit(X, y)
+    net.partners = None
     return net

@@ -65,12 +65,12 @@ class CLR(BasePretrainer):
 
     def __init__(self, *, temperature=0.1, view="cartesian", backbone="auto",
                  projection_dims=(256, 128), image_shape=None, normalize="dataset",
-                 log_intensity=False, augment=None, max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
-                 verbose=0, callbacks=None):
+                 log_intensity=False, augment=None, pairing="augment", max_epochs=20,
+                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 device="auto", random_state=None, verbose=0, callbacks=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks,
@@ -84,9 +84,8 @@ class CLR(BasePretrainer):
     def _uses_polar_view(self):
         return self.view == "polar"
 
-    def _training_loss(self, module, x):
-        x = module.preprocess(x)
-        views = module.view(torch.cat([self.augment_(x), self.augment_(x)]))
+    def _training_loss(self, module, x, partner):
+        views = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
         z1, z2 = module.project(views).chunk(2)
         return nt_xent(z1, z2, self.temperature)
 
@@ -156,12 +155,13 @@ class CPLR(BasePretrainer):
 
     def __init__(self, *, temperature=0.1, mode="polar-cartesian", shared_backbone=True,
                  backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, augment=None, max_epochs=20,
-                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 normalize="dataset", log_intensity=False, augment=None, pairing="augment",
+                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
+                 lr_schedule="cosine", device="auto", random_state=None, verbose=0,
+                 callbacks=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks,
@@ -188,10 +188,9 @@ class CPLR(BasePretrainer):
             module.second_head = projection_head(n_out, self.projection_dims)
         return module
 
-    def _training_loss(self, module, x):
-        x = module.preprocess(x)
+    def _training_loss(self, module, x, partner):
         first = module.view(self.augment_(x))
-        second = module.second_view(self.augment_(x))
+        second = module.second_view(self.augment_(partner))
         if self.shared_backbone:
             z1, z2 = module.project(torch.cat([first, second])).chunk(2)
         else:

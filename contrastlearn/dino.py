@@ -148,12 +148,12 @@ class DINO(BasePretrainer):
                  teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
                  local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="auto",
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
-                 log_intensity=False, augment=None, max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
-                 verbose=0, callbacks=None):
+                 log_intensity=False, augment=None, pairing="augment", max_epochs=20,
+                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 device="auto", random_state=None, verbose=0, callbacks=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks,
@@ -201,10 +201,12 @@ class DINO(BasePretrainer):
         return (self.warmup_teacher_temperature
                 + fraction * (self.teacher_temperature - self.warmup_teacher_temperature))
 
-    def _crops(self, module, x):
-        """Two global crops ``(2n, ...)`` and the local crops ``(n_local * n, ...)`` (or None)."""
-        x = module.preprocess(x)
-        global_crops = module.view(torch.cat([self.augment_(x), self.augment_(x)]))
+    def _crops(self, module, x, partner):
+        """Global crops of ``x`` and of ``partner`` ``(2n, ...)``; local crops of ``x``.
+
+        The local crops are ``(n_local * n, ...)``, or None without local crops.
+        """
+        global_crops = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
         if not self.n_local_crops:
             return global_crops, None
         local_crops = module.view(torch.cat([
@@ -219,9 +221,9 @@ class DINO(BasePretrainer):
         _update_center(module.center, teacher, self.center_momentum)
         return loss
 
-    def _training_loss(self, module, x):
+    def _training_loss(self, module, x, partner):
         n = len(x)
-        global_crops, local_crops = self._crops(module, x)
+        global_crops, local_crops = self._crops(module, x, partner)
         student = [module.student_head(module.student_backbone(global_crops))]
         if local_crops is not None:
             student.append(module.student_head(module.student_backbone(local_crops)))

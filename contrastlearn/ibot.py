@@ -71,9 +71,9 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
                  teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
                  local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="vit_small_p8",
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
-                 log_intensity=False, augment=None, max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
-                 verbose=0, callbacks=None):
+                 log_intensity=False, augment=None, pairing="augment", max_epochs=20,
+                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 device="auto", random_state=None, verbose=0, callbacks=None):
         super().__init__(
             n_prototypes=n_prototypes, student_temperature=student_temperature,
             teacher_temperature=teacher_temperature,
@@ -82,7 +82,7 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
             center_momentum=center_momentum, n_local_crops=n_local_crops,
             local_crop_scale=local_crop_scale, local_crop_size=local_crop_size,
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks,
@@ -101,9 +101,9 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         module.register_buffer("patch_center", torch.zeros(self.n_prototypes))
         return module
 
-    def _training_loss(self, module, x):
+    def _training_loss(self, module, x, partner):
         n = len(x)
-        global_crops, local_crops = self._crops(module, x)
+        global_crops, local_crops = self._crops(module, x, partner)
         grid = [side // module.backbone.patch_size for side in global_crops.shape[-2:]]
         mask = random_patch_mask(2 * n, grid[0] * grid[1], self.mask_ratio, global_crops.device)
         student_tokens = module.student_head(

@@ -53,12 +53,12 @@ class SimSiam(BasePretrainer):
 
     def __init__(self, *, predictor_hidden=128, backbone="auto", projection_dims=(512, 512),
                  image_shape=None, normalize="dataset", log_intensity=False, augment=None,
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
+                 pairing="augment", max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
                  lr_schedule="cosine", device="auto", random_state=None, verbose=0,
                  callbacks=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment,
+            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks,
@@ -75,9 +75,8 @@ class SimSiam(BasePretrainer):
         module.predictor = projection_head(size, (self.predictor_hidden, size))
         return module
 
-    def _training_loss(self, module, x):
-        x = module.preprocess(x)
-        z = module.project(module.view(torch.cat([self.augment_(x), self.augment_(x)])))
+    def _training_loss(self, module, x, partner):
+        z = module.project(module.view(torch.cat([self.augment_(x), self.augment_(partner)])))
         p = module.predictor(z)
         (z1, z2), (p1, p2) = z.chunk(2), p.chunk(2)
         return (negative_cosine(p1, z2) + negative_cosine(p2, z1)) / 2

@@ -70,7 +70,7 @@ def test_dino_multicrop_shapes_and_centering(small_images):
     seen = []
     module.student_backbone.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape))
     torch.manual_seed(0)
-    dino._training_loss(module, torch.from_numpy(X[:10])[:, None])
+    dino._pair_loss(module, torch.from_numpy(X[:10])[:, None])
     assert seen == [(20, 1, 8, 8), (30, 1, 4, 4)]  # 2 global crops, 3 local crops of half size
     assert module.center.abs().sum() > 0  # the running mean of teacher outputs moved
 
@@ -142,7 +142,7 @@ def test_ibot_masks_the_requested_fraction_of_patches(images16):
     forward_tokens = module.student_backbone.forward_tokens
     module.student_backbone.forward_tokens = lambda x, mask=None: (masks.append(mask),
                                                                    forward_tokens(x, mask))[1]
-    ibot._training_loss(module, torch.from_numpy(images16[:10])[:, None])
+    ibot._pair_loss(module, torch.from_numpy(images16[:10])[:, None])
     assert masks[0].shape == (20, 16) and masks[0].sum(1).tolist() == [8] * 20
 
 
@@ -151,8 +151,8 @@ def test_ibot_patch_loss_weight_changes_the_loss(images16):
     for weight in (0.0, 1.0):
         ibot = cl.iBOT(patch_loss_weight=weight, **{**IBOT_FAST, "max_epochs": 0}).fit(images16)
         torch.manual_seed(0)
-        losses.append(ibot._training_loss(ibot.net_.module_,
-                                          torch.from_numpy(images16[:10])[:, None]).item())
+        losses.append(ibot._pair_loss(ibot.net_.module_,
+                                      torch.from_numpy(images16[:10])[:, None]).item())
     assert losses[1] > losses[0] > 0
 
 
