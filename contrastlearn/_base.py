@@ -72,8 +72,10 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine annealing of the learning rate over ``max_epochs``, or constant.
     device : str, default="auto"
-        "auto" uses CUDA when available, else the CPU. On CUDA, training runs
-        in bf16 autocast with channels_last tensors; on the CPU in float32.
+        "auto" uses CUDA when available (of several GPUs, the one with the
+        most free memory when ``fit`` starts, so that the jobs of a parallel
+        search spread over them), else the CPU. On CUDA, training runs in
+        bf16 autocast with channels_last tensors; on the CPU in float32.
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling and augmentation. With an int,
         a CPU fit is repeatable bit for bit.
@@ -209,6 +211,15 @@ class _LazyImages:
         return images.reshape(len(images), *self.shape[1:])
 
 
+def _free_most_cuda_device():
+    """The visible GPU with the most free memory, so that parallel jobs spread out."""
+    count = torch.cuda.device_count()
+    if count == 1:
+        return "cuda"
+    free = [torch.cuda.mem_get_info(index)[0] for index in range(count)]
+    return f"cuda:{int(np.argmax(free))}"
+
+
 class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the self-supervised pretrainers. Not used directly.
 
@@ -335,7 +346,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # ------------------------------------------------------------ the model
     def _resolve_device(self):
         if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            return _free_most_cuda_device() if torch.cuda.is_available() else "cpu"
         return str(torch.device(self.device))
 
     def _make_backbone(self, input_shape, device):

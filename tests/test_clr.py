@@ -221,3 +221,14 @@ def test_bad_input_raises_value_error_saying_what_is_wrong(X, fragment):
 def test_image_shape_must_match_the_number_of_features():
     with pytest.raises(ValueError, match=r"image_shape=\(9, 9\) holds 81 pixels but X has 64"):
         cl.CLR(image_shape=(9, 9), **FAST).fit(np.zeros((4, 64)))
+
+
+def test_auto_device_takes_the_gpu_with_most_free_memory(monkeypatch):
+    free = {0: 2e9, 1: 70e9, 2: 30e9}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (free[i], 80e9))
+    assert cl.CLR()._resolve_device() == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert cl.CLR()._resolve_device() == "cuda"
+    assert cl.CLR(device="cpu")._resolve_device() == "cpu"

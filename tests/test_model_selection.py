@@ -66,3 +66,24 @@ def test_label_efficiency_compares_pretrained_and_supervised_on_the_same_split(s
     assert table[["Accuracy", "ROC AUC"]].apply(lambda c: c.between(0, 1).all()).all()
     with pytest.raises(ValueError, match="non-empty dict"):
         label_efficiency(X, binary, [])
+
+
+def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path):
+    import contrastlearn as cl
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = small_images
+    X = X.astype(np.float32)
+    cl.datasets.save_cxi(tmp_path / "digits.cxi", X)
+    on_disk = cl.datasets.load_cxi(tmp_path / "digits.cxi")
+    scores = {}
+    # n_jobs=2 pickles the estimator (and the file's path, for the CXI file) into two workers
+    for name, images, n_jobs in [("serial", X, 1), ("parallel", X, 2), ("file", on_disk, 2)]:
+        search = GridSearchCV(
+            cl.CLR(max_epochs=2, batch_size=64, random_state=0, device="cpu"),
+            {"temperature": [0.1, 0.5]}, cv=2, n_jobs=n_jobs,
+            scoring=cl.evaluation.make_few_label_scorer(label_fraction=0.5)).fit(images, y)
+        scores[name] = search.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(scores["parallel"], scores["serial"], atol=1e-6)
+    np.testing.assert_allclose(scores["file"], scores["serial"], atol=1e-6)
+    assert search.best_estimator_.transform(X[:5]).shape == (5, 256)

@@ -250,6 +250,7 @@ def test_full_grid_slices_are_in_grid_order(full):
         images[np.ones(3, bool)]
     with pytest.raises(TypeError, match="tuple"):
         images[0, 1]
+    np.testing.assert_array_equal(images[[7, 3], ...], images[[7, 3]])  # as sklearn indexes
 
 
 def test_reproducible_random_subsets():

@@ -16,6 +16,16 @@ LABELS_PATH = "entry_1/result_1/labels"
 LABEL_NAMES_PATH = "entry_1/result_1/label_names"
 
 
+def image_index(index, owner):
+    """The image part of ``index``: ``X[rows, ...]`` (as sklearn indexes) means ``X[rows]``."""
+    if isinstance(index, tuple):
+        if len(index) == 2 and index[1] is Ellipsis:
+            return index[0]
+        raise TypeError(f"{owner} takes one index (images), not a tuple; index the returned "
+                        "array for pixels.")
+    return index
+
+
 class CXIImages:
     """An image stack in a CXI/HDF5 file, read lazily.
 
@@ -75,11 +85,9 @@ class CXIImages:
         return self._file[self.dataset]
 
     def __getitem__(self, index):
+        index = image_index(index, type(self).__name__)
         if isinstance(index, (int, np.integer, slice)) or index is Ellipsis:
             return self._data()[index]
-        if isinstance(index, tuple):
-            raise TypeError("CXIImages takes one index (images), not a tuple; index the "
-                            "returned array for pixels.")
         index = np.asarray(index)
         if index.dtype == bool:
             index = np.flatnonzero(index)

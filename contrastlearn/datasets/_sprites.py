@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from ._cxi import image_index
 from ._diffraction import _check_int, _check_random_state
 
 __all__ = ["SpriteImages", "make_sprites"]
@@ -242,6 +243,7 @@ class SpriteImages:
         return N_GRID if self.grid_index is None else len(self.grid_index)
 
     def __getitem__(self, index):
+        index = image_index(index, type(self).__name__)
         n = len(self)
         if isinstance(index, (bool, np.bool_)):
             raise IndexError("SpriteImages takes an int, a slice, an integer array or a "
@@ -257,9 +259,6 @@ class SpriteImages:
                                                     positions.step, dtype=np.int64))
         if index is Ellipsis:
             return self[:]
-        if isinstance(index, tuple):
-            raise TypeError("SpriteImages takes one index (images), not a tuple; index the "
-                            "returned array for pixels.")
         positions = np.asarray(index)
         if positions.dtype == bool:
             if positions.shape != (n,):
