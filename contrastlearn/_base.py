@@ -204,7 +204,11 @@ class _LazyImages:
         return self.shape[0]
 
     def __getitem__(self, rows):
-        images = np.asarray(self.source[rows])
+        if isinstance(rows, slice):
+            images = np.asarray(self.source[rows])
+        else:  # h5py reads index lists in increasing order, without repeats
+            unique, inverse = np.unique(rows, return_inverse=True)
+            images = np.asarray(self.source[unique])[inverse]
         if images.dtype.kind == "f" and not np.isfinite(images).all():
             raise ValueError("Input X contains NaN or infinity (found while reading it from "
                              f"{self.source!r}).")

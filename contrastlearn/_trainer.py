@@ -200,9 +200,9 @@ class BatchIterator:
             rows = slice(start, stop) if order is None else np.sort(order[start:stop])
             x = self._to_device(self.X[rows])
             if self.partners is not None:
-                anchors = np.arange(n)[rows]
+                anchors = np.arange(start, stop) if order is None else rows
                 partner_rows = self.partners(anchors, torch.rand(len(anchors)).numpy())
-                y = self._to_device(_read_rows(self.X, partner_rows))
+                y = self._to_device(self.X[partner_rows])
             else:
                 y = None if self.y is None else torch.as_tensor(self.y[rows]).to(self.device)
             yield x, y
@@ -212,14 +212,6 @@ class BatchIterator:
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
-
-
-def _read_rows(X, rows):
-    """``X[rows]`` for rows in any order; on-disk arrays are read once, in increasing order."""
-    if isinstance(X, np.ndarray):
-        return X[rows]
-    unique, inverse = np.unique(rows, return_inverse=True)
-    return np.asarray(X[unique])[inverse]
 
 
 class Trainer(NeuralNet):
