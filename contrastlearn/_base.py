@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
-from . import backbones
+from . import backbones, distributed
 from ._trainer import PretrainModule, Preprocess, projection_head, train_network
 from .augment import Augment
 from .pairing import LatentNeighbors
@@ -84,7 +84,15 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
         2 adds a progress bar per epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (checkpoints, early stopping, ...), passed to
-        the internal net.
+        the internal net. Under distributed training, callbacks that print
+        or write files (``PrintLog``, ``ProgressBar``, ``Checkpoint``,
+        ``TrainEndCheckpoint``) run on rank 0 only.
+    compile : bool, default=False
+        Compile the training step (augmentation, networks and loss, forward
+        and backward) with :func:`torch.compile`. The first epoch pays the
+        compilation (15-35 s for the small CNN on a CPU); later epochs ran
+        20-30 % faster on a 2-core CPU. Worth it for long fits, not for
+        short ones or small grid searches. ``transform`` is not compiled.
 
     Attributes
     ----------
@@ -255,13 +263,14 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "verbose": (lambda v: _is_int(v, 0), "an int >= 0"),
         "callbacks": (lambda v: v is None or isinstance(v, (list, tuple)),
                       "None or a list of skorch callbacks"),
+        "compile": (lambda v: isinstance(v, bool), "a bool"),
     }
 
     def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
                  normalize="dataset", log_intensity=False, augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
                  lr_schedule="cosine", device="auto", random_state=None, verbose=0,
-                 callbacks=None):
+                 callbacks=None, compile=False):
         self.backbone = backbone
         self.projection_dims = projection_dims
         self.image_shape = image_shape
@@ -278,6 +287,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.compile = compile
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self):
@@ -349,9 +359,16 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # ------------------------------------------------------------ the model
     def _resolve_device(self):
-        if self.device == "auto":
-            return _free_most_cuda_device() if torch.cuda.is_available() else "cpu"
-        return str(torch.device(self.device))
+        """The device to train on; under torchrun, this process's GPU (and join the group)."""
+        device = self.device
+        if device == "auto":
+            if not torch.cuda.is_available():
+                device = "cpu"
+            else:
+                device = "cuda" if distributed.is_launched() else _free_most_cuda_device()
+        device = distributed.local_device(device)
+        distributed.setup(device)
+        return device
 
     def _make_backbone(self, input_shape, device):
         if isinstance(self.backbone, nn.Module):

@@ -14,13 +14,21 @@ skorch run the epochs, callbacks and history. What differs from a stock
 """
 
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import LRScheduler, PrintLog, ProgressBar
+from skorch.callbacks import Checkpoint, LRScheduler, PrintLog, ProgressBar, TrainEndCheckpoint
 from sklearn.utils import check_random_state
 from torch import nn
+
+from . import distributed
+
+# Batches the reader thread keeps ready ahead of training (0: read when needed).
+PREFETCH_BATCHES = 2
 
 # dtypes that torch.from_numpy accepts and that convert to float on the device.
 _TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
@@ -58,14 +66,19 @@ class Preprocess(nn.Module):
         return torch.log1p(x.clamp_min(0)) if self.log_intensity else x
 
     def fit(self, X, batch_size):
-        """Measure per-channel mean and std of ``scale(X)`` over a numpy array."""
+        """Measure per-channel mean and std of ``scale(X)`` over a numpy array.
+
+        Under distributed training every process reads its share of ``X``.
+        """
         total = torch.zeros(self.mean.shape, dtype=torch.float64)
         total_sq = torch.zeros_like(total)
         dims = [0] + list(range(2, X.ndim))
-        for start in range(0, len(X), batch_size):
-            x = self.scale(as_tensor(X[start:start + batch_size])).double()
+        rows = distributed.shard(range(len(X)))
+        for start in range(rows.start, rows.stop, batch_size):
+            x = self.scale(as_tensor(X[start:min(start + batch_size, rows.stop)])).double()
             total += x.sum(dims)
             total_sq += (x * x).sum(dims)
+        total, total_sq = distributed.all_reduce_sum(total), distributed.all_reduce_sum(total_sq)
         count = X.size / X.shape[1]
         mean = total / count
         std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
@@ -148,43 +161,59 @@ def as_tensor(batch):
 
 
 class BatchIterator:
-    """Mini-batches cut from an array by index slicing, moved to the device whole.
+    """Mini-batches cut from an array by index slicing, read ahead in a background thread.
 
     Yields ``(x, y)`` pairs, the shape skorch's steps unpack; ``y`` is the
     targets when the dataset has them, the partner images when ``partners``
-    is given, else None.
+    is given, else None. A worker thread reads (from memory or disk) and
+    converts the next ``prefetch`` batches while the current one trains; the
+    batches are moved to the device whole, asynchronously from pinned memory
+    on CUDA. Under distributed training every process gets its contiguous
+    share of each global batch (see :mod:`contrastlearn.distributed`).
 
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
         Its ``X`` is an array (or anything numpy-indexable) of samples.
     batch_size : int
+        Images per global batch (over all processes).
     training : bool
-        Shuffle with a new permutation from torch's global generator every
-        epoch, and skip a last batch of a single sample (BatchNorm cannot
-        train on one).
+        Shuffle with a new permutation every epoch, shard over the processes
+        of distributed training, and skip a last batch of a single sample
+        (BatchNorm cannot train on one).
     drop_last : bool
         Drop the last incomplete batch (only when at least one full batch
-        exists).
+        exists; always under distributed training).
     device : str or torch.device
     channels_last : bool
         Give 4-D batches the channels_last memory format.
     partners : callable or None, default=None
         ``partners(rows, random) -> rows`` picks a partner image for every
         sample of a batch (see :meth:`contrastlearn.pairing.LatentNeighbors.sample`),
-        given one uniform number per sample from torch's global generator.
+        given one uniform number per sample.
+    generator : torch.Generator or None, default=None
+        Draws the permutations and the partners' random numbers (torch's
+        global generator when None). Equal on every process, so that they
+        agree on the global batches.
+    prefetch : int, default=2
+        Batches read ahead; 0 reads each batch when it is needed.
     """
 
     def __init__(self, dataset, batch_size, training, drop_last, device, channels_last,
-                 partners=None):
+                 partners=None, generator=None, prefetch=2):
         self.X = dataset.X
         self.y = dataset.y
         self.partners = partners
-        self.batch_size = min(batch_size, len(self.X))
+        self.generator = generator
+        self.prefetch = prefetch
+        self.world_size = distributed.world_size() if training else 1
+        batch_size = min(batch_size, len(self.X))
+        self.batch_size = batch_size - batch_size % self.world_size
         self.training = training
-        self.drop_last = drop_last
+        self.drop_last = drop_last or self.world_size > 1
         self.device = device
         self.channels_last = channels_last
+        self.pin_memory = torch.device(device).type == "cuda"
 
     def __len__(self):
         full, rest = divmod(len(self.X), self.batch_size)
@@ -192,26 +221,60 @@ class BatchIterator:
             return full
         return full + (rest > 0)
 
-    def __iter__(self):
+    def _batch_rows(self):
+        """``(rows, partner_rows)`` of this process for every batch of the epoch."""
         n = len(self.X)
-        order = torch.randperm(n).numpy() if self.training else None
+        order = torch.randperm(n, generator=self.generator).numpy() if self.training else None
         for i in range(len(self)):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, n)
             rows = slice(start, stop) if order is None else np.sort(order[start:stop])
-            x = self._to_device(self.X[rows])
+            partner_rows = None
             if self.partners is not None:
                 anchors = np.arange(start, stop) if order is None else rows
-                partner_rows = self.partners(anchors, torch.rand(len(anchors)).numpy())
-                y = self._to_device(self.X[partner_rows])
-            else:
-                y = None if self.y is None else torch.as_tensor(self.y[rows]).to(self.device)
-            yield x, y
+                random = torch.rand(len(anchors), generator=self.generator).numpy()
+                partner_rows = distributed.shard(self.partners(anchors, random))
+            if self.world_size > 1:
+                rows = distributed.shard(rows)
+            yield rows, partner_rows
 
-    def _to_device(self, batch):
-        x = as_tensor(batch).to(self.device, non_blocking=True)
+    def _read(self, rows, partner_rows):
+        """Read and convert one batch on the host (runs in the worker thread)."""
+        x = self._host_tensor(self.X[rows])
+        if partner_rows is not None:
+            y = self._host_tensor(self.X[partner_rows])
+        else:
+            y = None if self.y is None else torch.as_tensor(self.y[rows])
+        return x, y
+
+    def _host_tensor(self, batch):
+        x = as_tensor(batch)
+        return x.pin_memory() if self.pin_memory else x
+
+    def __iter__(self):
+        if not self.prefetch:
+            for rows in self._batch_rows():
+                yield self._to_device(*self._read(*rows))
+            return
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contrastlearn-reader")
+        try:
+            batches = (reader.submit(self._read, *rows) for rows in self._batch_rows())
+            pending = deque(islice(batches, self.prefetch))
+            while pending:
+                x, y = pending.popleft().result()
+                pending.extend(islice(batches, 1))
+                yield self._to_device(x, y)
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)
+
+    def _to_device(self, x, y):
+        x = x.to(self.device, non_blocking=True)
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        if y is not None:
+            y = y.to(self.device, non_blocking=True)
+            if self.channels_last and y.ndim == 4:
+                y = y.contiguous(memory_format=torch.channels_last)
+        return x, y
 
 
 class Trainer(NeuralNet):
@@ -235,15 +298,22 @@ class Trainer(NeuralNet):
     partners : callable or None
         Picks the partner image of every training sample (see
         :class:`BatchIterator`); the loss then gets ``(module, x, partner)``.
+    data_order : torch.Generator or None
+        Draws the training batches and partners (see :class:`BatchIterator`).
+
+    Under distributed training each process computes the loss of its share
+    of the batch (the method gathers what it needs from the others), and the
+    gradients and the recorded loss are averaged over the processes.
     """
 
     def __init__(self, *args, training_loss=None, after_step=None, keep_partial_batches=False,
-                 partners=None, **kwargs):
+                 partners=None, data_order=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.training_loss = training_loss
         self.after_step = after_step
         self.keep_partial_batches = keep_partial_batches
         self.partners = partners
+        self.data_order = data_order
 
     @property
     def _on_cuda(self):
@@ -256,7 +326,9 @@ class Trainer(NeuralNet):
         return BatchIterator(dataset, self.batch_size, training=training,
                              drop_last=training and not self.keep_partial_batches,
                              device=self.device, channels_last=self._on_cuda,
-                             partners=self.partners if training else None)
+                             partners=self.partners if training else None,
+                             generator=self.data_order if training else None,
+                             prefetch=PREFETCH_BATCHES)
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -272,11 +344,16 @@ class Trainer(NeuralNet):
             loss = (self.training_loss(self.module_, x) if y is None
                     else self.training_loss(self.module_, x, y))
         loss.backward()
-        return {"loss": loss.detach(), "y_pred": None}
+        distributed.average_gradients(self.module_.parameters())
+        return {"loss": distributed.all_reduce_mean(loss.detach()), "y_pred": None}
 
     def infer(self, x, **fit_params):
         with self._autocast():
             return self.module_(x).float()
+
+
+# Callbacks that print or write files: under distributed training only rank 0 keeps them.
+_WRITERS = (PrintLog, ProgressBar, Checkpoint, TrainEndCheckpoint)
 
 
 class EpochTable(PrintLog):
@@ -316,19 +393,35 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
     Trainer
         The fitted net.
     """
-    seed = int(check_random_state(owner.random_state).randint(np.iinfo(np.int32).max))
+    world_size = distributed.world_size()
+    if world_size > 1 and (owner.batch_size % world_size or len(X) < world_size):
+        raise ValueError(
+            f"Distributed training over {world_size} processes splits every batch evenly: "
+            f"batch_size must be a multiple of {world_size} and X must hold at least "
+            f"{world_size} samples; got batch_size={owner.batch_size} and {len(X)} samples."
+        )
+    # Every process must draw the same weights and batches: rank 0's seed decides.
+    seed = distributed.broadcast_object(
+        int(check_random_state(owner.random_state).randint(np.iinfo(np.int32).max)))
     cuda = torch.device(owner.device_).type == "cuda"
-    callbacks = list(owner.callbacks or [])
+    main_process = distributed.rank() == 0
+    verbose = owner.verbose if main_process else 0
+    callbacks = [callback for callback in owner.callbacks or []
+                 if main_process or not isinstance(callback[1] if isinstance(callback, tuple)
+                                                   else callback, _WRITERS)]
     if owner.lr_schedule == "cosine":
         callbacks.append(("lr_schedule", LRScheduler(
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(owner.max_epochs, 1))))
-    if owner.verbose >= 2:
+    if verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
     with torch.random.fork_rng(devices=[torch.device(owner.device_).index or 0] if cuda else []):
         torch.manual_seed(seed)
         module = make_module()
         if cuda:
             module = module.to(memory_format=torch.channels_last)
+        if world_size > 1:  # the same batches, different augmentation draws per process
+            torch.manual_seed(seed + 1 + distributed.rank())
+        compiled = getattr(owner, "compile", False)
         net = Trainer(
             module=module,
             criterion=nn.Identity,
@@ -341,14 +434,18 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             train_split=None,
             device=owner.device_,
             callbacks=callbacks,
-            verbose=owner.verbose,
-            training_loss=training_loss,
+            verbose=verbose,
+            training_loss=torch.compile(training_loss) if compiled else training_loss,
             after_step=after_step,
             keep_partial_batches=keep_partial_batches,
             partners=partners,
+            data_order=torch.Generator().manual_seed(seed),
         )
-        if owner.verbose:
+        if verbose:
             net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
         net.fit(X, y)
-    net.partners = None
+    # Processes differ only in BatchNorm statistics: keep rank 0's everywhere.
+    distributed.broadcast_module(net.module_)
+    net.partners = net.data_order = None
+    net.training_loss = training_loss  # a compiled function does not pickle
     return net

@@ -67,13 +67,13 @@ class CLR(BasePretrainer):
                  projection_dims=(256, 128), image_shape=None, normalize="dataset",
                  log_intensity=False, augment=None, pairing="augment", max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks,
+            verbose=verbose, callbacks=callbacks, compile=compile,
         )
         self.temperature = temperature
         self.view = view
@@ -87,7 +87,7 @@ class CLR(BasePretrainer):
     def _training_loss(self, module, x, partner):
         views = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
         z1, z2 = module.project(views).chunk(2)
-        return nt_xent(z1, z2, self.temperature)
+        return nt_xent(z1, z2, self.temperature, gather_distributed=True)
 
 
 class CPLR(BasePretrainer):
@@ -158,13 +158,13 @@ class CPLR(BasePretrainer):
                  normalize="dataset", log_intensity=False, augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
                  lr_schedule="cosine", device="auto", random_state=None, verbose=0,
-                 callbacks=None):
+                 callbacks=None, compile=False):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks,
+            verbose=verbose, callbacks=callbacks, compile=compile,
         )
         self.temperature = temperature
         self.mode = mode
@@ -196,4 +196,4 @@ class CPLR(BasePretrainer):
         else:
             z1 = module.project(first)
             z2 = module.second_head(module.second_backbone(second))
-        return nt_xent(z1, z2, self.temperature)
+        return nt_xent(z1, z2, self.temperature, gather_distributed=True)

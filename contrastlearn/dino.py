@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from torch import nn
 
+from . import distributed
 from ._base import (PARAMETERS_DOC, BasePretrainer, _is_dims, _is_int, _is_nonnegative_real,
                     _is_positive_real)
 from .augment import Augment
@@ -53,7 +54,7 @@ class DINOHead(nn.Module):
 def _update_center(center, teacher_outputs, momentum):
     """Move ``center`` towards the mean teacher output (over every axis but the last)."""
     with torch.no_grad():
-        batch_center = teacher_outputs.float().flatten(0, -2).mean(0)
+        batch_center = distributed.all_reduce_mean(teacher_outputs.float().flatten(0, -2).mean(0))
         center.mul_(momentum).add_(batch_center, alpha=1 - momentum)
 
 
@@ -150,13 +151,13 @@ class DINO(BasePretrainer):
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
                  log_intensity=False, augment=None, pairing="augment", max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks,
+            verbose=verbose, callbacks=callbacks, compile=compile,
         )
         self.n_prototypes = n_prototypes
         self.student_temperature = student_temperature
@@ -188,6 +189,10 @@ class DINO(BasePretrainer):
         module.register_buffer("center", torch.zeros(self.n_prototypes))
         module.ema_step = 0
         module.steps_per_epoch = max(len(X) // self.batch_size, 1)
+        # A tensor, not a float, so that a compiled training step is not
+        # specialised (and recompiled) for every step's temperature.
+        module.register_buffer("teacher_temperature",
+                               torch.tensor(self._current_teacher_temperature(module)))
         self.local_augment_ = clone(self.augment_).set_params(crop_scale=self.local_crop_scale)
         side = self.local_crop_size or max(X.shape[-1] // 2, 1)
         self.local_crop_shape_ = (side, side) if len(X.shape) == 4 else None
@@ -217,7 +222,7 @@ class DINO(BasePretrainer):
     def _distillation_loss(self, module, student, teacher):
         """:func:`dino_loss` of ``(crops, n, K)`` outputs, then the centre update."""
         loss = dino_loss(student, teacher, module.center, self.student_temperature,
-                         self._current_teacher_temperature(module))
+                         module.teacher_temperature)
         _update_center(module.center, teacher, self.center_momentum)
         return loss
 
@@ -242,3 +247,4 @@ class DINO(BasePretrainer):
         torch._foreach_mul_(teacher, momentum)
         torch._foreach_add_(teacher, student, alpha=1 - momentum)
         module.ema_step += 1
+        module.teacher_temperature.fill_(self._current_teacher_temperature(module))

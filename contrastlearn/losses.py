@@ -1,17 +1,20 @@
 """Self-supervised losses as plain functions on tensors.
 
 Every loss here is a pure function of its tensor arguments, so it can be tested
-against hand-computed values, reused outside the estimators and (later) wrapped
-with a cross-process gather in one place.
+against hand-computed values and reused outside the estimators; the one
+cross-process step, gathering NT-Xent's negatives, is
+:func:`contrastlearn.distributed.gather`.
 """
 
 import torch
 import torch.nn.functional as F
 
+from . import distributed
+
 __all__ = ["nt_xent", "negative_cosine", "dino_loss", "ibot_patch_loss"]
 
 
-def nt_xent(z1, z2, temperature=0.1):
+def nt_xent(z1, z2, temperature=0.1, *, gather_distributed=False):
     r"""Normalised temperature-scaled cross entropy (SimCLR's NT-Xent loss).
 
     For a batch of :math:`N` images seen in two views there are :math:`2N`
@@ -35,6 +38,14 @@ def nt_xent(z1, z2, temperature=0.1):
     temperature : float, default=0.1
         The temperature :math:`\tau > 0`. Low values sharpen the softmax over
         negatives.
+    gather_distributed : bool, default=False
+        Under distributed training (:mod:`contrastlearn.distributed`), let
+        the local anchors meet the views of every process as negatives: the
+        loss is then the mean over the local :math:`2N` anchors against all
+        :math:`2NW` views of :math:`W` processes, and averaging it (and its
+        gradients) over the processes gives the one-process loss of the whole
+        global batch. Each process must pass the same number of samples. No
+        effect outside distributed training.
 
     Returns
     -------
@@ -60,12 +71,18 @@ def nt_xent(z1, z2, temperature=0.1):
         raise ValueError(f"temperature must be > 0; got {temperature!r}.")
     n = z1.shape[0]
     dtype = torch.float64 if z1.dtype == torch.float64 else torch.float32
-    z = F.normalize(torch.cat([z1, z2]).to(dtype), dim=1)  # (2N, D)
-    logits = (z @ z.T) / temperature  # (2N, 2N)
-    self_pairs = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_pairs, float("-inf"))
-    positives = torch.arange(2 * n, device=z.device).roll(n)  # i <-> i + N
-    return F.cross_entropy(logits, positives)
+    z1, z2 = F.normalize(z1.to(dtype), dim=1), F.normalize(z2.to(dtype), dim=1)
+    gather = distributed.gather if gather_distributed else (lambda z: z)
+    rank, world = (distributed.rank(), distributed.world_size()) if gather_distributed else (0, 1)
+    # Candidates: every process's first views, then every process's second
+    # views (2NW, D); this process's anchors are rows rank*N + i of each half.
+    candidates = torch.cat([gather(z1), gather(z2)])
+    logits = torch.cat([z1, z2]) @ candidates.T / temperature  # (2N, 2NW)
+    local = torch.arange(n, device=z1.device) + rank * n
+    own = torch.cat([local, local + n * world])
+    partner = torch.cat([local + n * world, local])
+    logits[torch.arange(2 * n, device=z1.device), own] = float("-inf")
+    return F.cross_entropy(logits, partner)
 
 
 def negative_cosine(p, z):
@@ -136,8 +153,10 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
         The running mean of teacher outputs, subtracted before sharpening
         (centering avoids collapse onto one prototype).
     student_temperature : float, default=0.1
-    teacher_temperature : float, default=0.04
-        Lower than the student's: the teacher's distribution is sharper.
+    teacher_temperature : float or 0-d torch.Tensor, default=0.04
+        Lower than the student's: the teacher's distribution is sharper. A
+        tensor (checked by the caller) lets a compiled training step follow
+        a temperature schedule without recompiling.
 
     Returns
     -------
@@ -172,7 +191,8 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
     if center.shape != (student_outputs.shape[-1],):
         raise ValueError(f"center must have shape ({student_outputs.shape[-1]},); got "
                          f"{tuple(center.shape)}.")
-    if not (student_temperature > 0 and teacher_temperature > 0):
+    if not all(t > 0 for t in (student_temperature, teacher_temperature)
+               if not isinstance(t, torch.Tensor)):
         raise ValueError("student_temperature and teacher_temperature must be > 0; got "
                          f"{student_temperature!r} and {teacher_temperature!r}.")
     dtype = torch.float64 if student_outputs.dtype == torch.float64 else torch.float32
@@ -184,7 +204,7 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
     n_teacher = teacher_outputs.shape[0]
     same_view = torch.eye(n_teacher, student_outputs.shape[0], dtype=torch.bool,
                           device=cross.device)
-    return cross[~same_view].mean()
+    return cross.masked_fill(same_view, 0).sum() / (cross.numel() - n_teacher)
 
 
 def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temperature=0.1,

@@ -21,6 +21,10 @@ BATCH_ROUNDING = {
         "float32 convolutions and matmuls round differently (~1e-7) with a sample's "
         "position in the batch; the check demands atol=1e-9"
     ),
+    "check_methods_subset_invariance": (
+        "float32 matmuls round differently (~1e-7) with the batch size; the check demands "
+        "atol=1e-7 + rtol=1e-4, which embeddings near 0 miss by that rounding"
+    ),
 }
 EXPECTED_FAILED_CHECKS = {"CLR": BATCH_ROUNDING, "SimSiam": BATCH_ROUNDING, "DINO": BATCH_ROUNDING}
 

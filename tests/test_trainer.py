@@ -1,0 +1,88 @@
+"""The training engine's data path: batches read ahead in a background thread."""
+
+import threading
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+
+import contrastlearn as cl
+
+
+class LoggedSource:
+    """An on-disk-like image stack that records which thread reads which training batch.
+
+    Training batches are read with index arrays (statistics and ``transform``
+    read slices). ``second_batch_requested`` is set once the second training
+    batch of the first epoch is asked for.
+    """
+
+    def __init__(self, images, fail_at_batch=None):
+        self.images = images
+        self.shape, self.dtype = images.shape, images.dtype
+        self.batch_readers = []
+        self.second_batch_requested = threading.Event()
+        self.fail_at_batch = fail_at_batch
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, rows):
+        if isinstance(rows, np.ndarray):
+            self.batch_readers.append(threading.current_thread().name)
+            if len(self.batch_readers) == 2:
+                self.second_batch_requested.set()
+            if len(self.batch_readers) == self.fail_at_batch:
+                raise OSError("disk read failed")
+        return self.images[rows]
+
+
+class WaitForReadAhead(Callback):
+    """At the first step, wait until the second batch is being read (it must be, already)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.read_ahead = None
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training and self.read_ahead is None:
+            self.read_ahead = self.source.second_batch_requested.wait(timeout=20)
+
+
+@pytest.fixture
+def source(small_images):
+    X, _ = small_images
+    return LoggedSource(X.astype(np.float32))
+
+
+def test_the_next_batches_are_read_while_the_first_one_trains(source):
+    waiter = WaitForReadAhead(source)
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
+    assert waiter.read_ahead is True
+    assert set(source.batch_readers) == {"contrastlearn-reader_0"}
+
+
+def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source, monkeypatch):
+    # The check above would fail if reading ahead broke: here it must.
+    monkeypatch.setattr(cl._trainer, "PREFETCH_BATCHES", 0)
+    source.second_batch_requested.wait = lambda timeout: source.second_batch_requested.is_set()
+    waiter = WaitForReadAhead(source)
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
+    assert waiter.read_ahead is False
+    assert set(source.batch_readers) == {threading.main_thread().name}
+
+
+def test_read_ahead_gives_the_same_fit_as_reading_on_demand(source, monkeypatch):
+    params = dict(max_epochs=2, batch_size=32, random_state=0)
+    ahead = cl.CLR(**params).fit(source)
+    monkeypatch.setattr(cl._trainer, "PREFETCH_BATCHES", 0)
+    on_demand = cl.CLR(**params).fit(source)
+    assert ahead.history_[:, "train_loss"] == on_demand.history_[:, "train_loss"]
+    np.testing.assert_array_equal(ahead.transform(source.images), on_demand.transform(source.images))
+
+
+def test_a_read_error_in_the_reader_thread_reaches_fit(source):
+    source.fail_at_batch = 3
+    with pytest.raises(OSError, match="disk read failed"):
+        cl.CLR(max_epochs=1, batch_size=32).fit(source)
+    assert set(source.batch_readers) == {"contrastlearn-reader_0"}
