@@ -3,16 +3,18 @@
 Usage::
 
     python benchmarks/streaming.py                  # a 4 GiB file of 64x64 float32 images
-    python benchmarks/streaming.py --gigabytes 1 --keep /tmp/images.h5
+    python benchmarks/streaming.py --gigabytes 1 --keep /tmp/images.h5 --device cuda
 
 It writes the file (contiguous layout), then runs each configuration in a
 fresh process, so that its peak resident memory (``ru_maxrss``) is its own:
 
-- ``streamed``: ``CLR.fit`` then ``transform`` on the ``h5py`` dataset itself
-  (batches read by the background reader thread, two ahead of training);
-- ``streamed, no read-ahead``: the same with ``PREFETCH_BATCHES = 0``, every
-  batch read when the step needs it;
-- ``in memory``: the file read into a numpy array first, then the same fit.
+- ``streamed, read on demand``: ``CLR.fit`` then ``transform`` on the
+  ``h5py`` dataset itself, every batch read when the step needs it (the
+  default on a CPU);
+- ``streamed, read ahead``: the same with the background reader thread
+  keeping two batches ready (the default on CUDA);
+- ``in memory``: the file read into a numpy array first, then the same fit
+  (reading on demand).
 
 The network is deliberately tiny (4x4 average pooling and a linear layer, no
 augmentation) so that reading, not computing, sets the pace: what is measured
@@ -41,7 +43,7 @@ from contrastlearn import _trainer
 SIDE = 64
 NO_AUGMENTATION = cl.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation=0.0,
                              hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0)
-MODES = ("streamed", "streamed, no read-ahead", "in memory")
+MODES = ("streamed, read on demand", "streamed, read ahead", "in memory")
 
 
 def write_file(path, gigabytes):
@@ -56,16 +58,15 @@ def write_file(path, gigabytes):
     return n_images
 
 
-def run(mode, path, epochs, batch_size):
+def run(mode, path, epochs, batch_size, device):
     """One configuration, in this process; returns its row of the table."""
-    torch.set_num_threads(torch.get_num_threads())
-    if mode == "streamed, no read-ahead":
-        _trainer.PREFETCH_BATCHES = 0
+    device_type = torch.device(device).type
+    _trainer.PREFETCH_BATCHES[device_type] = 2 if mode == "streamed, read ahead" else 0
     with h5py.File(path, "r") as f:
-        X = f["images"] if mode != "in memory" else f["images"][:]
+        X = f["images"][:] if mode == "in memory" else f["images"]
         backbone = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear((SIDE // 4) ** 2, 64))
         clr = cl.CLR(backbone=backbone, augment=NO_AUGMENTATION, batch_size=batch_size,
-                     max_epochs=epochs, device="cpu", random_state=0)
+                     max_epochs=epochs, device=device, random_state=0)
         start = time.perf_counter()
         clr.fit(X)
         fit_seconds = time.perf_counter() - start
@@ -88,12 +89,13 @@ def main():
     parser.add_argument("--gigabytes", type=float, default=4.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--keep", help="write the file here and keep it (default: a temp dir)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run(args.child, args.file, args.epochs, args.batch_size)))
+        print(json.dumps(run(args.child, args.file, args.epochs, args.batch_size, args.device)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep or Path(tmp) / "images.h5")
@@ -106,12 +108,14 @@ def main():
         for mode in MODES:
             done = subprocess.run(
                 [sys.executable, __file__, "--child", mode, "--file", str(path),
-                 "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)],
+                 "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+                 "--device", args.device],
                 capture_output=True, text=True, check=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    print(f"\ntorch {torch.__version__}, contrastlearn {cl.__version__}, {torch.get_num_threads()} "
-          f"threads, {args.epochs} epoch(s), batch {args.batch_size}, file {size:.2f} GiB\n")
+    print(f"\ntorch {torch.__version__}, contrastlearn {cl.__version__}, {args.device}, "
+          f"{torch.get_num_threads()} CPU threads, {args.epochs} epoch(s), batch "
+          f"{args.batch_size}, file {size:.2f} GiB\n")
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

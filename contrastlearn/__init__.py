@@ -5,8 +5,8 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import (augment, backbones, datasets, detection, evaluation, losses, model_selection,
-               pairing, plotting, projection)
+from . import (augment, backbones, datasets, detection, distributed, evaluation, losses,
+               model_selection, pairing, plotting, projection)
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LatentNeighbors", "LinearProbe",
     "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
-    "augment", "backbones", "datasets", "detection", "evaluation", "losses", "model_selection",
-    "pairing", "plotting", "projection", "__version__",
+    "augment", "backbones", "datasets", "detection", "distributed", "evaluation", "losses",
+    "model_selection", "pairing", "plotting", "projection", "__version__",
 ]

@@ -91,7 +91,7 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
         Compile the training step (augmentation, networks and loss, forward
         and backward) with :func:`torch.compile`. The first epoch pays the
         compilation (15-35 s for the small CNN on a CPU); later epochs ran
-        20-30 % faster on a 2-core CPU. Worth it for long fits, not for
+        1.2-1.4x faster on a 2-core CPU. Worth it for long fits, not for
         short ones or small grid searches. ``transform`` is not compiled.
 
     Attributes

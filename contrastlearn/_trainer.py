@@ -27,8 +27,10 @@ from torch import nn
 
 from . import distributed
 
-# Batches the reader thread keeps ready ahead of training (0: read when needed).
-PREFETCH_BATCHES = 2
+# Batches the reader thread keeps ready ahead of training, by device type (0: read each
+# batch when it is needed). On a CPU the thread takes cores from the computation:
+# benchmarks/streaming.py measured it 14-30 % slower there.
+PREFETCH_BATCHES = {"cuda": 2, "cpu": 0}
 
 # dtypes that torch.from_numpy accepts and that convert to float on the device.
 _TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
@@ -161,14 +163,14 @@ def as_tensor(batch):
 
 
 class BatchIterator:
-    """Mini-batches cut from an array by index slicing, read ahead in a background thread.
+    """Mini-batches cut from an array by index slicing, optionally read ahead in a thread.
 
     Yields ``(x, y)`` pairs, the shape skorch's steps unpack; ``y`` is the
     targets when the dataset has them, the partner images when ``partners``
-    is given, else None. A worker thread reads (from memory or disk) and
-    converts the next ``prefetch`` batches while the current one trains; the
-    batches are moved to the device whole, asynchronously from pinned memory
-    on CUDA. Under distributed training every process gets its contiguous
+    is given, else None. With ``prefetch > 0`` a worker thread reads (from
+    memory or disk) and converts the next ``prefetch`` batches while the
+    current one trains. Batches are moved to the device whole, asynchronously
+    from pinned memory on CUDA. Under distributed training every process gets its contiguous
     share of each global batch (see :mod:`contrastlearn.distributed`).
 
     Parameters
@@ -328,7 +330,7 @@ class Trainer(NeuralNet):
                              device=self.device, channels_last=self._on_cuda,
                              partners=self.partners if training else None,
                              generator=self.data_order if training else None,
-                             prefetch=PREFETCH_BATCHES)
+                             prefetch=PREFETCH_BATCHES.get(torch.device(self.device).type, 0))
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -373,8 +375,9 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
     ----------
     owner : estimator
         Supplies ``random_state``, ``device_``, ``lr``, ``weight_decay``,
-        ``max_epochs``, ``batch_size``, ``lr_schedule``, ``callbacks`` and
-        ``verbose``.
+        ``max_epochs``, ``batch_size``, ``lr_schedule``, ``callbacks``,
+        ``verbose`` and, if it has one, ``compile`` (compile
+        ``training_loss`` with :func:`torch.compile`).
     make_module : callable
         Builds the ``nn.Module`` (called under the seeded generator, so its
         initialisation repeats).

@@ -45,7 +45,14 @@ def rank():
 
 
 def world_size():
-    """Number of processes training together (1 when not distributed)."""
+    """Number of processes training together (1 when not distributed).
+
+    Examples
+    --------
+    >>> from contrastlearn import distributed
+    >>> distributed.world_size(), distributed.rank()
+    (1, 0)
+    """
     return dist.get_world_size() if _active() else 1
 
 
@@ -120,6 +127,13 @@ def gather(tensor):
     Returns
     -------
     torch.Tensor of shape (n * world_size(), ...)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn import distributed
+    >>> distributed.gather(torch.ones(2, 3)).shape   # one process: the tensor itself
+    torch.Size([2, 3])
     """
     return _GatherWithGradients.apply(tensor) if _active() else tensor
 
@@ -223,6 +237,12 @@ def shard(items):
     ndarray or range
         Of length ``len(items) // world_size()`` (one more on the first
         processes when it does not divide).
+
+    Examples
+    --------
+    >>> from contrastlearn import distributed
+    >>> distributed.shard(range(10))      # one process; rank 1 of 2 would get range(5, 10)
+    range(0, 10)
     """
     size, extra = divmod(len(items), world_size())
     start = rank() * size + min(rank(), extra)

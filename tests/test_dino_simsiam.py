@@ -87,6 +87,15 @@ def test_teacher_temperature_warms_up_linearly(small_images):
     assert temperatures == pytest.approx([0.02, 0.04, 0.06, 0.06])
 
 
+def test_the_loss_sees_the_scheduled_temperature_after_training(small_images):
+    X, _ = small_images
+    dino = cl.DINO(warmup_teacher_temperature=0.02, teacher_temperature=0.06,
+                   warmup_teacher_epochs=2, **{**DINO_FAST, "max_epochs": 1}).fit(X[:64])
+    module = dino.net_.module_
+    assert module.ema_step == module.steps_per_epoch  # one epoch of the two-epoch warm-up
+    assert module.teacher_temperature.item() == pytest.approx(0.04)
+
+
 @pytest.mark.parametrize("params,fragment", [
     ({"n_prototypes": 0}, "'n_prototypes'"),
     ({"teacher_momentum": 1.5}, "'teacher_momentum'"),

@@ -50,21 +50,26 @@ class WaitForReadAhead(Callback):
 
 
 @pytest.fixture
+def read_ahead_on_cpu(monkeypatch):
+    """Read ahead on the CPU too (by default only on CUDA, where the host thread waits)."""
+    monkeypatch.setitem(cl._trainer.PREFETCH_BATCHES, "cpu", 2)
+
+
+@pytest.fixture
 def source(small_images):
     X, _ = small_images
     return LoggedSource(X.astype(np.float32))
 
 
-def test_the_next_batches_are_read_while_the_first_one_trains(source):
+def test_the_next_batches_are_read_while_the_first_one_trains(source, read_ahead_on_cpu):
     waiter = WaitForReadAhead(source)
     cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
     assert waiter.read_ahead is True
     assert set(source.batch_readers) == {"contrastlearn-reader_0"}
 
 
-def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source, monkeypatch):
-    # The check above would fail if reading ahead broke: here it must.
-    monkeypatch.setattr(cl._trainer, "PREFETCH_BATCHES", 0)
+def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source):
+    # The check above would fail if reading ahead broke: here (the CPU default) it must.
     source.second_batch_requested.wait = lambda timeout: source.second_batch_requested.is_set()
     waiter = WaitForReadAhead(source)
     cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
@@ -74,14 +79,14 @@ def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source, mo
 
 def test_read_ahead_gives_the_same_fit_as_reading_on_demand(source, monkeypatch):
     params = dict(max_epochs=2, batch_size=32, random_state=0)
-    ahead = cl.CLR(**params).fit(source)
-    monkeypatch.setattr(cl._trainer, "PREFETCH_BATCHES", 0)
     on_demand = cl.CLR(**params).fit(source)
+    monkeypatch.setitem(cl._trainer.PREFETCH_BATCHES, "cpu", 2)
+    ahead = cl.CLR(**params).fit(source)
     assert ahead.history_[:, "train_loss"] == on_demand.history_[:, "train_loss"]
     np.testing.assert_array_equal(ahead.transform(source.images), on_demand.transform(source.images))
 
 
-def test_a_read_error_in_the_reader_thread_reaches_fit(source):
+def test_a_read_error_in_the_reader_thread_reaches_fit(source, read_ahead_on_cpu):
     source.fail_at_batch = 3
     with pytest.raises(OSError, match="disk read failed"):
         cl.CLR(max_epochs=1, batch_size=32).fit(source)
