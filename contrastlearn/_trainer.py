@@ -13,6 +13,8 @@ skorch run the epochs, callbacks and history. What differs from a stock
 - on CUDA the step runs under bf16 autocast on channels_last tensors.
 """
 
+import os
+import pickle
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,9 @@ from itertools import islice
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Checkpoint, LRScheduler, PrintLog, ProgressBar, TrainEndCheckpoint
+from skorch.callbacks import (Callback, Checkpoint, LRScheduler, PrintLog, ProgressBar,
+                              TrainEndCheckpoint)
+from skorch.history import History
 from sklearn.utils import check_random_state
 from torch import nn
 
@@ -354,6 +358,119 @@ class Trainer(NeuralNet):
             return self.module_(x).float()
 
 
+CHECKPOINT_FILE = "contrastlearn_checkpoint.pt"
+
+
+def load_checkpoint(directory, fingerprint):
+    """The training state saved in ``directory``, or None when there is none yet.
+
+    Loaded with ``torch.load(..., weights_only=True)``: tensors and plain
+    containers only, never code.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be loaded safely, or was written by a fit of
+        other parameters or data (another ``fingerprint``).
+    """
+    path = os.path.join(directory, CHECKPOINT_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(
+            f"The checkpoint {path} could not be loaded as weights only (it may be damaged, "
+            f"or hold code, which is never run): {error}"
+        ) from None
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"The checkpoint {path} was written by a fit with other parameters or data. Use "
+            "another checkpoint_dir, or delete the file to start afresh."
+        )
+    return state
+
+
+class EpochCheckpoint(Callback):
+    """Save all a fit needs to go on after every epoch; restore it when a fit resumes.
+
+    The file holds the module (and its int attributes), optimiser, learning
+    rate schedule, random generators, history and ``fingerprint``; it is
+    written to a temporary file and renamed into place, so a fit killed at
+    any moment leaves the last complete epoch. Under distributed training
+    only rank 0 writes.
+
+    Parameters
+    ----------
+    directory : str or path-like
+    fingerprint : str
+        Identifies the parameters and data the state belongs to.
+    state : dict or None
+        A loaded checkpoint to resume from (see :func:`load_checkpoint`);
+        the module, optimiser and history are restored by
+        :func:`train_network` before training, the rest at ``on_train_begin``.
+    """
+
+    def __init__(self, directory, fingerprint, state=None):
+        self.directory = directory
+        self.fingerprint = fingerprint
+        self.state = state
+
+    def on_train_begin(self, net, **kwargs):
+        if self.state is None:
+            return
+        schedule = dict(net.callbacks_).get("lr_schedule")
+        if schedule is not None:
+            schedule.lr_scheduler_.load_state_dict(self.state["scheduler"])
+        # After the schedule, which sets the learning rate when it is built.
+        net.optimizer_.load_state_dict(self.state["optimizer"])
+        torch.set_rng_state(self.state["rng"])
+        if "cuda_rng" in self.state:
+            torch.cuda.set_rng_state(self.state["cuda_rng"], net.device)
+        net.data_order.set_state(self.state["data_order"])
+        self.state = None
+
+    def on_epoch_end(self, net, **kwargs):
+        if distributed.rank() != 0:
+            return
+        schedule = dict(net.callbacks_).get("lr_schedule")
+        state = {
+            "fingerprint": self.fingerprint,
+            "module": net.module_.state_dict(),
+            # plain int attributes, such as DINO's ema_step
+            "module_counters": {name: value for name, value in vars(net.module_).items()
+                                if type(value) is int and not name.startswith("_")},
+            "optimizer": net.optimizer_.state_dict(),
+            "scheduler": schedule.lr_scheduler_.state_dict() if schedule is not None else None,
+            "rng": torch.get_rng_state(),
+            "data_order": net.data_order.get_state(),
+            "history": _plain(list(net.history)),
+        }
+        if torch.device(net.device).type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(net.device)
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, CHECKPOINT_FILE)
+        partial = f"{path}.{os.getpid()}.partial"
+        try:
+            with open(partial, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, path)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+
+def _plain(value):
+    """``value`` with numpy scalars made Python numbers, which weights-only loading accepts."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 # Callbacks that print or write files: under distributed training only rank 0 keeps them.
 _WRITERS = (PrintLog, ProgressBar, Checkpoint, TrainEndCheckpoint)
 
@@ -368,7 +485,8 @@ class EpochTable(PrintLog):
 
 
 def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
-                  optimizer_params=None, keep_partial_batches=False, partners=None):
+                  optimizer_params=None, keep_partial_batches=False, partners=None,
+                  checkpoint=None):
     """Seed torch, build the module and train it: the one training loop of the library.
 
     Parameters
@@ -390,6 +508,10 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         Extra ``optimizer__*`` settings, e.g. ``{"param_groups": [...]}``.
     keep_partial_batches : bool, default=False
         See :class:`Trainer`.
+    checkpoint : (directory, fingerprint) or None, default=None
+        Save the training state there after every epoch
+        (:class:`EpochCheckpoint`) and, when the directory already holds one
+        of the same fingerprint, go on from its last epoch.
 
     Returns
     -------
@@ -417,6 +539,11 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(owner.max_epochs, 1))))
     if verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
+    state = None
+    if checkpoint is not None:
+        directory, fingerprint = checkpoint
+        state = load_checkpoint(directory, fingerprint)
+        callbacks.append(("checkpoint", EpochCheckpoint(directory, fingerprint, state)))
     with torch.random.fork_rng(devices=[torch.device(owner.device_).index or 0] if cuda else []):
         torch.manual_seed(seed)
         module = make_module()
@@ -446,7 +573,16 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         )
         if verbose:
             net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
-        net.fit(X, y)
+        net.initialize()
+        done = 0
+        if state is not None:  # what the schedule and the epoch numbers start from
+            net.module_.load_state_dict(state["module"])
+            for name, value in state["module_counters"].items():
+                setattr(net.module_, name, value)
+            net.optimizer_.load_state_dict(state["optimizer"])
+            net.history = History(state["history"])
+            done = len(net.history)
+        net.partial_fit(X, y, epochs=max(owner.max_epochs - done, 0))
     # Processes differ only in BatchNorm statistics: keep rank 0's everywhere.
     distributed.broadcast_module(net.module_)
     net.partners = net.data_order = None

@@ -73,7 +73,8 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
                  log_intensity=False, augment=None, pairing="augment", max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False):
+                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
+                 checkpoint_dir=None):
         super().__init__(
             n_prototypes=n_prototypes, student_temperature=student_temperature,
             teacher_temperature=teacher_temperature,
@@ -86,6 +87,7 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
             max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             lr_schedule=lr_schedule, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks, compile=compile,
+            checkpoint_dir=checkpoint_dir,
         )
         self.mask_ratio = mask_ratio
         self.patch_loss_weight = patch_loss_weight

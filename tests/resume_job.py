@@ -1,0 +1,44 @@
+"""A checkpointed CLR fit that ``test_checkpoint.py`` runs, and kills, in a subprocess.
+
+``python tests/resume_job.py CHECKPOINT_DIR OUT.npz [KILL_AT_EPOCH]`` fits CLR
+for 5 epochs on 512 digits with ``checkpoint_dir=CHECKPOINT_DIR`` and saves
+the embedding and loss history to ``OUT.npz``; with ``KILL_AT_EPOCH`` the
+process sends itself SIGKILL after the second batch of that epoch.
+"""
+
+import os
+import signal
+import sys
+
+import numpy as np
+from skorch.callbacks import Callback
+from sklearn.datasets import load_digits
+
+import contrastlearn as cl
+
+PARAMS = dict(max_epochs=5, batch_size=64, random_state=0, device="cpu")
+
+
+def images():
+    return load_digits().images[:512].astype(np.float32)
+
+
+class KillMidEpoch(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and len(net.history[-1]["batches"]) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main(directory, out, kill_at=None):
+    X = images()
+    callbacks = [KillMidEpoch(int(kill_at))] if kill_at else None
+    clr = cl.CLR(checkpoint_dir=directory, callbacks=callbacks, **PARAMS).fit(X)
+    np.savez(out, embedding=clr.transform(X), loss=np.array(clr.history_[:, "train_loss"]),
+             epoch=np.array(clr.history_[:, "epoch"]))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
