@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones, distributed
-from ._trainer import PretrainModule, Preprocess, projection_head, train_network
+from ._trainer import Diverged, PretrainModule, Preprocess, projection_head, train_network
 from .augment import Augment
 from .pairing import LatentNeighbors
 
@@ -521,6 +521,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         -------
         self
             The fitted pretrainer.
+
+        Raises
+        ------
+        FloatingPointError
+            When the training loss stops being finite: the message names the
+            epoch and suggests a fix, and the pretrainer keeps (and can
+            ``transform`` with) the weights from the start of that epoch.
         """
         self._validate_params()
         X = self._validate_input(X, reset=True)
@@ -528,9 +535,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.device_ = self._resolve_device()
         self.augment_ = (self.augment if self.augment is not None
                          else self._default_augment()).validate()
-        self.net_ = train_network(self, lambda: self._make_module(X), X, None, self._pair_loss,
-                                  after_step=self._after_optimizer_step, partners=partners,
-                                  checkpoint=self._checkpoint(X, latents))
+        try:
+            self.net_ = train_network(self, lambda: self._make_module(X), X, None,
+                                      self._pair_loss, after_step=self._after_optimizer_step,
+                                      partners=partners, checkpoint=self._checkpoint(X, latents))
+        except Diverged as error:  # keep the last good weights, then report
+            self.net_, self.history_ = error.net, error.net.history
+            raise
         self.history_ = self.net_.history
         return self
 

@@ -13,6 +13,7 @@ skorch run the epochs, callbacks and history. What differs from a stock
 - on CUDA the step runs under bf16 autocast on channels_last tensors.
 """
 
+import math
 import os
 import pickle
 import sys
@@ -462,6 +463,47 @@ class EpochCheckpoint(Callback):
                 os.remove(partial)
 
 
+class Diverged(FloatingPointError):
+    """The training loss stopped being finite; ``net`` holds the last good weights."""
+
+    def __init__(self, message, net):
+        super().__init__(message)
+        self.net = net
+
+
+class StopOnDivergence(Callback):
+    """Stop at the first non-finite training loss, with the weights from the epoch's start.
+
+    Parameters
+    ----------
+    checkpoint_dir : str or None
+        Named in the error message when it holds the last complete epoch.
+    """
+
+    def __init__(self, checkpoint_dir=None):
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.good_weights_ = {key: value.detach().clone()
+                              for key, value in net.module_.state_dict().items()}
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        loss = net.history[-1, "batches", -1, "train_loss"] if training else 0.0
+        if math.isfinite(loss):
+            return
+        net.module_.load_state_dict(self.good_weights_)
+        epoch, batch = len(net.history), len(net.history[-1, "batches"])
+        kept = (f"; {self.checkpoint_dir} holds the last complete epoch"
+                if self.checkpoint_dir else "")
+        raise Diverged(
+            f"The training loss became {loss} in epoch {epoch}, batch {batch}: training "
+            f"diverged and was stopped. The model keeps the weights from the start of epoch "
+            f"{epoch}{kept}. Try a lower lr (it is {net.lr}), and check X for extreme values "
+            "(log_intensity=True tames intensities spanning many decades).",
+            net,
+        )
+
+
 def _plain(value):
     """``value`` with numpy scalars made Python numbers, which weights-only loading accepts."""
     if isinstance(value, dict):
@@ -539,6 +581,8 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(owner.max_epochs, 1))))
     if verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
+    callbacks.append(("stop_on_divergence",
+                      StopOnDivergence(checkpoint[0] if checkpoint is not None else None)))
     state = None
     if checkpoint is not None:
         directory, fingerprint = checkpoint

@@ -1,9 +1,10 @@
-"""The training engine's data path: batches read ahead in a background thread."""
+"""The training engine: batches read ahead in a background thread, divergence stops training."""
 
 import threading
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 
 import contrastlearn as cl
@@ -91,3 +92,40 @@ def test_a_read_error_in_the_reader_thread_reaches_fit(source, read_ahead_on_cpu
     with pytest.raises(OSError, match="disk read failed"):
         cl.CLR(max_epochs=1, batch_size=32).fit(source)
     assert set(source.batch_readers) == {"contrastlearn-reader_0"}
+
+
+class BlowsUp(torch.nn.Module):
+    """A small backbone whose output turns NaN from its 6th training step."""
+
+    out_features = 8
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
+        self.training_calls = 0
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.training_calls += 1
+            if self.training_calls > 5:
+                return out * float("nan")
+        return out
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_images, tmp_path):
+    X, _ = small_images  # 240 images: 3 batches of 64 per epoch; step 6 is epoch 2, batch 3
+    clr = cl.CLR(backbone=BlowsUp(), max_epochs=5, batch_size=64, lr=0.01, random_state=0,
+                 checkpoint_dir=tmp_path)
+    with pytest.raises(FloatingPointError,
+                       match=r"nan in epoch 2, batch 3.*start of epoch 2.*holds the last complete "
+                             r"epoch.*lower lr \(it is 0.01\)"):
+        clr.fit(X[:256])
+    weights = clr.net_.module_.state_dict().values()
+    assert all(torch.isfinite(w).all() for w in weights)
+    assert np.isfinite(clr.transform(X)).all()
+    # The weights are those of the end of epoch 1, as saved in the checkpoint.
+    saved = torch.load(tmp_path / cl._trainer.CHECKPOINT_FILE, weights_only=True)
+    assert len(saved["history"]) == 1
+    for key, value in clr.net_.module_.state_dict().items():
+        torch.testing.assert_close(value, saved["module"][key], rtol=0, atol=0)
