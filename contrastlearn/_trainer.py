@@ -626,9 +626,11 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             net.optimizer_.load_state_dict(state["optimizer"])
             net.history = History(state["history"])
             done = len(net.history)
-        net.partial_fit(X, y, epochs=max(owner.max_epochs - done, 0))
+        try:
+            net.partial_fit(X, y, epochs=max(owner.max_epochs - done, 0))
+        finally:  # also when training stops with an error: the net must still pickle
+            net.partners = net.data_order = None
+            net.training_loss = training_loss  # a compiled function does not pickle
     # Processes differ only in BatchNorm statistics: keep rank 0's everywhere.
     distributed.broadcast_module(net.module_)
-    net.partners = net.data_order = None
-    net.training_loss = training_loss  # a compiled function does not pickle
     return net

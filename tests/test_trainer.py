@@ -1,5 +1,6 @@
 """The training engine: batches read ahead in a background thread, divergence stops training."""
 
+import pickle
 import threading
 
 import numpy as np
@@ -124,6 +125,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_
     weights = clr.net_.module_.state_dict().values()
     assert all(torch.isfinite(w).all() for w in weights)
     assert np.isfinite(clr.transform(X)).all()
+    assert np.array_equal(pickle.loads(pickle.dumps(clr)).transform(X), clr.transform(X))
     # The weights are those of the end of epoch 1, as saved in the checkpoint.
     saved = torch.load(tmp_path / cl._trainer.CHECKPOINT_FILE, weights_only=True)
     assert len(saved["history"]) == 1
