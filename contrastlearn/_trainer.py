@@ -274,14 +274,13 @@ class BatchIterator:
             reader.shutdown(wait=True, cancel_futures=True)
 
     def _to_device(self, x, y):
-        x = x.to(self.device, non_blocking=True)
-        if self.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if y is not None:
-            y = y.to(self.device, non_blocking=True)
-            if self.channels_last and y.ndim == 4:
-                y = y.contiguous(memory_format=torch.channels_last)
-        return x, y
+        return self._move(x), None if y is None else self._move(y)
+
+    def _move(self, tensor):
+        tensor = tensor.to(self.device, non_blocking=True)
+        if self.channels_last and tensor.ndim == 4:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
 
 
 class Trainer(NeuralNet):

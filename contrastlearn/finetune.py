@@ -199,6 +199,10 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = self.net_.history
         return self
 
+    def _logits(self, X):
+        check_is_fitted(self, "net_")
+        return self.net_.forward(self.pretrainer_._validate_input(X, reset=False))
+
     def decision_function(self, X):
         """Class logits.
 
@@ -210,8 +214,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
         """
-        check_is_fitted(self, "net_")
-        logits = self.net_.forward(self.pretrainer_._validate_input(X, reset=False)).numpy()
+        logits = self._logits(X).numpy()
         return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
 
     def predict_proba(self, X):
@@ -225,9 +228,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self, "net_")
-        logits = self.net_.forward(self.pretrainer_._validate_input(X, reset=False))
-        return torch.softmax(logits.double(), dim=1).numpy()
+        return torch.softmax(self._logits(X).double(), dim=1).numpy()
 
     def predict(self, X):
         """Most probable class.
