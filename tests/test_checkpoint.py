@@ -1,7 +1,6 @@
 """Checkpoints: resuming after SIGKILL, atomic saves, refusing foreign or unsafe files."""
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
