@@ -23,7 +23,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones, distributed
-from ._trainer import Diverged, PretrainModule, Preprocess, projection_head, train_network
+from ._trainer import (NAN_POLICIES, PretrainModule, Preprocess, projection_head,
+                       train_network)
 from .augment import Augment
 from .pairing import LatentNeighbors
 
@@ -49,6 +50,15 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
     log_intensity : bool, default=False
         Apply ``log1p(max(x, 0))`` before normalising, for detector images that
         span many decades of intensity.
+    nan_policy : {"raise", "replace", "mask"}, default="raise"
+        What to do with NaN and infinite pixels (and finite values beyond the
+        float32 range that training computes in), such as dead or saturated
+        detector pixels: ``"raise"`` a ``ValueError`` saying how many there
+        are and which image holds the first; ``"replace"`` them by 0 before
+        ``log_intensity`` and normalisation (a pixel that counted nothing);
+        or ``"mask"`` them: they are left out of the normalisation statistics
+        and enter the network at the normalised mean, 0, carrying no signal.
+        ``transform`` applies the same policy.
     augment : Augment or None, default=None
         The view-making pipeline; None means ``Augment()`` with its defaults
         (any-angle rotation and flips, which suit diffraction patterns,
@@ -185,6 +195,46 @@ def validate_parameters(estimator):
             )
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_finite_pixels(X, rows=None, source=None):
+    """Raise when ``X`` holds NaN, infinite or beyond-float32 values (``nan_policy="raise"``).
+
+    Parameters
+    ----------
+    X : ndarray
+        Images (or vectors), one per row.
+    rows : ndarray of int or None, default=None
+        The index in the whole data of every row of ``X`` (for the message),
+        when ``X`` is a chunk read from ``source``.
+    source : object or None, default=None
+        Where the chunk was read from, for the message.
+
+    Raises
+    ------
+    ValueError
+        Saying how many values are bad, which image holds the first and
+        which ``nan_policy`` would accept them.
+    """
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    low, high = X.min(), X.max()  # NaN propagates through both; no temporary array
+    if max(-float(low), float(high)) <= _FLOAT32_MAX:  # False for NaN
+        return
+    bad = ~np.isfinite(X)
+    if X.dtype.itemsize > 4:
+        bad |= np.abs(X) > _FLOAT32_MAX
+    first = int(np.argmax(bad.reshape(len(X), -1).any(axis=1)))
+    first = first if rows is None else int(rows[first])
+    read = "" if source is None else f", found while reading {source!r}"
+    raise ValueError(
+        f"Input X contains {int(bad.sum())} NaN, infinite or beyond-float32 pixel value(s), the "
+        f"first in image {first}{read}. Pass nan_policy='replace' (they become 0) or "
+        "nan_policy='mask' (left out of the normalisation), or clean X."
+    )
+
+
 def _is_lazy(X):
     """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
     return (not isinstance(X, (np.ndarray, torch.Tensor)) and not sp.issparse(X)
@@ -194,12 +244,12 @@ def _is_lazy(X):
 class _LazyImages:
     """A lazily read image stack seen as ``(n, C, H, W)``, checked chunk by chunk.
 
-    Validation happens on metadata up front; NaN/inf pixels are found as the
-    chunks are read (every fit reads all of them once for the normalisation
-    statistics).
+    Validation happens on metadata up front; with ``nan_policy="raise"``,
+    NaN/inf pixels are found as the chunks are read (every fit reads all of
+    them once for the normalisation statistics).
     """
 
-    def __init__(self, source, min_samples, estimator_name):
+    def __init__(self, source, min_samples, estimator_name, nan_policy):
         shape, dtype = tuple(source.shape), np.dtype(source.dtype)
         if len(shape) not in (3, 4):
             raise ValueError(
@@ -207,7 +257,7 @@ class _LazyImages:
                 f"(n_samples, C, H, W); got shape {shape}."
             )
         if dtype.kind == "c":
-            raise ValueError(f"Complex data not supported; X has dtype {dtype}.")
+            raise ValueError(_complex_message(dtype))
         if dtype.kind not in "biuf":
             raise ValueError(f"X must hold real numbers (numeric dtype); got dtype {dtype}.")
         if shape[0] < min_samples:
@@ -216,6 +266,7 @@ class _LazyImages:
                 f"{min_samples} is required by {estimator_name}."
             )
         self.source = source
+        self.nan_policy = nan_policy
         self.shape = shape if len(shape) == 4 else (shape[0], 1, *shape[1:])
         self.dtype = dtype
         self.ndim = 4
@@ -227,13 +278,34 @@ class _LazyImages:
     def __getitem__(self, rows):
         if isinstance(rows, slice):
             images = np.asarray(self.source[rows])
+            rows = np.arange(len(self))[rows]
         else:  # h5py reads index lists in increasing order, without repeats
             unique, inverse = np.unique(rows, return_inverse=True)
             images = np.asarray(self.source[unique])[inverse]
-        if images.dtype.kind == "f" and not np.isfinite(images).all():
-            raise ValueError("Input X contains NaN or infinity (found while reading it from "
-                             f"{self.source!r}).")
+        if self.nan_policy == "raise":
+            check_finite_pixels(images, rows, self.source)
         return images.reshape(len(images), *self.shape[1:])
+
+
+def _complex_message(dtype):
+    return (f"Complex data not supported: X has dtype {dtype}. Pass real intensities, e.g. "
+            "np.abs(X) ** 2 for a complex wave field.")
+
+
+def _check_device_available(device):
+    """Raise a ValueError when ``device`` names a GPU this machine does not have."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(
+                f"device={str(device)!r} is not available: this machine has {count} CUDA "
+                f"device(s) usable by torch {torch.__version__}. Use device='auto' (CUDA when "
+                "available, else the CPU) or device='cpu'."
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' is not available on this machine; use device='auto' "
+                         "or device='cpu'.")
 
 
 def _free_most_cuda_device():
@@ -261,6 +333,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "image_shape": (_is_image_shape, "None or a tuple (H, W) or (C, H, W) of ints >= 1"),
         "normalize": (lambda v: v in ("dataset", "image", None), "one of 'dataset', 'image', None"),
         "log_intensity": (lambda v: isinstance(v, bool), "a bool"),
+        "nan_policy": (lambda v: v in NAN_POLICIES, "one of 'raise', 'replace', 'mask'"),
         "augment": (lambda v: v is None or isinstance(v, Augment),
                     "None or a contrastlearn.augment.Augment"),
         "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
@@ -282,15 +355,16 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     }
 
     def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, augment=None, pairing="augment",
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
-                 lr_schedule="cosine", device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None):
+                 normalize="dataset", log_intensity=False, nan_policy="raise",
+                 augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
+                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
+                 verbose=0, callbacks=None, compile=False, checkpoint_dir=None):
         self.backbone = backbone
         self.projection_dims = projection_dims
         self.image_shape = image_shape
         self.normalize = normalize
         self.log_intensity = log_intensity
+        self.nan_policy = nan_policy
         self.augment = augment
         self.pairing = pairing
         self.max_epochs = max_epochs
@@ -314,31 +388,40 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         2-D input goes through sklearn's ``validate_data`` (feature names,
         ``n_features_in_``); image stacks through ``check_array``. Both reject
-        NaN/inf, complex and non-numeric data with sklearn's messages.
+        non-numeric data with sklearn's messages; complex data and, under
+        ``nan_policy="raise"``, NaN/inf pixels are rejected here.
         """
         min_samples = 2 if reset else 1
         if _is_lazy(X):
-            X = _LazyImages(X, min_samples, estimator_name=type(self).__name__)
+            X = _LazyImages(X, min_samples, type(self).__name__, self.nan_policy)
             self._check_sample_shape(X.shape[1:], reset)
             return X
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu()
             X = (X.float() if X.dtype == torch.bfloat16 else X).numpy()
         if not hasattr(X, "ndim"):  # lists and other array-likes
-            X = np.asarray(X)
+            try:
+                X = np.asarray(X)
+            except ValueError as error:
+                raise ValueError(
+                    f"X must be an array of equally shaped images or vectors: {error}") from None
+        if np.iscomplexobj(X):
+            raise ValueError(_complex_message(X.dtype))
         ndim = X.ndim
         if ndim == 2:
             X = validate_data(self, X, reset=reset, dtype="numeric",
-                              ensure_min_samples=min_samples)
+                              ensure_min_samples=min_samples, ensure_all_finite=False)
         elif ndim in (3, 4):
             X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=min_samples,
-                            input_name="X", estimator=self)
+                            ensure_all_finite=False, input_name="X", estimator=self)
         else:
             raise ValueError(
                 "Reshape your data: X must be images of shape (n_samples, H, W) or "
                 "(n_samples, C, H, W), or vectors of shape (n_samples, n_features); got an "
                 f"array with {ndim} dimension(s) of shape {np.shape(X)}."
             )
+        if self.nan_policy == "raise":
+            check_finite_pixels(X)
         if X.ndim == 2 and self.image_shape is not None:
             shape = tuple(self.image_shape)
             if math.prod(shape) != X.shape[1]:
@@ -354,6 +437,9 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_sample_shape(self, sample_shape, reset):
         """Record the sample shape in fit; insist on the same one afterwards."""
+        if min(sample_shape) < 1:
+            raise ValueError(f"X holds empty samples of shape {sample_shape}; every image side "
+                             "(and channel count) must be at least 1.")
         if len(sample_shape) == 1 and self._uses_polar_view():
             raise ValueError(
                 f"{type(self).__name__} projects images to polar coordinates, but X has flat "
@@ -377,6 +463,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _resolve_device(self):
         """The device to train on; under torchrun, this process's GPU (and join the group)."""
         device = self.device
+        if device != "auto":
+            _check_device_available(device)
         if device == "auto":
             if not torch.cuda.is_available():
                 device = "cpu"
@@ -414,7 +502,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _make_module(self, X):
         """Build preprocessing (with statistics measured on ``X``), backbone and head."""
-        preprocess = Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1])
+        preprocess = Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1],
+                                nan_policy=self.nan_policy)
         preprocess.fit(X, batch_size=max(self.batch_size, 1024))
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
@@ -528,6 +617,14 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             When the training loss stops being finite: the message names the
             epoch and suggests a fix, and the pretrainer keeps (and can
             ``transform`` with) the weights from the start of that epoch.
+        torch.OutOfMemoryError
+            When a training step does not fit in the device's memory: the
+            message names ``batch_size`` and the largest halving of it whose
+            step fits (tried after the failure). The batch size is never
+            changed silently.
+        KeyboardInterrupt
+            On Ctrl-C: the pretrainer keeps the weights reached so far (and
+            ``checkpoint_dir``, if set, the last complete epoch to go on from).
         """
         self._validate_params()
         X = self._validate_input(X, reset=True)
@@ -535,13 +632,9 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.device_ = self._resolve_device()
         self.augment_ = (self.augment if self.augment is not None
                          else self._default_augment()).validate()
-        try:
-            self.net_ = train_network(self, lambda: self._make_module(X), X, None,
-                                      self._pair_loss, after_step=self._after_optimizer_step,
-                                      partners=partners, checkpoint=self._checkpoint(X, latents))
-        except Diverged as error:  # keep the last good weights, then report
-            self.net_, self.history_ = error.net, error.net.history
-            raise
+        self.net_ = train_network(self, lambda: self._make_module(X), X, None,
+                                  self._pair_loss, after_step=self._after_optimizer_step,
+                                  partners=partners, checkpoint=self._checkpoint(X, latents))
         self.history_ = self.net_.history
         return self
 

@@ -44,8 +44,12 @@ _TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
 )}
 
 
+NAN_POLICIES = ("raise", "replace", "mask")
+"""What a pretrainer may do with non-finite pixels (its ``nan_policy``)."""
+
+
 class Preprocess(nn.Module):
-    """Cast to float32, optionally ``log1p``, then normalise intensities.
+    """Cast to float32, deal with non-finite pixels, optionally ``log1p``, then normalise.
 
     Parameters
     ----------
@@ -58,35 +62,58 @@ class Preprocess(nn.Module):
         deviation. ``None``: leave intensities as they are.
     n_channels : int
         Channels (or features, for vector inputs) the statistics are kept for.
+    nan_policy : {"raise", "replace", "mask"}, default="raise"
+        Non-finite values (NaN, ±inf, or too large for float32) are assumed
+        absent (``"raise"``: the input was checked), replaced by 0 before
+        scaling (``"replace"``), or left out of the statistics and set to 0
+        after normalisation (``"mask"``).
     """
 
-    def __init__(self, log_intensity, normalize, n_channels):
+    def __init__(self, log_intensity, normalize, n_channels, nan_policy="raise"):
         super().__init__()
         self.log_intensity = log_intensity
         self.normalize = normalize
+        self.nan_policy = nan_policy
         self.register_buffer("mean", torch.zeros(n_channels))
         self.register_buffer("std", torch.ones(n_channels))
 
     def scale(self, x):
-        """The part before normalisation: cast and optional log."""
+        """Cast, replace non-finite values by 0 and apply the optional log.
+
+        Returns
+        -------
+        x : torch.Tensor
+            float32.
+        valid : torch.Tensor or None
+            Under ``nan_policy="mask"``, True where ``x`` was finite.
+        """
         x = x.float()
-        return torch.log1p(x.clamp_min(0)) if self.log_intensity else x
+        valid = None
+        if self.nan_policy != "raise":
+            finite = torch.isfinite(x)
+            x = torch.where(finite, x, 0.0)
+            valid = finite if self.nan_policy == "mask" else None
+        return (torch.log1p(x.clamp_min(0)) if self.log_intensity else x), valid
 
     def fit(self, X, batch_size):
-        """Measure per-channel mean and std of ``scale(X)`` over a numpy array.
+        """Measure per-channel mean and std of the scaled, valid values of a numpy array.
 
         Under distributed training every process reads its share of ``X``.
         """
         total = torch.zeros(self.mean.shape, dtype=torch.float64)
-        total_sq = torch.zeros_like(total)
+        total_sq, count = torch.zeros_like(total), torch.zeros_like(total)
         dims = [0] + list(range(2, X.ndim))
         rows = distributed.shard(range(len(X)))
         for start in range(rows.start, rows.stop, batch_size):
-            x = self.scale(as_tensor(X[start:min(start + batch_size, rows.stop)])).double()
+            x, valid = self.scale(as_tensor(X[start:min(start + batch_size, rows.stop)]))
+            x = x.double()
             total += x.sum(dims)
             total_sq += (x * x).sum(dims)
-        total, total_sq = distributed.all_reduce_sum(total), distributed.all_reduce_sum(total_sq)
-        count = X.size / X.shape[1]
+            count += (valid.sum(dims) if valid is not None
+                      else math.prod(x.shape) / x.shape[1])
+        total, total_sq, count = (distributed.all_reduce_sum(value)
+                                  for value in (total, total_sq, count))
+        count = count.clamp_min(1)
         mean = total / count
         std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
         self.mean.copy_(mean)
@@ -94,15 +121,21 @@ class Preprocess(nn.Module):
         return self
 
     def forward(self, x):
-        x = self.scale(x)
+        x, valid = self.scale(x)
         if self.normalize == "dataset":
             shape = (1, -1) + (1,) * (x.ndim - 2)
-            return (x - self.mean.view(shape)) / self.std.view(shape)
-        if self.normalize == "image":
+            x = (x - self.mean.view(shape)) / self.std.view(shape)
+        elif self.normalize == "image":
             dims = tuple(range(1, x.ndim))
-            std = x.std(dim=dims, keepdim=True, unbiased=False)
-            return (x - x.mean(dim=dims, keepdim=True)) / std.clamp_min(1e-12)
-        return x
+            if valid is None:
+                mean, std = x.mean(dim=dims, keepdim=True), x.std(dim=dims, keepdim=True,
+                                                                   unbiased=False)
+            else:
+                count = valid.sum(dim=dims, keepdim=True).clamp_min(1)
+                mean = x.sum(dim=dims, keepdim=True) / count
+                std = ((x - mean).square() * valid).sum(dim=dims, keepdim=True).div(count).sqrt()
+            x = (x - mean) / std.clamp_min(1e-12)
+        return x if valid is None else x * valid
 
 
 class PretrainModule(nn.Module):
@@ -164,7 +197,9 @@ def as_tensor(batch):
     batch = np.asarray(batch)
     if batch.dtype not in _TORCH_NATIVE_DTYPES:
         batch = batch.astype(np.float32)
-    return torch.from_numpy(np.array(batch, copy=not batch.flags.writeable))
+    # torch takes neither read-only arrays nor negative strides (e.g. ``X[:, ::-1]``)
+    copy = not batch.flags.writeable or any(stride < 0 for stride in batch.strides)
+    return torch.from_numpy(np.array(batch, copy=copy))
 
 
 class BatchIterator:
@@ -277,10 +312,15 @@ class BatchIterator:
         return self._move(x), None if y is None else self._move(y)
 
     def _move(self, tensor):
-        tensor = tensor.to(self.device, non_blocking=True)
-        if self.channels_last and tensor.ndim == 4:
-            tensor = tensor.contiguous(memory_format=torch.channels_last)
-        return tensor
+        return to_device(tensor, self.device, self.channels_last)
+
+
+def to_device(tensor, device, channels_last):
+    """Move a batch to ``device`` (asynchronously from pinned memory), channels_last if asked."""
+    tensor = tensor.to(device, non_blocking=True)
+    if channels_last and tensor.ndim == 4:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+    return tensor
 
 
 class Trainer(NeuralNet):
@@ -327,6 +367,14 @@ class Trainer(NeuralNet):
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._on_cuda)
+
+    def fit_loop(self, X, y=None, **fit_params):
+        self.interrupted = False
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt:  # skorch's partial_fit swallows it; train_network re-raises
+            self.interrupted = True
+            raise
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(dataset, self.batch_size, training=training,
@@ -463,11 +511,11 @@ class EpochCheckpoint(Callback):
 
 
 class Diverged(FloatingPointError):
-    """The training loss stopped being finite; ``net`` holds the last good weights."""
+    """The training loss stopped being finite (the net keeps the last good weights)."""
 
-    def __init__(self, message, net):
-        super().__init__(message)
-        self.net = net
+
+class BatchTooLarge(torch.OutOfMemoryError):
+    """A training step of ``batch_size`` images did not fit in the device's memory."""
 
 
 class StopOnDivergence(Callback):
@@ -498,8 +546,7 @@ class StopOnDivergence(Callback):
             f"The training loss became {loss} in epoch {epoch}, batch {batch}: training "
             f"diverged and was stopped. The model keeps the weights from the start of epoch "
             f"{epoch}{kept}. Try a lower lr (it is {net.lr}), and check X for extreme values "
-            "(log_intensity=True tames intensities spanning many decades).",
-            net,
+            "(log_intensity=True tames intensities spanning many decades)."
         )
 
 
@@ -510,6 +557,34 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(item) for item in value)
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _out_of_memory_message(net, X, y, paired, batch_size):
+    """Explain an out-of-memory training step and name the largest halved batch that fits.
+
+    Runs a real training step (forward, backward, optimiser) on the first
+    ``batch_size / 2``, ``/ 4``, ... samples until one fits; the weights it
+    changes belong to a fit that has failed anyway.
+    """
+    fits = None
+    size = min(batch_size, len(X)) // 2
+    while size >= 2 and fits is None:
+        net.optimizer_.zero_grad(set_to_none=True)
+        if torch.device(net.device).type == "cuda":
+            torch.cuda.empty_cache()
+        try:
+            x = to_device(as_tensor(X[:size]), net.device, net._on_cuda)
+            partner = x if paired else None if y is None else torch.as_tensor(y[:size])
+            net.train_step((x, None if partner is None else partner.to(net.device)))
+            fits = size
+        except torch.OutOfMemoryError:
+            size //= 2
+    net.optimizer_.zero_grad(set_to_none=True)
+    advice = (f"A step of {fits} images fits: pass batch_size={fits} (and scale lr with it "
+              "if you tuned it)." if fits is not None else
+              "Not even 2 images fit: use a smaller backbone or smaller images.")
+    return (f"The {torch.device(net.device).type} device ran out of memory training with "
+            f"batch_size={batch_size}. {advice} Nothing was trained with another batch size.")
 
 
 # Callbacks that print or write files: under distributed training only rank 0 keeps them.
@@ -558,6 +633,17 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
     -------
     Trainer
         The fitted net.
+
+    Raises
+    ------
+    Diverged
+        At a non-finite training loss (weights from the epoch's start).
+    KeyboardInterrupt
+        On Ctrl-C (weights reached so far). In both cases ``owner`` keeps
+        the net as ``net_`` and its ``history_``.
+    BatchTooLarge
+        When a training step runs out of device memory, naming the largest
+        halved batch size whose step fits.
     """
     world_size = distributed.world_size()
     if world_size > 1 and (owner.batch_size % world_size or len(X) < world_size):
@@ -625,11 +711,28 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             net.optimizer_.load_state_dict(state["optimizer"])
             net.history = History(state["history"])
             done = len(net.history)
+        out_of_memory = False
         try:
             net.partial_fit(X, y, epochs=max(owner.max_epochs - done, 0))
+        except torch.OutOfMemoryError:
+            out_of_memory = True  # handled below, once the failed step's tensors are freed
+        except Diverged:
+            owner.net_, owner.history_ = net, net.history
+            raise
         finally:  # also when training stops with an error: the net must still pickle
             net.partners = net.data_order = None
             net.training_loss = training_loss  # a compiled function does not pickle
+        if out_of_memory:
+            raise BatchTooLarge(_out_of_memory_message(
+                net, X, y, paired=partners is not None, batch_size=owner.batch_size))
+        if net.interrupted:
+            owner.net_, owner.history_ = net, net.history
+            raise KeyboardInterrupt(
+                f"Training was interrupted in epoch {len(net.history)}; "
+                f"{type(owner).__name__} keeps the weights reached so far"
+                + (" and checkpoint_dir the last complete epoch, from which fit goes on"
+                   if checkpoint is not None else "") + "."
+            )
     # Processes differ only in BatchNorm statistics: keep rank 0's everywhere.
     distributed.broadcast_module(net.module_)
     return net

@@ -1033,10 +1033,10 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
 def embedding_dim(module, input_shape):
     """Return the size ``D`` of the vectors that a backbone outputs.
 
-    Uses ``module.out_features`` if it is an integer; otherwise runs a batch
-    of two all-zero samples through the module in eval mode under
-    :func:`torch.no_grad` (on the device and dtype of its parameters) and
-    restores every submodule's training flag afterwards.
+    Runs a batch of two all-zero samples through the module in eval mode
+    under :func:`torch.no_grad` (on the device and dtype of its parameters)
+    and restores every submodule's training flag afterwards; so a module
+    that cannot take such samples is found before training.
 
     Parameters
     ----------
@@ -1056,7 +1056,8 @@ def embedding_dim(module, input_shape):
     TypeError
         If ``module`` is not a :class:`torch.nn.Module`.
     ValueError
-        If the module does not return a 2-D ``(B, D)`` tensor.
+        If the module fails on such input (e.g. it expects other channels),
+        or does not return a 2-D ``(B, D)`` tensor.
 
     Examples
     --------
@@ -1068,10 +1069,6 @@ def embedding_dim(module, input_shape):
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"the backbone must be a torch.nn.Module, got {type(module).__name__}")
-    out_features = getattr(module, "out_features", None)
-    if isinstance(out_features, int):
-        return out_features
-
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     param = next(chain(module.parameters(), module.buffers()), None)
     like = {"device": param.device, "dtype": param.dtype} if param is not None and param.is_floating_point() else {}
@@ -1081,6 +1078,11 @@ def embedding_dim(module, input_shape):
     try:
         with torch.no_grad():
             out = module(x)
+    except RuntimeError as error:
+        raise ValueError(
+            f"the backbone failed on a batch of shape {tuple(x.shape)} (two samples shaped "
+            f"like those of X): {error}"
+        ) from error
     finally:
         for m, mode in zip(module.modules(), modes):
             m.training = mode

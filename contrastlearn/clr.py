@@ -65,16 +65,16 @@ class CLR(BasePretrainer):
 
     def __init__(self, *, temperature=0.1, view="cartesian", backbone="auto",
                  projection_dims=(256, 128), image_shape=None, normalize="dataset",
-                 log_intensity=False, augment=None, pairing="augment", max_epochs=20,
-                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
+                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
                  device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
                  checkpoint_dir=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks, compile=compile,
+            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
+            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
+            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
             checkpoint_dir=checkpoint_dir,
         )
         self.temperature = temperature
@@ -157,17 +157,17 @@ class CPLR(BasePretrainer):
 
     def __init__(self, *, temperature=0.1, mode="polar-cartesian", shared_backbone=True,
                  backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, augment=None, pairing="augment",
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
+                 normalize="dataset", log_intensity=False, nan_policy="raise", augment=None,
+                 pairing="augment", max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
                  lr_schedule="cosine", device="auto", random_state=None, verbose=0,
                  callbacks=None, compile=False,
                  checkpoint_dir=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks, compile=compile,
+            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
+            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
+            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
             checkpoint_dir=checkpoint_dir,
         )
         self.temperature = temperature

@@ -173,7 +173,8 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.cluster_is_particle_[self._distances(X).argmin(axis=1)].astype(int)
+        nearest = self._distances(X).argmin(axis=1)
+        return self.cluster_is_particle_[nearest].astype(int)
 
     def score(self, X, y, sample_weight=None):
         """F1 score of the particle class.

@@ -71,8 +71,8 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
                  teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
                  local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="vit_small_p8",
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
-                 log_intensity=False, augment=None, pairing="augment", max_epochs=20,
-                 batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
+                 log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
+                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
                  device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
                  checkpoint_dir=None):
         super().__init__(
@@ -83,10 +83,10 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
             center_momentum=center_momentum, n_local_crops=n_local_crops,
             local_crop_scale=local_crop_scale, local_crop_size=local_crop_size,
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, augment=augment, pairing=pairing,
-            max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            lr_schedule=lr_schedule, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks, compile=compile,
+            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
+            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
+            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
             checkpoint_dir=checkpoint_dir,
         )
         self.mask_ratio = mask_ratio

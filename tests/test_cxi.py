@@ -66,25 +66,22 @@ def test_an_h5py_dataset_is_streamed_too(shots):
     assert embedding.shape == (len(X), 256)
 
 
-def test_nan_pixels_in_a_file_are_rejected(tmp_path):
+def test_nan_pixels_in_a_file_are_rejected_or_handled_by_the_nan_policy(tmp_path):
     X = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
     X[13, 2, 2] = np.nan
     save_cxi(tmp_path / "bad.cxi", X)
-    with pytest.raises(ValueError, match="NaN or infinity"):
+    with pytest.raises(ValueError, match="1 NaN.* image 13, found while reading CXIImages"):
         cl.CLR(max_epochs=1).fit(load_cxi(tmp_path / "bad.cxi"))
+    masked = cl.CLR(max_epochs=1, nan_policy="mask", device="cpu")
+    embedding = masked.fit_transform(load_cxi(tmp_path / "bad.cxi"))
+    assert np.isfinite(embedding).all()
 
 
-def test_reader_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No CXI file"):
-        load_cxi(tmp_path / "missing.cxi")
+def test_reader_lists_the_datasets_when_it_finds_no_image_stack(tmp_path):
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["some/thing"] = np.zeros((3, 4))
-    with pytest.raises(ValueError, match="no image stack.*some/thing"):
+    with pytest.raises(ValueError, match="no image stack.*pass dataset= one of .*some/thing"):
         load_cxi(tmp_path / "other.h5")
-    with pytest.raises(ValueError, match=r"image stack of shape"):
-        load_cxi(tmp_path / "other.h5", dataset="some/thing")
-    with pytest.raises(ValueError, match="no dataset"):
-        load_cxi(tmp_path / "other.h5", dataset="nope")
 
 
 def test_writer_never_leaves_a_half_written_file(tmp_path):
@@ -105,11 +102,9 @@ def test_writer_never_leaves_a_half_written_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_writer_refuses_to_overwrite_and_checks_labels(tmp_path):
+def test_writer_overwrites_only_when_asked(tmp_path):
     save_cxi(tmp_path / "a.cxi", np.zeros((3, 4, 4)))
     with pytest.raises(FileExistsError, match="overwrite=True"):
         save_cxi(tmp_path / "a.cxi", np.zeros((3, 4, 4)))
     save_cxi(tmp_path / "a.cxi", np.ones((2, 4, 4)), overwrite=True)
     assert load_cxi(tmp_path / "a.cxi").shape == (2, 4, 4)
-    with pytest.raises(ValueError, match="labels has 2 rows but X has 3"):
-        save_cxi(tmp_path / "b.cxi", np.zeros((3, 4, 4)), labels=[0, 1])

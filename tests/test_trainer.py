@@ -1,4 +1,4 @@
-"""The training engine: batches read ahead in a background thread, divergence stops training."""
+"""The training engine: read-ahead, divergence, out-of-memory and Ctrl-C handling."""
 
 import pickle
 import threading
@@ -9,6 +9,7 @@ import torch
 from skorch.callbacks import Callback
 
 import contrastlearn as cl
+import resume_job  # tests/resume_job.py: the interruption callback
 
 
 class LoggedSource:
@@ -131,3 +132,47 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_
     assert len(saved["history"]) == 1
     for key, value in clr.net_.module_.state_dict().items():
         torch.testing.assert_close(value, saved["module"][key], rtol=0, atol=0)
+
+
+class RunsOutOfMemory(torch.nn.Module):
+    """A backbone that, like a GPU, cannot train on more than ``limit`` images at once."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
+
+    def forward(self, x):
+        if self.training and len(x) > self.limit:
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(x)} images")
+        return self.net(x)
+
+
+@pytest.mark.parametrize("limit,advice", [
+    (40, r"A step of 16 images fits: pass batch_size=16"),  # CLR embeds 2 views per image
+    (3, r"Not even 2 images fit"),
+])
+def test_out_of_memory_names_the_batch_size_and_the_largest_that_fits(small_images, limit, advice):
+    clr = cl.CLR(backbone=RunsOutOfMemory(limit), batch_size=64, max_epochs=2, random_state=0)
+    with pytest.raises(torch.OutOfMemoryError,
+                       match=r"cpu device ran out of memory training with batch_size=64\. "
+                             + advice + r".*Nothing was trained with another batch size"):
+        clr.fit(small_images[0])
+    assert not hasattr(clr, "net_")
+
+
+class CtrlC(resume_job.KillMidEpoch):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_stops_fit_keeps_the_weights_and_a_rerun_resumes(small_images, tmp_path):
+    X = small_images[0]
+    params = dict(max_epochs=3, batch_size=64, random_state=0, checkpoint_dir=tmp_path)
+    clr = cl.CLR(callbacks=[CtrlC(2)], **params)
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 2; CLR keeps the weights"):
+        clr.fit(X)  # skorch alone would swallow Ctrl-C and return as if training had finished
+    assert len(clr.history_) == 2 and np.isfinite(clr.transform(X)).all()
+    resumed = cl.CLR(**params).fit(X)
+    uninterrupted = cl.CLR(**{**params, "checkpoint_dir": None}).fit(X)
+    assert resumed.history_[:, "train_loss"] == uninterrupted.history_[:, "train_loss"]

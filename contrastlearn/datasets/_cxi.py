@@ -65,12 +65,21 @@ class CXIImages:
                     f"{self.path}:{dataset} must be an image stack of shape (n, H, W) or "
                     f"(n, C, H, W); got {getattr(data, 'shape', type(data).__name__)}."
                 )
+            if data.dtype.kind not in "biuf":
+                raise ValueError(f"{self.path}:{dataset} holds values of dtype {data.dtype}; "
+                                 "images must be real numbers (bool, int or float).")
             self.shape, self.dtype = data.shape, data.dtype
             self.mask = f[MASK_PATH][()] if MASK_PATH in f else None
             self.labels = f[LABELS_PATH][()] if LABELS_PATH in f else None
             self.label_names = ([n.decode() if isinstance(n, bytes) else str(n)
                                  for n in f[LABEL_NAMES_PATH][()]]
                                 if LABEL_NAMES_PATH in f else None)
+        if self.mask is not None and self.mask.shape != self.shape[-2:]:
+            raise ValueError(f"{self.path}:{MASK_PATH} has shape {self.mask.shape}; the "
+                             f"detector mask must match the images' {self.shape[-2:]}.")
+        if self.labels is not None and len(self.labels) != self.shape[0]:
+            raise ValueError(f"{self.path}:{LABELS_PATH} has {len(self.labels)} rows for "
+                             f"{self.shape[0]} images; it must have one per image.")
 
     @property
     def ndim(self):
@@ -137,7 +146,10 @@ def load_cxi(path, dataset=None):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file has no image stack where looked, or it is not 3-D/4-D.
+        If the file is not HDF5, has no image stack where looked (or at
+        ``dataset``), the stack is not 3-D/4-D or not real numbers, or the
+        mask or labels do not fit the images. The file is only ever opened
+        read-only.
 
     Examples
     --------
@@ -152,6 +164,8 @@ def load_cxi(path, dataset=None):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No CXI file at {path!r}.")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is not an HDF5 file (CXI files are HDF5).")
     if dataset is None:
         with h5py.File(path, "r") as f:
             found = [p for p in DATA_PATHS if p in f]
@@ -193,6 +207,15 @@ def save_cxi(path, X, *, labels=None, label_names=None, mask=None, overwrite=Fal
     compression : {None, "gzip", "lzf"}, default=None
         HDF5 compression of the images.
 
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    ValueError
+        If ``X`` is not a 3-D/4-D stack of real numbers, or ``labels``,
+        ``label_names`` or ``mask`` do not fit it (before anything is
+        written).
+
     Examples
     --------
     >>> import numpy as np, tempfile, os
@@ -212,13 +235,18 @@ def save_cxi(path, X, *, labels=None, label_names=None, mask=None, overwrite=Fal
     if label_names is not None and (labels is None or labels.ndim != 2
                                     or len(label_names) != labels.shape[1]):
         raise ValueError("label_names needs multi-hot labels of shape (n, len(label_names)).")
+    first = np.asarray(X[:1])
+    if first.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold real numbers (bool, int or float); got dtype {first.dtype}.")
+    if mask is not None and np.shape(mask) != first.shape[-2:]:
+        raise ValueError(f"mask has shape {np.shape(mask)}; it must match the images' "
+                         f"{first.shape[-2:]}.")
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(suffix=".cxi.part", dir=folder)
     os.close(handle)
     try:
         with h5py.File(temporary, "w") as f:
             f["cxi_version"] = 150
-            first = np.asarray(X[:1])
             data = f.create_dataset("entry_1/data_1/data", shape=(n, *first.shape[1:]),
                                     dtype=first.dtype, chunks=(1, *first.shape[1:]),
                                     compression=compression)
