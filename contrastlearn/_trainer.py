@@ -564,10 +564,11 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
 
     Runs a real training step (forward, backward, optimiser) on the first
     ``batch_size / 2``, ``/ 4``, ... samples until one fits; the weights it
-    changes belong to a fit that has failed anyway.
+    changes belong to a fit that has failed anyway. Under distributed
+    training no step is tried: the processes would wait for each other.
     """
     fits = None
-    size = min(batch_size, len(X)) // 2
+    size = min(batch_size, len(X)) // 2 if distributed.world_size() == 1 else 0
     while size >= 2 and fits is None:
         net.optimizer_.zero_grad(set_to_none=True)
         if torch.device(net.device).type == "cuda":
@@ -580,9 +581,13 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
         except torch.OutOfMemoryError:
             size //= 2
     net.optimizer_.zero_grad(set_to_none=True)
-    advice = (f"A step of {fits} images fits: pass batch_size={fits} (and scale lr with it "
-              "if you tuned it)." if fits is not None else
-              "Not even 2 images fit: use a smaller backbone or smaller images.")
+    if fits is not None:
+        advice = (f"A step of {fits} images fits: pass batch_size={fits} (and scale lr with "
+                  "it if you tuned it).")
+    elif distributed.world_size() > 1:
+        advice = f"Try batch_size={batch_size // 2}."
+    else:
+        advice = "Not even 2 images fit: use a smaller backbone or smaller images."
     return (f"The {torch.device(net.device).type} device ran out of memory training with "
             f"batch_size={batch_size}. {advice} Nothing was trained with another batch size.")
 

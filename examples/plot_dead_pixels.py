@@ -67,9 +67,10 @@ print(pd.DataFrame(rows).round(3).to_string(index=False))
 # %%
 # What the network sees
 # ---------------------
-# After preprocessing, a replaced pixel becomes the (normalised) value of a
-# zero count, far below the mean of these patterns; a masked pixel becomes the
-# mean itself, 0.
+# After preprocessing, a replaced pixel takes the value of a zero count, like
+# the dark background it may sit in (the dead column disappears); a masked
+# pixel takes the normalised mean, 0, and stays visible as neither signal
+# nor background.
 image = torch.as_tensor(broken[hits[:1], None])
 fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
 shown = {"clean (log)": np.log1p(X[hits[0]]),
