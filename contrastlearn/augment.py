@@ -377,7 +377,20 @@ class Augment(BaseEstimator):
         Returns
         -------
         torch.Tensor of shape (B, C, h, w) (or (B, F)), same dtype and device
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point torch tensor.
+        ValueError
+            If ``x`` is neither 4-D nor 2-D.
         """
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError("Augment takes a floating-point torch tensor; got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}.")
+        if x.ndim not in (2, 4):
+            raise ValueError("Augment takes images of shape (B, C, H, W) or vectors (B, F); got "
+                             f"shape {tuple(x.shape)}.")
         if x.ndim == 2:
             if self.feature_drop > 0:
                 x = feature_dropout(x, p=self.feature_drop)

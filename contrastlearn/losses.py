@@ -176,6 +176,8 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
     >>> round(dino_loss(same, same, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
+    _check_tensors(student_outputs=student_outputs, teacher_outputs=teacher_outputs,
+                   center=center)
     if student_outputs.ndim != 3 or teacher_outputs.ndim != 3:
         raise ValueError(
             "student_outputs and teacher_outputs must be 3-D (n_crops, n_samples, "
@@ -249,6 +251,8 @@ def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temp
     >>> round(ibot_patch_loss(outputs, outputs, mask, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
+    _check_tensors(student_patches=student_patches, teacher_patches=teacher_patches, mask=mask,
+                   center=center)
     if student_patches.shape != teacher_patches.shape or student_patches.ndim != 3:
         raise ValueError("student_patches and teacher_patches must have the same 3-D shape "
                          f"(n_images, n_patches, n_prototypes); got {tuple(student_patches.shape)}"
@@ -265,6 +269,12 @@ def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temp
     counts = weights.sum(1)
     per_image = (per_patch * weights).sum(1) / counts.clamp_min(1)
     return per_image[counts > 0].mean()
+
+
+def _check_tensors(**arguments):
+    for name, value in arguments.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor; got {type(value).__name__}.")
 
 
 def _check_pair(a, b, name_a, name_b):
