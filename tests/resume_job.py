@@ -39,8 +39,10 @@ def main(directory, out, kill_at=None):
     X = images()
     callbacks = [KillMidEpoch(int(kill_at))] if kill_at else None
     clr = cl.CLR(checkpoint_dir=directory, callbacks=callbacks, **PARAMS).fit(X)
+    weights = {f"weight:{name}": value.numpy()
+               for name, value in clr.net_.module_.state_dict().items()}
     np.savez(out, embedding=clr.transform(X), loss=np.array(clr.history_[:, "train_loss"]),
-             epoch=np.array(clr.history_[:, "epoch"]))
+             epoch=np.array(clr.history_[:, "epoch"]), **weights)
 
 
 if __name__ == "__main__":
