@@ -465,11 +465,10 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         device = self.device
         if device != "auto":
             _check_device_available(device)
-        if device == "auto":
-            if not torch.cuda.is_available():
-                device = "cpu"
-            else:
-                device = "cuda" if distributed.is_launched() else _free_most_cuda_device()
+        elif not torch.cuda.is_available():
+            device = "cpu"
+        else:
+            device = "cuda" if distributed.is_launched() else _free_most_cuda_device()
         device = distributed.local_device(device)
         distributed.setup(device)
         return device
