@@ -648,6 +648,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Returns
         -------
         ndarray of shape (n_samples, n_features_out), dtype float32
+
+        Raises
+        ------
+        torch.OutOfMemoryError
+            When a batch of ``net_.batch_size`` images (``batch_size`` of the
+            fit) does not fit in the device's memory; the message says how to
+            embed in smaller batches.
         """
         check_is_fitted(self, "net_")
         X = self._validate_input(X, reset=False)

@@ -401,6 +401,17 @@ class Trainer(NeuralNet):
         distributed.average_gradients(self.module_.parameters())
         return {"loss": distributed.all_reduce_mean(loss.detach()), "y_pred": None}
 
+    def forward(self, X, training=False, device="cpu"):
+        try:
+            return super().forward(X, training=training, device=device)
+        except torch.OutOfMemoryError as error:
+            raise BatchTooLarge(
+                f"The {torch.device(self.device).type} device ran out of memory embedding "
+                f"batches of {self.batch_size} images. Embed in smaller batches, e.g. "
+                f"estimator.net_.batch_size = {max(self.batch_size // 2, 1)}; the embeddings "
+                "do not depend on it."
+            ) from error
+
     def infer(self, x, **fit_params):
         with self._autocast():
             return self.module_(x).float()

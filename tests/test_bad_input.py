@@ -153,7 +153,8 @@ CATALOGUE = [
     ("overlap of NaN embeddings", lambda d: cl.overlap_score(np.full((9, 2), np.nan), np.ones(9)),
      ValueError, r"embeddings contains NaN"),
     # ---- losses and projections
-    ("nt_xent of mismatched batches", lambda d: cl.losses.nt_xent(torch.zeros(4, 8), torch.zeros(5, 8)),
+    ("nt_xent of mismatched batches",
+     lambda d: cl.losses.nt_xent(torch.zeros(4, 8), torch.zeros(5, 8)),
      ValueError, r"z1 and z2 must be 2-D tensors of the same shape.*\(4, 8\) and \(5, 8\)"),
     ("nt_xent of numpy arrays", lambda d: cl.losses.nt_xent(np.zeros((4, 8)), np.zeros((4, 8))),
      TypeError, r"z1 and z2 must be torch tensors; got ndarray and ndarray"),

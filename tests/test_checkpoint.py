@@ -38,7 +38,8 @@ def test_a_fit_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_p
     np.testing.assert_array_equal(resumed["loss"], uninterrupted["loss"])
     np.testing.assert_array_equal(resumed["embedding"], uninterrupted["embedding"])
     weights = [key for key in resumed.files if key.startswith("weight:")]
-    assert len(weights) > 10 and weights == [k for k in uninterrupted.files if k.startswith("weight:")]
+    assert len(weights) > 10
+    assert weights == [key for key in uninterrupted.files if key.startswith("weight:")]
     for key in weights:  # every parameter and buffer: backbone, head, normalisation
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
 

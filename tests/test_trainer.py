@@ -135,15 +135,19 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_
 
 
 class RunsOutOfMemory(torch.nn.Module):
-    """A backbone that, like a GPU, cannot train on more than ``limit`` images at once."""
+    """A backbone that, like a GPU, cannot take more than ``limit`` images at once.
 
-    def __init__(self, limit):
+    Training only, unless ``also_inference``.
+    """
+
+    def __init__(self, limit, also_inference=False):
         super().__init__()
         self.limit = limit
+        self.also_inference = also_inference
         self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
 
     def forward(self, x):
-        if self.training and len(x) > self.limit:
+        if (self.training or self.also_inference) and len(x) > self.limit:
             raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(x)} images")
         return self.net(x)
 
@@ -159,6 +163,20 @@ def test_out_of_memory_names_the_batch_size_and_the_largest_that_fits(small_imag
                              + advice + r".*Nothing was trained with another batch size"):
         clr.fit(small_images[0])
     assert not hasattr(clr, "net_")
+
+
+def test_out_of_memory_in_transform_says_how_to_embed_in_smaller_batches(small_images):
+    X = small_images[0]
+    clr = cl.CLR(backbone=RunsOutOfMemory(200), batch_size=64, max_epochs=1, random_state=0)
+    clr.fit(X)
+    expected = clr.transform(X)
+    clr.net_.module_.backbone.also_inference = True
+    clr.net_.batch_size = 240
+    with pytest.raises(torch.OutOfMemoryError, match=r"embedding batches of 240 images\. "
+                       r"Embed in smaller batches, e.g. estimator\.net_\.batch_size = 120"):
+        clr.transform(X)
+    clr.net_.batch_size = 120
+    np.testing.assert_array_equal(clr.transform(X), expected)
 
 
 class CtrlC(resume_job.KillMidEpoch):
