@@ -205,7 +205,7 @@ def check_finite_pixels(X, rows=None, source=None):
     ----------
     X : ndarray
         Images (or vectors), one per row.
-    rows : ndarray of int or None, default=None
+    rows : sequence of int or None, default=None
         The index in the whole data of every row of ``X`` (for the message),
         when ``X`` is a chunk read from ``source``.
     source : object or None, default=None
@@ -278,7 +278,7 @@ class _LazyImages:
     def __getitem__(self, rows):
         if isinstance(rows, slice):
             images = np.asarray(self.source[rows])
-            rows = np.arange(len(self))[rows]
+            rows = range(len(self))[rows]  # indices for the message, without an array
         else:  # h5py reads index lists in increasing order, without repeats
             unique, inverse = np.unique(rows, return_inverse=True)
             images = np.asarray(self.source[unique])[inverse]

@@ -505,7 +505,7 @@ class EpochCheckpoint(Callback):
             "data_order": net.data_order.get_state(),
             "history": _plain(list(net.history)),
         }
-        if torch.device(net.device).type == "cuda":
+        if net._on_cuda:
             state["cuda_rng"] = torch.cuda.get_rng_state(net.device)
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, CHECKPOINT_FILE)
@@ -582,7 +582,7 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
     size = min(batch_size, len(X)) // 2 if distributed.world_size() == 1 else 0
     while size >= 2 and fits is None:
         net.optimizer_.zero_grad(set_to_none=True)
-        if torch.device(net.device).type == "cuda":
+        if net._on_cuda:
             torch.cuda.empty_cache()
         try:
             x = to_device(as_tensor(X[:size]), net.device, net._on_cuda)
