@@ -5,14 +5,15 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import (augment, backbones, datasets, detection, distributed, evaluation, losses,
-               model_selection, pairing, plotting, projection)
+from . import (augment, backbones, baselines, datasets, detection, distributed, evaluation,
+               losses, model_selection, optim, pairing, plotting, projection)
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
 from .dino import DINO
 from .ibot import iBOT
 from .simsiam import SimSiam
+from .vae import VAE
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
 from .pairing import LatentNeighbors
@@ -20,8 +21,8 @@ from .pairing import LatentNeighbors
 __version__ = "0.1.0"
 
 __all__ = [
-    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "Augment", "LatentNeighbors", "LinearProbe",
+    "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "VAE", "Augment", "LatentNeighbors", "LinearProbe",
     "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
-    "augment", "backbones", "datasets", "detection", "distributed", "evaluation", "losses",
-    "model_selection", "pairing", "plotting", "projection", "__version__",
+    "augment", "backbones", "baselines", "datasets", "detection", "distributed", "evaluation",
+    "losses", "model_selection", "optim", "pairing", "plotting", "projection", "__version__",
 ]

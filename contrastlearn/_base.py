@@ -1,11 +1,13 @@
-"""The base every pretrainer shares: an sklearn transformer that owns a skorch net.
+"""The bases every network estimator shares: sklearn transformers that own a skorch net.
 
-``BasePretrainer`` stores its parameters untouched in ``__init__``; ``fit``
+``NetworkTransformer`` validates parameters and input, picks the device and
+trains a module with :func:`~contrastlearn._trainer.train_network`;
+``BasePretrainer`` adds backbone, projection head, augmentation and positive
+pairs. A pretrainer stores its parameters untouched in ``__init__``; ``fit``
 validates them and the input, seeds torch from ``random_state``, builds the
-model and trains it with the private :class:`~contrastlearn._trainer.Trainer`.
-A method (``CLR``, ...) is a subclass that only adds its own parameters and
-says how a batch and its partners become a loss
-(:meth:`BasePretrainer._training_loss`).
+model and trains it. A method (``CLR``, ...) is a subclass that only adds its
+own parameters and says how a batch and its partners become a loss
+(:meth:`NetworkTransformer._training_loss`).
 """
 
 import copy
@@ -23,34 +25,38 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones, distributed
-from ._trainer import (NAN_POLICIES, PretrainModule, Preprocess, projection_head,
-                       train_network)
-from .augment import Augment
+from ._trainer import (NAN_POLICIES, NORMALIZATIONS, OPTIMIZERS, PretrainModule, Preprocess,
+                       projection_head, train_network)
+from .augment import PRESETS as AUGMENT_PRESETS
+from .augment import Augment, resolve_augment
 from .pairing import LatentNeighbors
 
 
-PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
+#: Docstring entries of the parameters shared by the networks' estimators, by name.
+PARAMETER_DOCS = {
+    "backbone": """backbone : str or torch.nn.Module, default="auto"
         A name from :data:`contrastlearn.backbones.BACKBONE_NAMES` ("small_cnn",
-        "resnet18", "se_resnet50", "sk_resnet18_small", "mlp", ...) or any
-        module mapping ``(B, C, H, W)`` images to ``(B, D)`` vectors (it is
-        copied, never trained in place). ``"auto"`` picks, for images of
-        side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
+        "resnet18", "se_resnet50", "sk_resnet18_small", "cplr_resnet18", "mlp",
+        ...) or any module mapping ``(B, C, H, W)`` images to ``(B, D)``
+        vectors (it is copied, never trained in place). ``"auto"`` picks, for
+        images of side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
         ``"small_cnn_small"``; on CUDA ``"resnet18"`` (``s >= 64``) or
-        ``"resnet18_small"``; ``"mlp"`` for flat vectors.
-    projection_dims : tuple of int, default={projection_dims}
+        ``"resnet18_small"``; ``"mlp"`` for flat vectors.""",
+    "projection_dims": """projection_dims : tuple of int, default={projection_dims}
         Widths of the projection head's layers; the last is the size of the
-        vectors the loss compares.
-    image_shape : tuple of int or None, default=None
+        vectors the loss compares.""",
+    "image_shape": """image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` to reshape flat ``(n_samples, n_features)``
-        input into images. None treats flat input as vectors.
-    normalize : {"dataset", "image", None}, default="dataset"
+        input into images. None treats flat input as vectors.""",
+    "normalize": """normalize : {"dataset", "image", "minmax", None}, default="dataset"
         Intensity normalisation: per-channel mean and standard deviation of the
-        training set, each image by its own mean and standard deviation, or
-        none.
-    log_intensity : bool, default=False
+        training set, each image by its own mean and standard deviation, each
+        image scaled to [0, 1] by its own minimum and maximum (the reference
+        CPLR study's scaling), or none.""",
+    "log_intensity": """log_intensity : bool, default=False
         Apply ``log1p(max(x, 0))`` before normalising, for detector images that
-        span many decades of intensity.
-    nan_policy : {"raise", "replace", "mask"}, default="raise"
+        span many decades of intensity.""",
+    "nan_policy": """nan_policy : {"raise", "replace", "mask"}, default="raise"
         What to do with NaN and infinite pixels (and finite values beyond the
         float32 range that training computes in), such as dead or saturated
         detector pixels: ``"raise"`` a ``ValueError`` saying how many there
@@ -58,54 +64,68 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
         ``log_intensity`` and normalisation (a pixel that counted nothing);
         or ``"mask"`` them: they are left out of the normalisation statistics
         and enter the network at the normalised mean, 0, carrying no signal.
-        ``transform`` applies the same policy.
-    augment : Augment or None, default=None
-        The view-making pipeline; None means ``Augment()`` with its defaults
+        ``transform`` applies the same policy.""",
+    "augment": """augment : Augment, str or None, default=None
+        The view-making pipeline: an :class:`~contrastlearn.augment.Augment`,
+        the name of a preset in :data:`contrastlearn.augment.PRESETS`
+        (``"cplr-reference"``: the reference CPLR study's list, for
+        ``normalize="minmax"``), or None for ``Augment()`` with its defaults
         (any-angle rotation and flips, which suit diffraction patterns,
         micrographs and sky images; use a small ``rotation`` and no flips for
-        digits or text).
-    pairing : "augment" or LatentNeighbors, default="augment"
+        digits or text).""",
+    "pairing": """pairing : "augment" or LatentNeighbors, default="augment"
         How positive pairs are formed: two augmentations of one image, or an
         augmentation of the image and one of another image whose latent
         factors lie within a small step
         (:class:`~contrastlearn.pairing.LatentNeighbors`; give the factor
-        table to ``fit`` as ``latents``).
-    max_epochs : int, default=20
+        table to ``fit`` as ``latents``).""",
+    "max_epochs": """max_epochs : int, default=20
         Passes over the data. 0 keeps the randomly initialised network: the
-        "untrained backbone" baseline.
-    batch_size : int, default=256
+        "untrained backbone" baseline.""",
+    "batch_size": """batch_size : int, default=256
         Images per step (the negatives of an anchor are the other
         ``2 * batch_size - 2`` views). Data smaller than this trains in one
-        batch; otherwise the last incomplete batch of an epoch is dropped.
-    lr : float, default=1e-3
-        AdamW learning rate.
-    weight_decay : float, default=1e-6
-        AdamW weight decay.
-    lr_schedule : {"cosine", None}, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``, or constant.
-    device : str, default="auto"
+        batch; otherwise the last incomplete batch of an epoch is dropped.""",
+    "lr": """lr : float, default=1e-3
+        Peak learning rate. For ``optimizer="lars"`` use a far larger one: the
+        reference CPLR study took ``0.1 * sqrt(batch_size)``.""",
+    "weight_decay": """weight_decay : float, default=1e-6
+        Weight decay (AdamW's decoupled decay; LARS's L2 term, not applied to
+        biases and normalisation parameters).""",
+    "lr_schedule": """lr_schedule : {"cosine", None}, default="cosine"
+        Cosine decay of the learning rate, per optimiser step, from ``lr``
+        after the warm-up to 0 at the end of ``max_epochs``; or constant.""",
+    "optimizer": """optimizer : {"adamw", "lars"}, default="adamw"
+        :class:`torch.optim.AdamW`, or :class:`contrastlearn.optim.LARS`
+        (momentum 0.9, trust coefficient 0.001; biases and normalisation
+        parameters excluded from adaptation and decay), the optimiser of
+        SimCLR and of the reference CPLR study.""",
+    "warmup_epochs": """warmup_epochs : float, default=0
+        Epochs of linear learning-rate warm-up from 0, counted in optimiser
+        steps (the reference CPLR study: 10 of 1000 epochs).""",
+    "device": """device : str, default="auto"
         "auto" uses CUDA when available (of several GPUs, the one with the
         most free memory when ``fit`` starts, so that the jobs of a parallel
         search spread over them), else the CPU. On CUDA, training runs in
-        bf16 autocast with channels_last tensors; on the CPU in float32.
-    random_state : int, RandomState or None, default=None
+        bf16 autocast with channels_last tensors; on the CPU in float32.""",
+    "random_state": """random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling and augmentation. With an int,
-        a CPU fit is repeatable bit for bit.
-    verbose : int, default=0
+        a CPU fit is repeatable bit for bit.""",
+    "verbose": """verbose : int, default=0
         0 prints nothing; 1 prints a table line per epoch (loss, duration);
-        2 adds a progress bar per epoch.
-    callbacks : list of skorch callbacks or None, default=None
+        2 adds a progress bar per epoch.""",
+    "callbacks": """callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (checkpoints, early stopping, ...), passed to
         the internal net. Under distributed training, callbacks that print
         or write files (``PrintLog``, ``ProgressBar``, ``Checkpoint``,
-        ``TrainEndCheckpoint``) run on rank 0 only.
-    compile : bool, default=False
+        ``TrainEndCheckpoint``) run on rank 0 only.""",
+    "compile": """compile : bool, default=False
         Compile the training step (augmentation, networks and loss, forward
         and backward) with :func:`torch.compile`. The first epoch pays the
         compilation (15-35 s for the small CNN on a CPU); later epochs ran
         1.2-1.4x faster on a 2-core CPU. Worth it for long fits, not for
-        short ones or small grid searches. ``transform`` is not compiled.
-    checkpoint_dir : str, path-like or None, default=None
+        short ones or small grid searches. ``transform`` is not compiled.""",
+    "checkpoint_dir": """checkpoint_dir : str, path-like or None, default=None
         Save the whole training state (weights, optimiser, learning-rate
         schedule, random generators, history) to
         ``checkpoint_dir/contrastlearn_checkpoint.pt`` after every epoch,
@@ -115,7 +135,16 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
         killed, and on a CPU ends with the weights an uninterrupted fit
         would have reached. A checkpoint of other parameters or data raises
         a ``ValueError``. Checkpoints are loaded as weights only (no code
-        runs). None saves nothing.
+        runs). None saves nothing.""",
+}
+
+#: The training parameters of every estimator built on :class:`NetworkTransformer`.
+TRAINING_PARAMETERS = ("image_shape", "normalize", "log_intensity", "nan_policy", "max_epochs",
+                       "batch_size", "lr", "weight_decay", "lr_schedule", "optimizer",
+                       "warmup_epochs", "device", "random_state", "verbose", "callbacks",
+                       "compile", "checkpoint_dir")
+
+ATTRIBUTES_DOC = """
 
     Attributes
     ----------
@@ -129,7 +158,22 @@ PARAMETERS_DOC = """backbone : str or torch.nn.Module, default="auto"
     input_shape_ : tuple of int
         Shape of one sample as the network sees it: ``(C, H, W)`` or ``(F,)``.
     device_ : str
-        The device training ran on.
+        The device training ran on."""
+
+
+def parameters_doc(names, **defaults):
+    """The numpydoc entries of the named shared parameters, ``{key}`` replaced from ``defaults``."""
+    text = "\n    ".join(PARAMETER_DOCS[name] for name in names)
+    for key, value in defaults.items():
+        text = text.replace(f"{{{key}}}", str(value))
+    return text
+
+
+PARAMETERS_DOC = parameters_doc(
+    ("backbone", "projection_dims", "image_shape", "normalize", "log_intensity", "nan_policy",
+     "augment", "pairing", "max_epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
+     "optimizer", "warmup_epochs", "device", "random_state", "verbose", "callbacks", "compile",
+     "checkpoint_dir")) + ATTRIBUTES_DOC + """
     augment_ : Augment
         The augmentation pipeline used."""
 """The parameters every pretrainer shares, for the methods' docstrings.
@@ -317,32 +361,34 @@ def _free_most_cuda_device():
     return f"cuda:{int(np.argmax(free))}"
 
 
-class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Shared machinery of the self-supervised pretrainers. Not used directly.
+class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """An sklearn transformer that trains a network on images with the one training loop.
 
-    Subclasses set their parameters in ``__init__`` (calling
-    ``super().__init__``), extend ``_parameter_checks`` and implement
-    :meth:`_training_loss`. See :class:`contrastlearn.CLR` for the parameters.
+    The shared machinery of the pretrainers and of :class:`contrastlearn.VAE`:
+    input validation (arrays, tensors, files streamed from disk), devices,
+    checkpoints, training through :func:`~contrastlearn._trainer.train_network`
+    and ``transform`` by the trained module's ``forward``. Not used directly:
+    a subclass stores its parameters in ``__init__`` (the names in
+    :data:`TRAINING_PARAMETERS` among them), extends ``_parameter_checks``,
+    builds its module in ``_make_module`` and says how a preprocessed batch
+    becomes a loss in ``_training_loss``.
     """
 
     # name -> (predicate, what is expected); checked at the start of fit.
     _parameter_checks = {
-        "backbone": (_is_backbone, "'auto', a name from contrastlearn.backbones.BACKBONE_NAMES "
-                                   "or a torch.nn.Module mapping images to vectors"),
-        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
         "image_shape": (_is_image_shape, "None or a tuple (H, W) or (C, H, W) of ints >= 1"),
-        "normalize": (lambda v: v in ("dataset", "image", None), "one of 'dataset', 'image', None"),
+        "normalize": (lambda v: v in NORMALIZATIONS,
+                      "one of 'dataset', 'image', 'minmax', None"),
         "log_intensity": (lambda v: isinstance(v, bool), "a bool"),
         "nan_policy": (lambda v: v in NAN_POLICIES, "one of 'raise', 'replace', 'mask'"),
-        "augment": (lambda v: v is None or isinstance(v, Augment),
-                    "None or a contrastlearn.augment.Augment"),
-        "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
-                    "'augment' or a contrastlearn.pairing.LatentNeighbors"),
         "max_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
         "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
         "lr": (_is_positive_real, "a float > 0"),
         "weight_decay": (_is_nonnegative_real, "a float >= 0"),
         "lr_schedule": (lambda v: v in ("cosine", None), "'cosine' or None"),
+        "optimizer": (lambda v: isinstance(v, str) and v in OPTIMIZERS,
+                      "one of " + ", ".join(repr(name) for name in OPTIMIZERS)),
+        "warmup_epochs": (_is_nonnegative_real, "a number >= 0"),
         "device": (_is_device, "'auto' or a torch device such as 'cpu' or 'cuda:0'"),
         "random_state": (lambda v: v is None or _is_int(v, 0) or isinstance(v, np.random.RandomState),
                          "None, an int >= 0 or a numpy RandomState"),
@@ -353,31 +399,6 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "checkpoint_dir": (lambda v: v is None or isinstance(v, (str, os.PathLike)),
                            "None or a directory path"),
     }
-
-    def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, nan_policy="raise",
-                 augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", device="auto", random_state=None,
-                 verbose=0, callbacks=None, compile=False, checkpoint_dir=None):
-        self.backbone = backbone
-        self.projection_dims = projection_dims
-        self.image_shape = image_shape
-        self.normalize = normalize
-        self.log_intensity = log_intensity
-        self.nan_policy = nan_policy
-        self.augment = augment
-        self.pairing = pairing
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.compile = compile
-        self.checkpoint_dir = checkpoint_dir
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self):
@@ -459,7 +480,7 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"samples of shape {self.input_shape_}."
             )
 
-    # ------------------------------------------------------------ the model
+    # ------------------------------------------------------------ training
     def _resolve_device(self):
         """The device to train on; under torchrun, this process's GPU (and join the group)."""
         device = self.device
@@ -473,6 +494,175 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         distributed.setup(device)
         return device
 
+    def _make_preprocess(self, X):
+        """:class:`Preprocess` with its statistics measured on ``X``."""
+        return Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1],
+                          nan_policy=self.nan_policy).fit(X, batch_size=max(self.batch_size, 1024))
+
+    def _uses_polar_view(self):
+        """Whether any branch sees a polar projection (which needs images)."""
+        return False
+
+    def _after_optimizer_step(self, module):
+        """Runs (without gradients) after every optimiser step; nothing by default."""
+
+    def _training_loss(self, module, x, partner):
+        """The method's loss for a batch and the partners of its images.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The module built by ``_make_module``.
+        x : torch.Tensor
+            A preprocessed batch on the device.
+        partner : torch.Tensor
+            The images each one of ``x`` is paired with, preprocessed: ``x``
+            itself with ``pairing="augment"``, latent neighbours otherwise.
+            The method makes the first view of a pair from ``x``, the second
+            from ``partner``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss to minimise.
+        """
+        raise NotImplementedError
+
+    def _pair_loss(self, module, x, partner=None):
+        """Preprocess a raw batch (and its partners) and apply :meth:`_training_loss`."""
+        x = module.preprocess(x)
+        partner = x if partner is None else module.preprocess(partner)
+        return self._training_loss(module, x, partner)
+
+    def _checkpoint(self, X, data):
+        """``(checkpoint_dir, fingerprint)`` for :func:`train_network`, or None.
+
+        The fingerprint hashes what decides the training: the parameters
+        (but not ``verbose``, ``callbacks`` or ``checkpoint_dir``), the device
+        type, the data's shape and dtype and ``data`` (what else the fit was
+        given, e.g. latent factors).
+        """
+        if self.checkpoint_dir is None:
+            return None
+        params = {key: value for key, value in self.get_params(deep=False).items()
+                  if key not in ("verbose", "callbacks", "checkpoint_dir", "device")}
+        fingerprint = joblib.hash((type(self).__name__, params, torch.device(self.device_).type,
+                                   tuple(X.shape), str(X.dtype), data))
+        return os.fspath(self.checkpoint_dir), fingerprint
+
+    def _train(self, X, make_module, *, y=None, partners=None, data=None):
+        """Train the module ``make_module()`` builds on ``X`` and keep it as ``net_``.
+
+        ``y`` reaches :meth:`_pair_loss` batch by batch beside ``X``
+        (partner images are drawn by ``partners`` instead); ``data`` joins the
+        checkpoint's fingerprint.
+        """
+        self.device_ = self._resolve_device()
+        self.net_ = train_network(self, make_module, X, y, self._pair_loss,
+                                  after_step=self._after_optimizer_step, partners=partners,
+                                  checkpoint=self._checkpoint(X, data))
+        self.history_ = self.net_.history
+        return self
+
+    # ------------------------------------------------------------ public API
+    def transform(self, X):
+        """Embed images with the trained network.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Samples shaped like those given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out), dtype float32
+
+        Raises
+        ------
+        torch.OutOfMemoryError
+            When a batch of ``net_.batch_size`` images (``batch_size`` of the
+            fit) does not fit in the device's memory; the message says how to
+            embed in smaller batches.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_input(X, reset=False)
+        return self.net_.forward(X).numpy().astype(np.float32, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+FIT_RAISES_DOC = """Raises
+        ------
+        FloatingPointError
+            When the training loss stops being finite: the message names the
+            epoch and suggests a fix, and the estimator keeps (and can
+            ``transform`` with) the weights from the start of that epoch.
+        torch.OutOfMemoryError
+            When a training step does not fit in the device's memory: the
+            message names ``batch_size`` and the largest halving of it whose
+            step fits (tried after the failure). The batch size is never
+            changed silently.
+        KeyboardInterrupt
+            On Ctrl-C: the estimator keeps the weights reached so far (and
+            ``checkpoint_dir``, if set, the last complete epoch to go on from)."""
+
+
+class BasePretrainer(NetworkTransformer):
+    """Shared machinery of the self-supervised pretrainers. Not used directly.
+
+    Adds to :class:`NetworkTransformer` a backbone, a projection head,
+    augmentation and the choice of positive pairs. Subclasses set their
+    parameters in ``__init__`` (calling ``super().__init__``), extend
+    ``_parameter_checks`` and implement :meth:`_training_loss`. See
+    :class:`contrastlearn.CLR` for the parameters.
+    """
+
+    _parameter_checks = {
+        "backbone": (_is_backbone, "'auto', a name from contrastlearn.backbones.BACKBONE_NAMES "
+                                   "or a torch.nn.Module mapping images to vectors"),
+        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
+        "augment": (lambda v: v is None or isinstance(v, Augment) or (
+                        isinstance(v, str) and v in AUGMENT_PRESETS),
+                    "None, a contrastlearn.augment.Augment or a preset name ("
+                    + ", ".join(repr(name) for name in AUGMENT_PRESETS) + ")"),
+        "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
+                    "'augment' or a contrastlearn.pairing.LatentNeighbors"),
+        **NetworkTransformer._parameter_checks,
+    }
+
+    def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
+                 normalize="dataset", log_intensity=False, nan_policy="raise",
+                 augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
+                 weight_decay=1e-6, lr_schedule="cosine", optimizer="adamw", warmup_epochs=0,
+                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
+                 checkpoint_dir=None):
+        self.backbone = backbone
+        self.projection_dims = projection_dims
+        self.image_shape = image_shape
+        self.normalize = normalize
+        self.log_intensity = log_intensity
+        self.nan_policy = nan_policy
+        self.augment = augment
+        self.pairing = pairing
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.optimizer = optimizer
+        self.warmup_epochs = warmup_epochs
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+
+    # ------------------------------------------------------------ the model
     def _make_backbone(self, input_shape, device):
         if isinstance(self.backbone, nn.Module):
             backbone = copy.deepcopy(self.backbone)
@@ -501,12 +691,10 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _make_module(self, X):
         """Build preprocessing (with statistics measured on ``X``), backbone and head."""
-        preprocess = Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1],
-                                nan_policy=self.nan_policy)
-        preprocess.fit(X, batch_size=max(self.batch_size, 1024))
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
-        return PretrainModule(preprocess, backbone, self._make_head(n_out), view=self._make_view())
+        return PretrainModule(self._make_preprocess(X), backbone, self._make_head(n_out),
+                              view=self._make_view())
 
     def _make_head(self, in_features):
         """The projection head on top of the backbone (an MLP by default)."""
@@ -516,58 +704,9 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """The representation ``transform`` embeds images in (identity: the images)."""
         return nn.Identity()
 
-    def _uses_polar_view(self):
-        """Whether any branch sees a polar projection (which needs images)."""
-        return False
-
     def _default_augment(self):
         """The augmentation pipeline used when ``augment=None``."""
         return Augment()
-
-    def _after_optimizer_step(self, module):
-        """Runs (without gradients) after every optimiser step; nothing by default."""
-
-    def _training_loss(self, module, x, partner):
-        """The method's loss for a batch and the partners of its images.
-
-        Parameters
-        ----------
-        module : PretrainModule
-        x : torch.Tensor
-            A preprocessed batch on the device.
-        partner : torch.Tensor
-            The images each one of ``x`` is paired with, preprocessed: ``x``
-            itself with ``pairing="augment"``, latent neighbours otherwise.
-            The method makes the first view of a pair from ``x``, the second
-            from ``partner``.
-
-        Returns
-        -------
-        torch.Tensor
-            Scalar loss to minimise.
-        """
-        raise NotImplementedError
-
-    def _pair_loss(self, module, x, partner=None):
-        """Preprocess a raw batch (and its partners) and apply :meth:`_training_loss`."""
-        x = module.preprocess(x)
-        partner = x if partner is None else module.preprocess(partner)
-        return self._training_loss(module, x, partner)
-
-    def _checkpoint(self, X, latents):
-        """``(checkpoint_dir, fingerprint)`` for :func:`train_network`, or None.
-
-        The fingerprint hashes what decides the training: the parameters
-        (but not ``verbose``, ``callbacks`` or ``checkpoint_dir``), the device
-        type, the data's shape and dtype and the latent factors.
-        """
-        if self.checkpoint_dir is None:
-            return None
-        params = {key: value for key, value in self.get_params(deep=False).items()
-                  if key not in ("verbose", "callbacks", "checkpoint_dir", "device")}
-        fingerprint = joblib.hash((type(self).__name__, params, torch.device(self.device_).type,
-                                   tuple(X.shape), str(X.dtype), latents))
-        return os.fspath(self.checkpoint_dir), fingerprint
 
     def _fit_pairing(self, latents, n_samples):
         """The partner sampler for ``pairing``, or None for augmentation pairs."""
@@ -586,7 +725,13 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y=None, *, latents=None):
-        """Learn a representation from unlabelled images.
+        self._validate_params()
+        X = self._validate_input(X, reset=True)
+        partners = self._fit_pairing(latents, len(X))
+        self.augment_ = resolve_augment(self.augment, self._default_augment())
+        return self._train(X, lambda: self._make_module(X), partners=partners, data=latents)
+
+    fit.__doc__ = """Learn a representation from unlabelled images.
 
         Parameters
         ----------
@@ -610,32 +755,8 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self
             The fitted pretrainer.
 
-        Raises
-        ------
-        FloatingPointError
-            When the training loss stops being finite: the message names the
-            epoch and suggests a fix, and the pretrainer keeps (and can
-            ``transform`` with) the weights from the start of that epoch.
-        torch.OutOfMemoryError
-            When a training step does not fit in the device's memory: the
-            message names ``batch_size`` and the largest halving of it whose
-            step fits (tried after the failure). The batch size is never
-            changed silently.
-        KeyboardInterrupt
-            On Ctrl-C: the pretrainer keeps the weights reached so far (and
-            ``checkpoint_dir``, if set, the last complete epoch to go on from).
+        """ + FIT_RAISES_DOC + """
         """
-        self._validate_params()
-        X = self._validate_input(X, reset=True)
-        partners = self._fit_pairing(latents, len(X))
-        self.device_ = self._resolve_device()
-        self.augment_ = (self.augment if self.augment is not None
-                         else self._default_augment()).validate()
-        self.net_ = train_network(self, lambda: self._make_module(X), X, None,
-                                  self._pair_loss, after_step=self._after_optimizer_step,
-                                  partners=partners, checkpoint=self._checkpoint(X, latents))
-        self.history_ = self.net_.history
-        return self
 
     def transform(self, X):
         """Embed images with the trained backbone (the projection head is not used).
@@ -656,12 +777,4 @@ class BasePretrainer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             fit) does not fit in the device's memory; the message says how to
             embed in smaller batches.
         """
-        check_is_fitted(self, "net_")
-        X = self._validate_input(X, reset=False)
-        return self.net_.forward(X).numpy().astype(np.float32, copy=False)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.input_tags.three_d_array = True
-        return tags
+        return super().transform(X)

@@ -20,6 +20,7 @@ import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from . import distributed
+from .optim import LARS, WarmupCosine
 
 # Batches the reader thread keeps ready ahead of training, by device type (0: read each
 # batch when it is needed). On a CPU the thread takes cores from the computation:
@@ -47,6 +49,9 @@ _TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
 NAN_POLICIES = ("raise", "replace", "mask")
 """What a pretrainer may do with non-finite pixels (its ``nan_policy``)."""
 
+NORMALIZATIONS = ("dataset", "image", "minmax", None)
+"""The intensity normalisations of :class:`Preprocess` (a pretrainer's ``normalize``)."""
+
 
 class Preprocess(nn.Module):
     """Cast to float32, deal with non-finite pixels, optionally ``log1p``, then normalise.
@@ -55,11 +60,13 @@ class Preprocess(nn.Module):
     ----------
     log_intensity : bool
         Apply ``log1p(max(x, 0))`` first (for data spanning many decades).
-    normalize : {"dataset", "image", None}
+    normalize : {"dataset", "image", "minmax", None}
         ``"dataset"``: subtract the per-channel mean and divide by the
         per-channel standard deviation measured on the training set.
         ``"image"``: standardise every image by its own mean and standard
-        deviation. ``None``: leave intensities as they are.
+        deviation. ``"minmax"``: scale every image to [0, 1] by its own
+        minimum and maximum (a constant image becomes 0), as the reference
+        CPLR study does. ``None``: leave intensities as they are.
     n_channels : int
         Channels (or features, for vector inputs) the statistics are kept for.
     nan_policy : {"raise", "replace", "mask"}, default="raise"
@@ -135,6 +142,18 @@ class Preprocess(nn.Module):
                 mean = x.sum(dim=dims, keepdim=True) / count
                 std = ((x - mean).square() * valid).sum(dim=dims, keepdim=True).div(count).sqrt()
             x = (x - mean) / std.clamp_min(1e-12)
+        elif self.normalize == "minmax":
+            flat = x.flatten(1)
+            if valid is None:
+                low, high = flat.amin(1), flat.amax(1)
+            else:
+                mask = valid.flatten(1)
+                any_valid = mask.any(1)
+                low = torch.where(any_valid, torch.where(mask, flat, math.inf).amin(1), 0.0)
+                high = torch.where(any_valid, torch.where(mask, flat, -math.inf).amax(1), 0.0)
+            shape = (-1,) + (1,) * (x.ndim - 1)
+            low, span = low.view(shape), (high - low).view(shape)
+            x = torch.where(span > 0, (x - low) / span.clamp_min(1e-30), 0.0)
         return x if valid is None else x * valid
 
 
@@ -171,7 +190,7 @@ class PretrainModule(nn.Module):
         return self.head(self.backbone(views))
 
 
-def projection_head(in_features, dims):
+def projection_head(in_features, dims, batchnorm="hidden"):
     """MLP projection head: Linear-BN-ReLU for every width but the last.
 
     Parameters
@@ -179,16 +198,27 @@ def projection_head(in_features, dims):
     in_features : int
     dims : tuple of int
         Layer widths; the last is the projection size.
+    batchnorm : {"hidden", "all"}, default="hidden"
+        ``"hidden"``: the last layer is a plain Linear (SimCLR v1).
+        ``"all"``: every Linear is bias-free and followed by BatchNorm, the
+        last one scaling without shifting and no ReLU after it (SimCLR v2
+        and the reference CPLR study's 512-512-128 head).
 
     Returns
     -------
     torch.nn.Sequential
     """
     layers, width = [], in_features
+    normed = batchnorm == "all"
     for hidden in dims[:-1]:
-        layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+        layers += [nn.Linear(width, hidden, bias=not normed), nn.BatchNorm1d(hidden),
+                   nn.ReLU(inplace=True)]
         width = hidden
-    layers.append(nn.Linear(width, dims[-1]))
+    layers.append(nn.Linear(width, dims[-1], bias=not normed))
+    if normed:
+        last = nn.BatchNorm1d(dims[-1])
+        last.bias.requires_grad_(False)  # scale only: the reference's BN(center=False)
+        layers.append(last)
     return nn.Sequential(*layers)
 
 
@@ -285,7 +315,7 @@ class BatchIterator:
         if partner_rows is not None:
             y = self._host_tensor(self.X[partner_rows])
         else:
-            y = None if self.y is None else torch.as_tensor(self.y[rows])
+            y = None if self.y is None else self._host_tensor(self.y[rows])
         return x, y
 
     def _host_tensor(self, batch):
@@ -586,8 +616,9 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
             torch.cuda.empty_cache()
         try:
             x = to_device(as_tensor(X[:size]), net.device, net._on_cuda)
-            partner = x if paired else None if y is None else torch.as_tensor(y[:size])
-            net.train_step((x, None if partner is None else partner.to(net.device)))
+            other = x if paired else None if y is None else to_device(
+                as_tensor(y[:size]), net.device, net._on_cuda)
+            net.train_step((x, other))
             fits = size
         except torch.OutOfMemoryError:
             size //= 2
@@ -616,6 +647,25 @@ class EpochTable(PrintLog):
         return super().table(row)
 
 
+#: The optimisers a pretrainer's ``optimizer`` parameter names.
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "lars": LARS}
+
+
+def _lr_schedule(owner, X, keep_partial_batches):
+    """The per-step learning-rate callback for ``lr_schedule`` and ``warmup_epochs``, or None."""
+    warmup_epochs = getattr(owner, "warmup_epochs", 0)
+    if owner.lr_schedule != "cosine" and not warmup_epochs:
+        return None
+    steps_per_epoch = len(BatchIterator(SimpleNamespace(X=X, y=None), owner.batch_size,
+                                        training=True, drop_last=not keep_partial_batches,
+                                        device="cpu", channels_last=False))
+    factor = WarmupCosine(total_steps=steps_per_epoch * owner.max_epochs,
+                          warmup_steps=round(warmup_epochs * steps_per_epoch),
+                          cosine=owner.lr_schedule == "cosine")
+    return LRScheduler(policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=factor,
+                       step_every="batch")
+
+
 def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
                   optimizer_params=None, keep_partial_batches=False, partners=None,
                   checkpoint=None):
@@ -626,8 +676,10 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
     owner : estimator
         Supplies ``random_state``, ``device_``, ``lr``, ``weight_decay``,
         ``max_epochs``, ``batch_size``, ``lr_schedule``, ``callbacks``,
-        ``verbose`` and, if it has one, ``compile`` (compile
-        ``training_loss`` with :func:`torch.compile`).
+        ``verbose`` and, if it has them, ``optimizer`` (a key of
+        :data:`OPTIMIZERS`; default ``"adamw"``), ``warmup_epochs`` (linear
+        warm-up before the per-step cosine decay; default 0) and ``compile``
+        (compile ``training_loss`` with :func:`torch.compile`).
     make_module : callable
         Builds the ``nn.Module`` (called under the seeded generator, so its
         initialisation repeats).
@@ -677,9 +729,9 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
     callbacks = [callback for callback in owner.callbacks or []
                  if main_process or not isinstance(callback[1] if isinstance(callback, tuple)
                                                    else callback, _WRITERS)]
-    if owner.lr_schedule == "cosine":
-        callbacks.append(("lr_schedule", LRScheduler(
-            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(owner.max_epochs, 1))))
+    schedule = _lr_schedule(owner, X, keep_partial_batches)
+    if schedule is not None:
+        callbacks.append(("lr_schedule", schedule))
     if verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
     callbacks.append(("stop_on_divergence",
@@ -700,7 +752,7 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         net = Trainer(
             module=module,
             criterion=nn.Identity,
-            optimizer=torch.optim.AdamW,
+            optimizer=OPTIMIZERS[getattr(owner, "optimizer", "adamw")],
             optimizer__weight_decay=owner.weight_decay,
             **{f"optimizer__{key}": value for key, value in (optimizer_params or {}).items()},
             lr=owner.lr,

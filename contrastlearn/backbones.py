@@ -15,9 +15,13 @@ MLP
     Fully connected encoder for flat vector inputs.
 ResNet, resnet18, resnet34, resnet50
     ResNet trunks (He et al. 2016) without the classification layer, with the
-    torchvision ("imagenet") stem or the SimCLR CIFAR ("small") stem, and
-    optional squeeze-and-excitation (:class:`SqueezeExcitation`) or
-    selective-kernel (:class:`SelectiveKernelConv`) attention.
+    torchvision ("imagenet") stem, the SimCLR CIFAR ("small") stem or the
+    ResNet-D / SimCLR v2 ("deep") stem, 1x1-convolution or ResNet-D
+    average-pooling projection shortcuts, and optional squeeze-and-excitation
+    (:class:`SqueezeExcitation`) and/or selective-kernel
+    (:class:`SelectiveKernelConv`) attention. ``make_backbone("cplr_resnet18")``
+    is the SimCLR v2 ResNet-18 of the contrastive projection learning study
+    (Zimmermann et al. 2023).
 VisionTransformer, vit_tiny, vit_small, vit_base
     Vision Transformers (Dosovitskiy et al. 2021) as used by DINO and iBOT:
     any patch size, any input size that is a multiple of it (position
@@ -31,6 +35,8 @@ embedding_dim
     Output size of any backbone, user-written modules included.
 """
 
+import math
+import numbers
 import re
 from itertools import chain
 
@@ -75,6 +81,15 @@ def _conv_bn(in_channels, out_channels, kernel_size, stride=1, dilation=1, relu=
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+def _positive_real(value, name):
+    """``value`` as a float after checking that it is a finite real number > 0."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 def _init_weights(module):
@@ -187,16 +202,35 @@ class SqueezeExcitation(nn.Module):
     """Squeeze-and-excitation channel gate (Hu et al. 2018).
 
     Global average pooling, a bottleneck of two fully connected layers
-    (implemented as 1x1 convolutions) with a ReLU between them, and a sigmoid
-    give one gate in (0, 1) per sample and channel; the input is multiplied by
-    it.
+    (implemented as 1x1 convolutions, with biases) with a ReLU between them,
+    and a sigmoid give one gate in (0, 1) per sample and channel; the input is
+    multiplied by it.
 
     Parameters
     ----------
     channels : int
         Number of input (and output) channels.
-    reduction : int, default=16
-        Ratio between ``channels`` and the bottleneck width (at least 1).
+    reduction : int, optional
+        Ratio between ``channels`` and the bottleneck width: the width is
+        ``max(channels // reduction, 1)``. The default, used when ``ratio``
+        is not given either, is 16.
+    ratio : float, optional
+        Bottleneck width as a fraction of ``channels``: the width is
+        ``max(1, int(channels * ratio))``, as ``se_ratio`` in SimCLR v2
+        (which uses 0.25). Give either ``reduction`` or ``ratio``, not both;
+        ``ratio=1/16`` and ``reduction=16`` build the same layer.
+
+    Attributes
+    ----------
+    hidden_channels : int
+        The bottleneck width.
+
+    Raises
+    ------
+    TypeError
+        If ``reduction`` is not an int or ``ratio`` not a real number.
+    ValueError
+        If both are given, or either is not positive.
 
     Examples
     --------
@@ -207,11 +241,26 @@ class SqueezeExcitation(nn.Module):
     torch.Size([2, 64, 1, 1])
     >>> torch.allclose(se(x), x * se.gate(x))
     True
+    >>> se.hidden_channels, SqueezeExcitation(64, ratio=0.25).hidden_channels
+    (4, 16)
     """
 
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels, reduction=None, *, ratio=None):
         super().__init__()
-        hidden = max(channels // reduction, 1)
+        if reduction is not None and ratio is not None:
+            raise ValueError(
+                f"give either reduction or ratio, not both (got reduction={reduction!r}, ratio={ratio!r})"
+            )
+        if ratio is not None:
+            hidden = max(1, int(channels * _positive_real(ratio, "ratio")))
+        else:
+            reduction = 16 if reduction is None else reduction
+            if not isinstance(reduction, numbers.Integral) or isinstance(reduction, bool):
+                raise TypeError(f"reduction must be an int, got {type(reduction).__name__}")
+            if reduction < 1:
+                raise ValueError(f"reduction must be at least 1, got {reduction!r}")
+            hidden = max(channels // int(reduction), 1)
+        self.hidden_channels = hidden
         self.gate = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(channels, hidden, 1),
@@ -291,20 +340,82 @@ class SelectiveKernelConv(nn.Module):
         return (feats * self._weights(feats)).sum(dim=1)
 
 
+class _MaxPool2dSame(nn.Module):
+    """Max pooling with TensorFlow's ``padding='SAME'``.
+
+    The output has ``ceil(H / stride)`` rows; the padding needed for that is
+    split with the extra row (or column) at the end, so for an even input at
+    stride 2 the windows start at row 0 -- unlike ``nn.MaxPool2d(3, 2, 1)``,
+    whose windows start at row -1. Padded elements never win the maximum.
+    """
+
+    def __init__(self, kernel_size, stride):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def forward(self, x):
+        pads = []
+        for size in (x.shape[-1], x.shape[-2]):  # F.pad order: last dimension first
+            total = max((-(-size // self.stride) - 1) * self.stride + self.kernel_size - size, 0)
+            pads += [total // 2, total - total // 2]
+        x = F.pad(x, pads, value=float("-inf"))
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+
+class _AvgPoolShortcut(nn.Module):
+    """2x2 average pooling of a ResNet-D shortcut, as in SimCLR v2 (TensorFlow).
+
+    Stride 1: TensorFlow ``'SAME'`` pooling, which pads one row and column at
+    the end and averages over the valid elements only; padding by replicating
+    the last row and column, then averaging all four, gives the same values.
+    Stride 2: zero padding of one row and column at the end (SimCLR's
+    ``FixedPadding(2)``), then ``'VALID'`` pooling; the zeros count in the
+    average, and are only reached for odd sizes.
+    """
+
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def extra_repr(self):
+        return f"stride={self.stride}"
+
+    def forward(self, x):
+        x = F.pad(x, (0, 1, 0, 1), mode="replicate" if self.stride == 1 else "constant")
+        return F.avg_pool2d(x, 2, self.stride)
+
+
+_ATTENTION_KINDS = (None, "se", "sk", "se+sk")
+
+
 class _ResidualBlock(nn.Module):
     """ResNet basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 with 4x expansion) block.
 
     The stride sits on the (first) 3x3 convolution, as in torchvision
     ("ResNet v1.5"). With ``attention="sk"`` that 3x3 convolution is a
     :class:`SelectiveKernelConv`; with ``attention="se"`` a
-    :class:`SqueezeExcitation` scales the residual branch before the addition.
+    :class:`SqueezeExcitation` (bottleneck ``se_ratio`` times the block's
+    output channels) scales the residual branch, after its last BatchNorm and
+    before the addition; ``"se+sk"`` does both.
+
+    The shortcut is the identity unless ``project`` is true, or the stride or
+    channel count changes; a projection is a 1x1 convolution at the block's
+    stride (``shortcut="conv"``) or, ResNet-D style, 2x2 average pooling at
+    that stride followed by a 1x1 convolution (``shortcut="avgpool"``), then
+    BatchNorm.
     """
 
-    def __init__(self, in_channels, planes, stride, bottleneck, attention):
+    def __init__(
+        self, in_channels, planes, stride, bottleneck, attention, se_ratio=1 / 16, shortcut="conv", project=False
+    ):
         super().__init__()
         out_channels = planes * (4 if bottleneck else 1)
         spatial_in = planes if bottleneck else in_channels
-        if attention == "sk":
+        if attention in ("sk", "se+sk"):
             spatial = SelectiveKernelConv(spatial_in, planes, stride)
         else:
             spatial = _conv_bn(spatial_in, planes, 3, stride)
@@ -312,13 +423,17 @@ class _ResidualBlock(nn.Module):
             layers = [_conv_bn(in_channels, planes, 1), spatial, _conv_bn(planes, out_channels, 1, relu=False)]
         else:
             layers = [spatial, _conv_bn(planes, planes, 3, relu=False)]
-        if attention == "se":
-            layers.append(SqueezeExcitation(out_channels))
+        if attention in ("se", "se+sk"):
+            layers.append(SqueezeExcitation(out_channels, ratio=se_ratio))
         self.residual = nn.Sequential(*layers)
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = _conv_bn(in_channels, out_channels, 1, stride, relu=False)
-        else:
+        if not (project or stride != 1 or in_channels != out_channels):
             self.shortcut = nn.Identity()
+        elif shortcut == "avgpool":
+            self.shortcut = nn.Sequential(
+                _AvgPoolShortcut(stride), *_conv_bn(in_channels, out_channels, 1, relu=False)
+            )
+        else:
+            self.shortcut = _conv_bn(in_channels, out_channels, 1, stride, relu=False)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -330,9 +445,15 @@ class ResNet(nn.Module):
 
     Stem, four (or ``len(layers)``) stages of residual blocks with
     ``width * 2**i`` planes (the first stage at stride 1, the others halving
-    the spatial size), then global average pooling. The architecture matches
-    torchvision's ``resnet*`` minus ``fc``. Any spatial size works: stages
-    reaching 1x1 simply stay there.
+    the spatial size), then global average pooling. With the defaults the
+    architecture matches torchvision's ``resnet*`` minus ``fc``; with
+    ``stem="deep", shortcut="avgpool"`` it has the ResNet-D stem and
+    shortcuts of SimCLR v2 (Chen et al. 2020), whose SE ResNet-18 is
+    ``make_backbone("cplr_resnet18")``, layer for layer. (SimCLR v2's
+    bottleneck blocks size the SE gate from the planes instead of the output
+    channels, so its ``se_ratio`` r is ``se_ratio=r / 4`` here, and its
+    selective kernel uses two undilated 3x3 convolutions.) Any spatial size
+    works: stages reaching 1x1 simply stay there.
 
     Parameters
     ----------
@@ -343,23 +464,48 @@ class ResNet(nn.Module):
         Number of blocks per stage, e.g. ``(2, 2, 2, 2)`` for ResNet-18.
     in_channels : int, default=3
         Number of input channels.
-    attention : {None, "se", "sk"}, default=None
+    attention : {None, "se", "sk", "se+sk"}, default=None
         ``"se"`` adds a :class:`SqueezeExcitation` gate to each block's
-        residual branch; ``"sk"`` replaces each block's 3x3 convolution by a
-        :class:`SelectiveKernelConv`.
-    stem : {"imagenet", "small"}, default="imagenet"
+        residual branch, after its last BatchNorm and before the addition;
+        ``"sk"`` replaces each block's 3x3 convolution by a
+        :class:`SelectiveKernelConv`; ``"se+sk"`` does both.
+    stem : {"imagenet", "small", "deep"}, default="imagenet"
         ``"imagenet"``: 7x7 stride-2 convolution and 3x3 stride-2 max pooling
         (4x downsampling, as in torchvision). ``"small"``: a single 3x3
         stride-1 convolution and no pooling (the SimCLR CIFAR variant, for
-        images of 32 px or less).
+        images of 32 px or less). ``"deep"``: the ResNet-D stem of SimCLR v2,
+        three 3x3 convolutions to ``width // 2``, ``width // 2`` and ``width``
+        channels (the first at stride 2), each with BatchNorm and ReLU, then
+        3x3 stride-2 max pooling with TensorFlow ``'SAME'`` padding (also 4x
+        downsampling: 224 -> 112 -> 56 px).
     width : int, default=64
         Number of stem channels and of planes in the first stage.
+    se_ratio : float, default=1/16
+        Bottleneck width of the squeeze-and-excitation gates as a fraction of
+        the block's output channels, see :class:`SqueezeExcitation`. Used by
+        ``attention="se"`` and ``"se+sk"`` only. SimCLR v2 uses 0.25.
+    shortcut : {"conv", "avgpool"}, default="conv"
+        ``"conv"``: a block whose stride or channel count changes gets a 1x1
+        convolution at its stride plus BatchNorm as shortcut; the others the
+        identity. ``"avgpool"``: the ResNet-D shortcut of SimCLR v2: the first
+        block of every stage (the first stage's included) projects, by 2x2
+        average pooling at the block's stride, then a 1x1 convolution and
+        BatchNorm; the other blocks keep the identity.
 
     Attributes
     ----------
     out_features : int
         Size of the output vector: ``width * 2**(len(layers) - 1)``, times 4
         for bottleneck blocks (512 for ResNet-18/34, 2048 for ResNet-50).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not one of the values listed, ``layers`` is empty or
+        holds a count below 1, ``width`` is below 1 (2 for the deep stem), or
+        ``se_ratio`` is not positive.
+    TypeError
+        If ``se_ratio`` is not a real number.
 
     Examples
     --------
@@ -369,25 +515,52 @@ class ResNet(nn.Module):
     32
     >>> net(torch.randn(2, 1, 28, 28)).shape
     torch.Size([2, 32])
+    >>> net = ResNet("basic", (1, 1), 1, attention="se+sk", stem="deep", width=16, shortcut="avgpool")
+    >>> net.stem(torch.randn(2, 1, 64, 64)).shape
+    torch.Size([2, 16, 16, 16])
     """
 
-    def __init__(self, block, layers, in_channels=3, attention=None, stem="imagenet", width=64):
+    def __init__(
+        self,
+        block,
+        layers,
+        in_channels=3,
+        attention=None,
+        stem="imagenet",
+        width=64,
+        *,
+        se_ratio=1 / 16,
+        shortcut="conv",
+    ):
         super().__init__()
         if block not in ("basic", "bottleneck"):
             raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
-        if attention not in (None, "se", "sk"):
-            raise ValueError(f"attention must be None, 'se' or 'sk', got {attention!r}")
+        if attention not in _ATTENTION_KINDS:
+            raise ValueError(f"attention must be None, 'se', 'sk' or 'se+sk', got {attention!r}")
+        if shortcut not in ("conv", "avgpool"):
+            raise ValueError(f"shortcut must be 'conv' or 'avgpool', got {shortcut!r}")
+        se_ratio = _positive_real(se_ratio, "se_ratio")
         layers = tuple(layers)
         if not layers or any(n < 1 for n in layers):
             raise ValueError(f"layers must be a non-empty sequence of positive block counts, got {layers!r}")
+        min_width = 2 if stem == "deep" else 1
+        if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < min_width:
+            raise ValueError(f"width must be an int of at least {min_width} for stem={stem!r}, got {width!r}")
         if stem == "imagenet":
             self.stem = nn.Sequential(
                 _conv_bn(in_channels, width, 7, stride=2), nn.MaxPool2d(3, stride=2, padding=1)
             )
         elif stem == "small":
             self.stem = _conv_bn(in_channels, width, 3)
+        elif stem == "deep":
+            self.stem = nn.Sequential(
+                _conv_bn(in_channels, width // 2, 3, stride=2),
+                _conv_bn(width // 2, width // 2, 3),
+                _conv_bn(width // 2, width, 3),
+                _MaxPool2dSame(3, stride=2),
+            )
         else:
-            raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
+            raise ValueError(f"stem must be 'imagenet', 'small' or 'deep', got {stem!r}")
 
         bottleneck = block == "bottleneck"
         stages, channels = [], width
@@ -396,7 +569,10 @@ class ResNet(nn.Module):
             blocks = []
             for j in range(n_blocks):
                 stride = 2 if i > 0 and j == 0 else 1
-                blocks.append(_ResidualBlock(channels, planes, stride, bottleneck, attention))
+                project = shortcut == "avgpool" and j == 0
+                blocks.append(
+                    _ResidualBlock(channels, planes, stride, bottleneck, attention, se_ratio, shortcut, project)
+                )
                 channels = planes * (4 if bottleneck else 1)
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
@@ -417,17 +593,21 @@ class ResNet(nn.Module):
         return self.pool(self.stages(self.stem(x)))
 
 
-def resnet18(in_channels=3, *, attention=None, stem="imagenet"):
+def resnet18(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-18 trunk: basic blocks, layers (2, 2, 2, 2), 512 output features.
 
     Parameters
     ----------
     in_channels : int, default=3
         Number of input channels.
-    attention : {None, "se", "sk"}, default=None
+    attention : {None, "se", "sk", "se+sk"}, default=None
         Optional block attention, see :class:`ResNet`.
-    stem : {"imagenet", "small"}, default="imagenet"
+    stem : {"imagenet", "small", "deep"}, default="imagenet"
         Stem type, see :class:`ResNet`.
+    se_ratio : float, default=1/16
+        Squeeze-and-excitation bottleneck ratio, see :class:`ResNet`.
+    shortcut : {"conv", "avgpool"}, default="conv"
+        Projection shortcut type, see :class:`ResNet`.
 
     Returns
     -------
@@ -440,21 +620,31 @@ def resnet18(in_channels=3, *, attention=None, stem="imagenet"):
     >>> net = resnet18(in_channels=1, stem="small")
     >>> net(torch.randn(2, 1, 16, 16)).shape
     torch.Size([2, 512])
+    >>> # The SimCLR v2 ResNet-18 of the CPLR study (make_backbone("cplr_resnet18", 1))
+    >>> net = resnet18(1, attention="se", se_ratio=0.25, stem="deep", shortcut="avgpool")
+    >>> net(torch.randn(2, 1, 64, 64)).shape
+    torch.Size([2, 512])
     """
-    return ResNet("basic", (2, 2, 2, 2), in_channels, attention=attention, stem=stem)
+    return ResNet(
+        "basic", (2, 2, 2, 2), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+    )
 
 
-def resnet34(in_channels=3, *, attention=None, stem="imagenet"):
+def resnet34(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-34 trunk: basic blocks, layers (3, 4, 6, 3), 512 output features.
 
     Parameters
     ----------
     in_channels : int, default=3
         Number of input channels.
-    attention : {None, "se", "sk"}, default=None
+    attention : {None, "se", "sk", "se+sk"}, default=None
         Optional block attention, see :class:`ResNet`.
-    stem : {"imagenet", "small"}, default="imagenet"
+    stem : {"imagenet", "small", "deep"}, default="imagenet"
         Stem type, see :class:`ResNet`.
+    se_ratio : float, default=1/16
+        Squeeze-and-excitation bottleneck ratio, see :class:`ResNet`.
+    shortcut : {"conv", "avgpool"}, default="conv"
+        Projection shortcut type, see :class:`ResNet`.
 
     Returns
     -------
@@ -466,20 +656,26 @@ def resnet34(in_channels=3, *, attention=None, stem="imagenet"):
     >>> resnet34(attention="se").out_features
     512
     """
-    return ResNet("basic", (3, 4, 6, 3), in_channels, attention=attention, stem=stem)
+    return ResNet(
+        "basic", (3, 4, 6, 3), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+    )
 
 
-def resnet50(in_channels=3, *, attention=None, stem="imagenet"):
+def resnet50(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-50 trunk: bottleneck blocks, layers (3, 4, 6, 3), 2048 output features.
 
     Parameters
     ----------
     in_channels : int, default=3
         Number of input channels.
-    attention : {None, "se", "sk"}, default=None
+    attention : {None, "se", "sk", "se+sk"}, default=None
         Optional block attention, see :class:`ResNet`.
-    stem : {"imagenet", "small"}, default="imagenet"
+    stem : {"imagenet", "small", "deep"}, default="imagenet"
         Stem type, see :class:`ResNet`.
+    se_ratio : float, default=1/16
+        Squeeze-and-excitation bottleneck ratio, see :class:`ResNet`.
+    shortcut : {"conv", "avgpool"}, default="conv"
+        Projection shortcut type, see :class:`ResNet`.
 
     Returns
     -------
@@ -493,7 +689,9 @@ def resnet50(in_channels=3, *, attention=None, stem="imagenet"):
     >>> net(torch.randn(2, 3, 32, 32)).shape
     torch.Size([2, 2048])
     """
-    return ResNet("bottleneck", (3, 4, 6, 3), in_channels, attention=attention, stem=stem)
+    return ResNet(
+        "bottleneck", (3, 4, 6, 3), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+    )
 
 
 def _pair(value, name):
@@ -912,20 +1110,38 @@ def vit_base(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
 
 
 _RESNETS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
-_ATTENTIONS = {"": None, "se_": "se", "sk_": "sk"}
+_ATTENTIONS = {"": None, "se_": "se", "sk_": "sk", "sesk_": "se+sk"}
+# Name suffix -> stem and shortcut. "_small" (CIFAR stem) and "d" (ResNet-D) exclude each other.
+_RESNET_SUFFIXES = {
+    "": {"stem": "imagenet"},
+    "_small": {"stem": "small"},
+    "d": {"stem": "deep", "shortcut": "avgpool"},
+}
+# Named reference architectures: name -> (factory, keyword arguments).
+_REFERENCE_RESNETS = {
+    # The SimCLR v2 ResNet-18 of Zimmermann et al. 2023 (contrastive projection learning):
+    # ResNet-D stem and shortcuts, squeeze-and-excitation with ratio 0.25 in every block.
+    "cplr_resnet18": (resnet18, {"attention": "se", "se_ratio": 0.25, "stem": "deep", "shortcut": "avgpool"}),
+}
 _VITS = {"vit_tiny": vit_tiny, "vit_small": vit_small, "vit_base": vit_base}
 _VIT_NAME = re.compile(r"(vit_tiny|vit_small|vit_base)(?:_p([1-9][0-9]*))?")
 
-BACKBONE_NAMES = ("small_cnn", "mlp") + tuple(p + r for p in _ATTENTIONS for r in _RESNETS) + tuple(_VITS)
-"""Base names accepted by :func:`make_backbone`. ``"small_cnn"`` and the resnets also take a
-``"_small"`` suffix, the ViTs a patch-size suffix ``"_p<k>"``."""
+BACKBONE_NAMES = (
+    ("small_cnn", "mlp")
+    + tuple(p + r for p in _ATTENTIONS for r in _RESNETS)
+    + tuple(_REFERENCE_RESNETS)
+    + tuple(_VITS)
+)
+"""Base names accepted by :func:`make_backbone`. ``"small_cnn"`` and the resnets (not
+``"cplr_resnet18"``) also take a ``"_small"`` suffix, the resnets a ``"d"`` suffix (ResNet-D:
+``"resnet18d"``, ``"sesk_resnet50d"``), the ViTs a patch-size suffix ``"_p<k>"``."""
 
 _RESNET_SPECS = {
-    prefix + depth + suffix: (factory, attention, stem)
+    prefix + depth + suffix: (factory, {"attention": attention, **trunk})
     for prefix, attention in _ATTENTIONS.items()
     for depth, factory in _RESNETS.items()
-    for suffix, stem in (("", "imagenet"), ("_small", "small"))
-}
+    for suffix, trunk in _RESNET_SUFFIXES.items()
+} | _REFERENCE_RESNETS
 
 
 def _parse_vit_name(name):
@@ -951,6 +1167,8 @@ def is_backbone_name(name):
     --------
     >>> is_backbone_name("sk_resnet34_small"), is_backbone_name("resnet19")
     (True, False)
+    >>> is_backbone_name("sesk_resnet50d"), is_backbone_name("resnet18d_small")
+    (True, False)
     >>> is_backbone_name("vit_small_p16"), is_backbone_name("vit_huge")
     (True, False)
     """
@@ -969,11 +1187,20 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
     name : str
         One of :data:`BACKBONE_NAMES`: ``"small_cnn"``, ``"mlp"``,
         ``"resnet18"``, ``"resnet34"``, ``"resnet50"``, their
-        squeeze-and-excitation (``"se_resnet18"``, ...) and selective-kernel
-        (``"sk_resnet18"``, ...) variants, and the Vision Transformers
-        ``"vit_tiny"``, ``"vit_small"``, ``"vit_base"``. Any resnet name may
-        end in ``"_small"`` (e.g. ``"se_resnet18_small"``) to use the 3x3
-        stride-1 stem without max pooling, for images of 32 px or less;
+        squeeze-and-excitation (``"se_resnet18"``, ...), selective-kernel
+        (``"sk_resnet18"``, ...) and combined (``"sesk_resnet18"``, ...)
+        variants, ``"cplr_resnet18"``, and the Vision Transformers
+        ``"vit_tiny"``, ``"vit_small"``, ``"vit_base"``. Any of the 12 resnet
+        names may end in ``"_small"`` (e.g. ``"se_resnet18_small"``) to use
+        the 3x3 stride-1 stem without max pooling, for images of 32 px or
+        less, or in ``"d"`` (e.g. ``"resnet18d"``, ``"sk_resnet50d"``) for
+        ResNet-D as in SimCLR v2: the deep stem (three 3x3 convolutions) and
+        average-pooling projection shortcuts in the first block of every
+        stage (``stem="deep", shortcut="avgpool"``, see :class:`ResNet`);
+        not both. ``"cplr_resnet18"`` is the SimCLR v2 ResNet-18 of the
+        contrastive projection learning study (Zimmermann et al. 2023):
+        ``"se_resnet18d"`` with squeeze-and-excitation ratio 0.25 instead of
+        1/16 (11,550,528 parameters for 3 channels, 11,549,952 for 1).
         ``"small_cnn_small"`` is the small CNN with a stride-1 first layer.
         A ViT name may end in ``"_p<k>"`` for patch size ``k`` (e.g.
         ``"vit_small_p16"``, ``"vit_tiny_p4"``); the default is 8.
@@ -1000,10 +1227,14 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
 
     Examples
     --------
+    >>> import torch
     >>> make_backbone("small_cnn", in_channels=1).out_features
     256
     >>> make_backbone("se_resnet18_small", in_channels=3).out_features
     512
+    >>> net = make_backbone("cplr_resnet18", in_channels=1)
+    >>> net.stem(torch.zeros(1, 1, 224, 224)).shape  # deep stem, 4x downsampling
+    torch.Size([1, 64, 56, 56])
     >>> make_backbone("mlp", in_channels=1, n_features=64).out_features
     256
     >>> net = make_backbone("vit_tiny_p4", in_channels=1, image_size=16)
@@ -1023,11 +1254,12 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
     if name not in _RESNET_SPECS:
         raise ValueError(
             f"unknown backbone name {name!r}; valid names are {', '.join(BACKBONE_NAMES)} "
-            "(small_cnn and the resnets may also end in '_small', the vits in '_p<k>' for "
-            "patch size k, e.g. 'vit_small_p16')"
+            "(small_cnn and the resnets other than cplr_resnet18 may also end in '_small', those "
+            "resnets in 'd' for ResNet-D (e.g. 'se_resnet18d'), the vits in '_p<k>' for patch size k "
+            "(e.g. 'vit_small_p16'))"
         )
-    factory, attention, stem = _RESNET_SPECS[name]
-    return factory(in_channels, attention=attention, stem=stem)
+    factory, kwargs = _RESNET_SPECS[name]
+    return factory(in_channels, **kwargs)
 
 
 def embedding_dim(module, input_shape):

@@ -1,17 +1,206 @@
-"""SimCLR-style contrastive pretraining (:class:`CLR`) and contrastive projection learning (:class:`CPLR`)."""
+"""SimCLR-style contrastive pretraining (:class:`CLR`) and contrastive projection learning (:class:`CPLR`).
+
+Both contrast two views of every image with the NT-Xent loss; they differ in
+the *representation* each branch sees: ``"cartesian"``, the image as it was
+recorded, or ``"polar"``, its projection onto a radius x angle grid
+(:class:`~contrastlearn.projection.PolarProjection`).
+
+The reference study (Zimmermann et al. 2023) names the representations the
+other way round: diffraction is recorded with polar symmetry, so its
+"Polar" is the recorded detector image (our ``"cartesian"``) and its
+"Cartesian" the unwrapped angle x radius image (our ``"polar"``):
+
+=================================  ===================================
+contrastlearn                      reference study (mode flag)
+=================================  ===================================
+``CLR(view="cartesian")``          Polar ⟷ Polar (``polpol``)
+``CLR(view="polar")``              Cartesian ⟷ Cartesian (``cartcart``)
+``CPLR(mode="polar-cartesian")``   Cartesian ⟷ Polar (``cartpol``)
+``CPLR(mode="cartesian-polar")``   Polar ⟷ Cartesian (``polcart``)
+=================================  ===================================
+"""
+
+import copy
 
 import torch
 from torch import nn
 
-from ._base import PARAMETERS_DOC, BasePretrainer, _is_positive_real
+from ._base import FIT_RAISES_DOC, PARAMETERS_DOC, BasePretrainer, _is_positive_real
 from ._trainer import projection_head
+from .augment import resolve_augment
 from .losses import nt_xent
 from .projection import PolarProjection
 
-_REPRESENTATIONS = {"cartesian": nn.Identity, "polar": PolarProjection}
+#: The reference study's name of every configuration, by (estimator, representation(s)).
+REFERENCE_NAMES = {
+    ("CLR", "cartesian"): "Polar ⟷ Polar",
+    ("CLR", "polar"): "Cartesian ⟷ Cartesian",
+    ("CPLR", "polar-cartesian"): "Cartesian ⟷ Polar",
+    ("CPLR", "cartesian-polar"): "Polar ⟷ Cartesian",
+}
+
+_REPRESENTATIONS = ("cartesian", "polar")
+
+REPRESENTATION_DOC = """polar : PolarProjection, torch.nn.Module or None, default=None
+        The polar projection of the ``"polar"`` representation: a
+        :class:`~contrastlearn.projection.PolarProjection` (radial and
+        azimuth range, nearest or bilinear sampling, a blurred central mask;
+        ``PolarProjection(**REFERENCE_PROJECTION_SETTINGS)`` is the reference
+        study's crop) or any module mapping ``(B, C, H, W)`` images to
+        projections of the same shape. None means ``PolarProjection()``: all
+        angles and all radii up to half the image side, bilinear.
+    project_first : bool, default=False
+        Where augmentation happens for the polar representation: ``True``
+        projects the images first and augments the projections in their own
+        (radius x angle) coordinates, the reference study's order; ``False``
+        augments the images and projects the augmented views.
+        ``benchmarks/diffraction_grid.py --pipeline`` compares the two.
+    embed : {"image", "polar"}, default="image"
+        What ``transform`` embeds: the images as they were recorded (as the
+        reference study does for every configuration) or their polar
+        projection.
+    projection_batchnorm : {"hidden", "all"}, default="hidden"
+        BatchNorm in the projection head after the hidden layers only
+        (SimCLR), or also after the last layer, bias-free and without shift
+        (SimCLR v2 and the reference study, whose head is (512, 512, 128))."""
+
+FIT_DOC = """Learn a representation from unlabelled images.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Images of shape ``(n_samples, H, W)`` or ``(n_samples, C, H, W)``
+            of any real dtype, or flat samples ``(n_samples, n_features)``
+            reshaped by ``image_shape``.
+        y : None
+            Ignored; accepted so that the pretrainer fits in pipelines and
+            ``GridSearchCV``, whose ``y`` only reaches the scorer.
+        latents : pandas.DataFrame, dict or 2-D array, default=None
+            The latent factors of the images, one row per image, for
+            ``pairing=LatentNeighbors(...)`` (ignored with
+            ``pairing="augment"``).
+        polar_images : array-like, default=None
+            Precomputed polar projections of ``X``, one per image and of the
+            images' shape (in-memory or on disk, streamed like ``X``), e.g.
+            the ``projections`` of
+            :func:`contrastlearn.datasets.preprocess_diffraction`, which
+            reproduces the reference study's offline projection. The polar
+            branch then sees them, augmented in their own coordinates,
+            instead of projecting ``X``; they get their own normalisation.
+            Needs ``project_first=True``, ``embed="image"`` and
+            ``pairing="augment"``.
+
+        Returns
+        -------
+        self
+            The fitted pretrainer.
+
+        """ + FIT_RAISES_DOC + """
+        """
 
 
-class CLR(BasePretrainer):
+def _is_projection(v):
+    return v is None or isinstance(v, nn.Module)
+
+
+class _ProjectionContrast(BasePretrainer):
+    """What CLR and CPLR share: NT-Xent over representations, a projection, precomputed projections."""
+
+    _parameter_checks = {
+        **BasePretrainer._parameter_checks,
+        "temperature": (_is_positive_real, "a float > 0"),
+        "polar": (_is_projection, "None, a contrastlearn.projection.PolarProjection or a "
+                                  "torch.nn.Module projecting images"),
+        "project_first": (lambda v: isinstance(v, bool), "a bool"),
+        "embed": (lambda v: v in ("image", "polar"), "one of 'image', 'polar'"),
+        "projection_batchnorm": (lambda v: v in ("hidden", "all"), "one of 'hidden', 'all'"),
+    }
+
+    def _representations(self):
+        """The representation of branch 1 and of branch 2."""
+        raise NotImplementedError
+
+    def _embedded(self):
+        """The representation ``transform`` embeds."""
+        return "polar" if self.embed == "polar" else "cartesian"
+
+    def _uses_polar_view(self):
+        return "polar" in self._representations() or self.embed == "polar"
+
+    def _make_projection(self):
+        return PolarProjection() if self.polar is None else copy.deepcopy(self.polar)
+
+    def _make_view(self):
+        return self._make_projection() if self.embed == "polar" else nn.Identity()
+
+    def _make_head(self, in_features):
+        return projection_head(in_features, self.projection_dims, self.projection_batchnorm)
+
+    def _make_module(self, X, polar_images=None):
+        module = super()._make_module(X)
+        module.polar = module.view if self.embed == "polar" else self._make_projection()
+        if polar_images is not None:
+            module.polar_preprocess = self._make_preprocess(polar_images)
+        return module
+
+    def _view(self, module, representation, x, polar=None):
+        """One augmented view of the preprocessed batch ``x`` in ``representation``.
+
+        ``polar`` holds the batch's precomputed, preprocessed projections.
+        """
+        if representation == "cartesian":
+            return self.augment_(x)
+        if polar is not None:
+            return self.augment_(polar)
+        if self.project_first:
+            return self.augment_(module.polar(x))
+        return module.polar(self.augment_(x))
+
+    def _pair_loss(self, module, x, other=None):
+        if not hasattr(module, "polar_preprocess"):
+            return super()._pair_loss(module, x, other)
+        x = module.preprocess(x)
+        return self._training_loss(module, x, x, polar=module.polar_preprocess(other))
+
+    def _training_loss(self, module, x, partner, polar=None):
+        first, second = self._representations()
+        views = torch.cat([self._view(module, first, x, polar),
+                           self._view(module, second, partner, polar)])
+        z1, z2 = module.project(views).chunk(2)
+        return nt_xent(z1, z2, self.temperature, gather_distributed=True)
+
+    def fit(self, X, y=None, *, latents=None, polar_images=None):
+        if polar_images is None:
+            return super().fit(X, y, latents=latents)
+        self._validate_params()
+        X = self._validate_input(X, reset=True)
+        name = type(self).__name__
+        for problem, fix in [
+            ("polar" not in self._representations(), "a configuration with a polar branch"),
+            (not self.project_first, "project_first=True (precomputed projections are "
+                                     "augmented in their own coordinates)"),
+            (self.embed != "image", "embed='image' (transform cannot project like them)"),
+            (self.pairing != "augment", "pairing='augment'"),
+        ]:
+            if problem:
+                raise ValueError(f"polar_images are only used by {name} with {fix}.")
+        try:
+            polar_images = self._validate_input(polar_images, reset=False)
+        except ValueError as error:
+            raise ValueError(f"polar_images must be one projection per image of X, shaped like "
+                             f"X's images: {error}") from None
+        if len(polar_images) != len(X):
+            raise ValueError(f"polar_images has {len(polar_images)} images but X has {len(X)}; "
+                             "it must hold one projection per image.")
+        self.augment_ = resolve_augment(self.augment, self._default_augment())
+        return self._train(X, lambda: self._make_module(X, polar_images), y=polar_images,
+                           data=("polar_images", tuple(polar_images.shape),
+                                 str(polar_images.dtype)))
+
+    fit.__doc__ = FIT_DOC
+
+
+class CLR(_ProjectionContrast):
     __doc__ = """SimCLR-style contrastive pretrainer with the NT-Xent loss.
 
     Every image of a batch is augmented twice (:class:`~contrastlearn.augment.Augment`,
@@ -19,8 +208,9 @@ class CLR(BasePretrainer):
     and pass through the same backbone and projection head, and
     :func:`~contrastlearn.losses.nt_xent` pulls the two views of an image
     together while pushing away the other ``2N - 2`` views of the batch.
-    ``transform`` returns the backbone's embedding of the images in the
-    ``view`` representation, before the projection head.
+    ``transform`` returns the backbone's embedding of the images (or, with
+    ``embed="polar"``, of their polar projections), before the projection
+    head.
 
     Parameters
     ----------
@@ -29,9 +219,9 @@ class CLR(BasePretrainer):
         collapse the representation; 0.1 to 0.5 is the usual range.
     view : {"cartesian", "polar"}, default="cartesian"
         The representation both branches see: the images themselves, or their
-        polar projection around the image centre
-        (:func:`contrastlearn.projection.to_polar`, same size as the image),
-        taken after augmentation.
+        polar projection (the reference study's "Polar ⟷ Polar" and
+        "Cartesian ⟷ Cartesian", see :mod:`contrastlearn.clr`).
+    """ + REPRESENTATION_DOC + """
     """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
 
     See Also
@@ -58,59 +248,63 @@ class CLR(BasePretrainer):
     """
 
     _parameter_checks = {
-        **BasePretrainer._parameter_checks,
-        "temperature": (_is_positive_real, "a float > 0"),
+        **_ProjectionContrast._parameter_checks,
         "view": (lambda v: v in _REPRESENTATIONS, "one of 'cartesian', 'polar'"),
     }
 
-    def __init__(self, *, temperature=0.1, view="cartesian", backbone="auto",
-                 projection_dims=(256, 128), image_shape=None, normalize="dataset",
+    def __init__(self, *, temperature=0.1, view="cartesian", polar=None, project_first=False,
+                 embed="image", backbone="auto", projection_dims=(256, 128),
+                 projection_batchnorm="hidden", image_shape=None, normalize="dataset",
                  log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None):
+                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
+                 callbacks=None, compile=False, checkpoint_dir=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
             augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
+            warmup_epochs=warmup_epochs, device=device, random_state=random_state,
+            verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
         )
         self.temperature = temperature
         self.view = view
+        self.polar = polar
+        self.project_first = project_first
+        self.embed = embed
+        self.projection_batchnorm = projection_batchnorm
 
-    def _make_view(self):
-        return _REPRESENTATIONS[self.view]()
-
-    def _uses_polar_view(self):
-        return self.view == "polar"
-
-    def _training_loss(self, module, x, partner):
-        views = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
-        z1, z2 = module.project(views).chunk(2)
-        return nt_xent(z1, z2, self.temperature, gather_distributed=True)
+    def _representations(self):
+        return self.view, self.view
 
 
-class CPLR(BasePretrainer):
+class CPLR(_ProjectionContrast):
     __doc__ = """Contrastive projection learning: contrast an image with its polar projection.
 
     Zimmermann et al. (2023) found that for diffraction patterns contrasting
     an image with its polar (or cartesian) projection beats plain CLR. For
-    every image ``x`` of a batch, after normalisation:
+    every image ``x`` of a batch, after normalisation, branch 1 sees a view
+    of ``x`` in the first representation named by ``mode`` and branch 2 a
+    view in the second (``"polar-cartesian"``: branch 1 the polar
+    projection, branch 2 the image). A view is an independent draw of the
+    :class:`~contrastlearn.augment.Augment` pipeline, applied to the image
+    before projecting it (``project_first=False``) or to the projection
+    (``project_first=True``, the reference order). The projections of both
+    branches meet in the NT-Xent loss, each image's two views being the
+    positive pair; the loss is symmetric, so with a shared backbone the two
+    modes train the same objective, as in the reference.
 
-    - branch 1 sees ``first(augment(x))``, branch 2 sees
-      ``second(augment(x))``, where the two ``augment`` calls are independent
-      draws of the same :class:`~contrastlearn.augment.Augment` pipeline and
-      ``first``/``second`` are the two representations named by ``mode``
-      (``"polar-cartesian"``: branch 1 polar, branch 2 cartesian);
-    - the projections of both branches meet in the NT-Xent loss, each image's
-      two views being the positive pair;
-    - ``transform`` embeds ``first(x)`` with branch 1's backbone.
+    ``transform`` embeds the images as they were recorded (``embed="image"``,
+    what the reference study evaluates in every mode) or their polar
+    projections (``embed="polar"``). With ``shared_backbone=True`` (the
+    default) both branches use one backbone and projection head; with
+    ``False`` each representation has its own and ``transform`` uses the one
+    of the embedded representation.
 
-    With ``shared_backbone=True`` (the default) both branches use one backbone
-    and projection head; with ``False`` branch 2 has its own, and only branch
-    1's is kept for ``transform``.
+    The reference study calls the recorded image "Polar" and the projection
+    "Cartesian": ``mode="polar-cartesian"`` is its "Cartesian ⟷ Polar" and
+    ``mode="cartesian-polar"`` its "Polar ⟷ Cartesian" (see
+    :mod:`contrastlearn.clr` and :data:`REFERENCE_NAMES`).
 
     Parameters
     ----------
@@ -118,9 +312,10 @@ class CPLR(BasePretrainer):
         NT-Xent temperature (> 0). The reference grid search found 0.1 best
         and 0.01-0.02 collapsing.
     mode : {"polar-cartesian", "cartesian-polar"}, default="polar-cartesian"
-        Representations of branch 1 (the one ``transform`` uses) and branch 2.
+        Representations of branch 1 and branch 2.
     shared_backbone : bool, default=True
         Whether the two branches share backbone and projection head.
+    """ + REPRESENTATION_DOC + """
     """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
 
     See Also
@@ -148,56 +343,57 @@ class CPLR(BasePretrainer):
     """
 
     _parameter_checks = {
-        **BasePretrainer._parameter_checks,
-        "temperature": (_is_positive_real, "a float > 0"),
+        **_ProjectionContrast._parameter_checks,
         "mode": (lambda v: v in ("polar-cartesian", "cartesian-polar"),
                  "one of 'polar-cartesian', 'cartesian-polar'"),
         "shared_backbone": (lambda v: isinstance(v, bool), "a bool"),
     }
 
     def __init__(self, *, temperature=0.1, mode="polar-cartesian", shared_backbone=True,
-                 backbone="auto", projection_dims=(256, 128), image_shape=None,
+                 polar=None, project_first=False, embed="image", backbone="auto",
+                 projection_dims=(256, 128), projection_batchnorm="hidden", image_shape=None,
                  normalize="dataset", log_intensity=False, nan_policy="raise", augment=None,
                  pairing="augment", max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
-                 lr_schedule="cosine", device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False,
+                 lr_schedule="cosine", optimizer="adamw", warmup_epochs=0, device="auto",
+                 random_state=None, verbose=0, callbacks=None, compile=False,
                  checkpoint_dir=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
             augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
+            warmup_epochs=warmup_epochs, device=device, random_state=random_state,
+            verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
         )
         self.temperature = temperature
         self.mode = mode
         self.shared_backbone = shared_backbone
+        self.polar = polar
+        self.project_first = project_first
+        self.embed = embed
+        self.projection_batchnorm = projection_batchnorm
 
     def _representations(self):
-        return self.mode.split("-")
+        return tuple(self.mode.split("-"))
 
-    def _make_view(self):
-        return _REPRESENTATIONS[self._representations()[0]]()
-
-    def _uses_polar_view(self):
-        return True
-
-    def _make_module(self, X):
-        module = super()._make_module(X)
-        module.second_view = _REPRESENTATIONS[self._representations()[1]]()
+    def _make_module(self, X, polar_images=None):
+        module = super()._make_module(X, polar_images)
         if not self.shared_backbone:
             backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
             module.second_backbone = backbone
-            module.second_head = projection_head(n_out, self.projection_dims)
+            module.second_head = self._make_head(n_out)
         return module
 
-    def _training_loss(self, module, x, partner):
-        first = module.view(self.augment_(x))
-        second = module.second_view(self.augment_(partner))
+    def _project(self, module, representation, views):
+        """Backbone and head of ``representation``'s branch."""
+        if self.shared_backbone or representation == self._embedded():
+            return module.project(views)
+        return module.second_head(module.second_backbone(views))
+
+    def _training_loss(self, module, x, partner, polar=None):
         if self.shared_backbone:
-            z1, z2 = module.project(torch.cat([first, second])).chunk(2)
-        else:
-            z1 = module.project(first)
-            z2 = module.second_head(module.second_backbone(second))
+            return super()._training_loss(module, x, partner, polar)
+        first, second = self._representations()
+        z1 = self._project(module, first, self._view(module, first, x, polar))
+        z2 = self._project(module, second, self._view(module, second, partner, polar))
         return nt_xent(z1, z2, self.temperature, gather_distributed=True)

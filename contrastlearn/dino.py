@@ -151,13 +151,14 @@ class DINO(BasePretrainer):
                  projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
                  log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None):
+                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
+                 callbacks=None, compile=False, checkpoint_dir=None):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
             augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, device=device,
+            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
+            warmup_epochs=warmup_epochs, device=device,
             random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
             checkpoint_dir=checkpoint_dir,
         )

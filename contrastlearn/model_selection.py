@@ -1,22 +1,24 @@
-"""The CLR/CPLR mode x temperature study as one call."""
+"""The studies we follow as one call: the CLR/CPLR configuration x temperature grid, label efficiency."""
 
 import time
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from .clr import CLR, CPLR
-from .evaluation import LinearProbe, overlap_score
+from .baselines import BASELINES, baseline_embeddings
+from .clr import CLR, CPLR, REFERENCE_NAMES
+from .evaluation import LinearProbe, _label_indicator, linear_evaluation, overlap_score
 from .finetune import FineTunedClassifier
 
-__all__ = ["projection_grid_search", "label_efficiency", "CONFIGURATIONS"]
+__all__ = ["projection_grid_search", "label_efficiency", "CONFIGURATIONS", "PROTOCOLS",
+           "REFERENCE_TEMPERATURES"]
 
 #: The four configurations of the reference study: (Type, Mode, estimator parameters).
+#: Modes are named as in contrastlearn; ``clr.REFERENCE_NAMES`` gives the study's names.
 CONFIGURATIONS = {
     "C-C": ("CLR", "Cartesian ⟷ Cartesian", CLR, {"view": "cartesian"}),
     "P-P": ("CLR", "Polar ⟷ Polar", CLR, {"view": "polar"}),
@@ -24,61 +26,117 @@ CONFIGURATIONS = {
     "C-P": ("CPLR", "Cartesian ⟷ Polar", CPLR, {"mode": "cartesian-polar"}),
 }
 
+#: The temperatures of the reference study's grid (``train_all.sh``).
+REFERENCE_TEMPERATURES = (0.01, 0.02, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
-def _scores(train_embedding, test_embedding, Y_train, Y_test, n_neighbors):
-    predicted = LinearProbe().fit(train_embedding, Y_train).predict(test_embedding)
+#: How :func:`projection_grid_search` fits and scores.
+PROTOCOLS = ("reference", "split")
+
+#: The baselines the grid adds by default (UMAP needs ``umap-learn``).
+DEFAULT_BASELINES = tuple(name for name in BASELINES if name != "UMAP")
+
+
+def _reference_name(estimator_class, representation):
+    return REFERENCE_NAMES[(estimator_class.__name__, next(iter(representation.values())))]
+
+
+def _split_scores(probe, neighbors, metric, Y, n_neighbors):
+    """Logistic probe trained on the first set, everything scored on the second."""
+    (probe_train, probe_test), neighbors_test = probe, neighbors[1]
+    Y_train, Y_test = Y
+    predicted = LinearProbe().fit(probe_train, Y_train.astype(int)).predict(probe_test)
+    scored = np.flatnonzero(Y_test.any(0))  # labels with no positive are skipped, not 0
     precision, recall, f1, _ = precision_recall_fscore_support(
-        Y_test, predicted, average="macro", zero_division=0)
-    return {"F1": f1, "Precision": precision, "Recall": recall,
-            "Overlap": overlap_score(test_embedding, Y_test, n_neighbors=n_neighbors)}
+        Y_test, predicted, labels=scored, average="macro", zero_division=0)
+    accuracy = np.mean([(predicted[:, label] == Y_test[:, label]).mean() for label in scored])
+    return {"F1": f1, "Precision": precision, "Recall": recall, "Accuracy": accuracy,
+            "Overlap": overlap_score(neighbors_test, Y_test, n_neighbors, metric)}
+
+
+def _reference_scores(probe, neighbors, metric, Y, n_neighbors, random_state):
+    """The reference's per-label perceptron, 5-fold CV on all images, and overlap on all."""
+    macro = linear_evaluation(probe[0], Y[0], random_state=random_state).loc["macro avg"]
+    return {"F1": macro["f1"], "Precision": macro["precision"], "Recall": macro["recall"],
+            "Accuracy": macro["accuracy"],
+            "Overlap": overlap_score(neighbors[0], Y[0], n_neighbors, metric)}
 
 
 def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
-                           temperatures=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
-                           test_size=0.25, n_neighbors=10, pca_baseline=True,
-                           random_state=0, verbose=0, **params):
-    """Run the CLR/CPLR representation x temperature grid and score every model.
+                           temperatures=REFERENCE_TEMPERATURES, protocol="reference",
+                           labels=None, n_neighbors=0.01, test_size=0.25,
+                           baselines=DEFAULT_BASELINES, vae_params=None, random_state=0,
+                           verbose=0, **params):
+    """Run the CLR/CPLR representation x temperature grid and score every model and baseline.
 
-    For every configuration and temperature a pretrainer is fitted on the
-    training images (labels unused), then its embeddings are scored as in
-    Zimmermann et al. (2023): a :class:`~contrastlearn.evaluation.LinearProbe`
-    trained on the training labels gives macro F1, precision and recall on the
-    held-out images, and :func:`~contrastlearn.evaluation.overlap_score` rates
-    the held-out embedding's neighbourhoods.
+    For every configuration and temperature a pretrainer is fitted without
+    labels and its embeddings are scored as in Zimmermann et al. (2023) by
+    a linear probe (macro F1, precision, recall, accuracy over the labels)
+    and the :func:`~contrastlearn.evaluation.overlap_score` of their
+    neighbourhoods. The baselines of the study are scored alike
+    (:mod:`contrastlearn.baselines`). Two protocols:
+
+    ``protocol="reference"`` (the study's): every pretrainer and baseline is
+    fitted on all images; the probe is the per-label perceptron of
+    :func:`~contrastlearn.evaluation.linear_evaluation`, 5-fold
+    cross-validated on all images; the overlap is measured over all images.
+
+    ``protocol="split"``: pretrainers and baselines are fitted on a training
+    part; a :class:`~contrastlearn.evaluation.LinearProbe` (logistic
+    regression) trained on its labels is scored on the held-out
+    ``test_size``, whose neighbourhoods give the overlap.
+
+    In both, neighbourhoods use the cosine distance for the contrastive
+    embeddings and each baseline's own (euclidean for PCA, KernelPCA,
+    factor analysis and the random embedding, ``1 - |corr|`` for "PCA
+    (correlation)", the 2-Wasserstein distance for the VAE, whose probe runs
+    on an Isomap of it); labels without a positive image are skipped.
 
     Parameters
     ----------
     X : array-like of shape (n, H, W) or (n, C, H, W)
         Images (in-memory or lazy, e.g. from :func:`contrastlearn.datasets.load_cxi`;
-        the training and test subsets are read into memory).
+        the images used are read into memory).
     Y : array-like of shape (n, n_labels) or (n,)
-        Multi-hot labels (or classes), used only for scoring.
+        Multi-hot labels (or classes, one-hot encoded here), used only for
+        scoring.
     configurations : sequence of {"C-C", "P-P", "P-C", "C-P"}
-        Which branch representations to try: CLR on cartesian (C-C) or polar
-        (P-P) images, CPLR with branch 1 polar (P-C) or cartesian (C-P).
-    temperatures : sequence of float
-        NT-Xent temperatures to try.
+        Branch representations, in contrastlearn's names: CLR on recorded
+        (C-C) or polar (P-P) images, CPLR with branch 1 polar (P-C) or
+        cartesian (C-P). The table's "Reference mode" column gives the
+        study's names (it calls the recorded image "Polar").
+    temperatures : sequence of float, default=REFERENCE_TEMPERATURES
+        NT-Xent temperatures to try (the study's eight by default).
+    protocol : {"reference", "split"}, default="reference"
+    labels : array-like of int, default=None
+        Column indices of ``Y`` (classes for 1-D ``Y``) that are scored (the
+        study's "relevant" labels); default all.
+    n_neighbors : int or float, default=0.01
+        Neighbours for the overlap score (a float: that fraction of the
+        scored images; the study's 1 %).
     test_size : float, default=0.25
-        Fraction of images held out for scoring.
-    n_neighbors : int, default=10
-        Neighbours for the overlap score.
-    pca_baseline : bool, default=True
-        Add a row for PCA scores of the pixels (as many components as the
-        pretrainers' embedding, at most the number of training images).
+        Held-out fraction for ``protocol="split"``.
+    baselines : sequence of str, default=DEFAULT_BASELINES
+        Names from :data:`contrastlearn.baselines.BASELINES`, each fitted
+        with as many components as the pretrainers' embedding has features
+        (at most the number of images) on min-max scaled pixels (with the
+        pretrainers' ``log_intensity``).
+    vae_params : dict, default=None
+        Parameters of the VAE baseline; by default it trains for the
+        pretrainers' ``max_epochs`` on their ``device``.
     random_state : int, default=0
-        Seeds the split and every pretrainer.
+        Seeds the split, every pretrainer, baseline and probe.
     verbose : int, default=0
         1 prints one line per fitted model; 2 also each model's epoch table.
     **params
         Passed to every pretrainer (``max_epochs``, ``batch_size``, ``backbone``,
-        ``augment``, ...).
+        ``augment``, ``optimizer``, ...).
 
     Returns
     -------
     pandas.DataFrame
-        Columns Type, Mode, Temperature, F1, Precision, Recall, Overlap,
-        Fit seconds; one row per model, sorted by Type, Mode and Temperature.
-        ``.sort_values("F1", ascending=False)`` ranks them.
+        Columns Type, Mode, Reference mode, Temperature, F1, Precision,
+        Recall, Accuracy, Overlap, Fit seconds; one row per model, then one
+        per baseline. ``.sort_values("F1", ascending=False)`` ranks them.
 
     Examples
     --------
@@ -87,50 +145,73 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
     >>> digits = load_digits()
     >>> table = projection_grid_search(digits.images[:300], digits.target[:300],
     ...                                configurations=["C-C", "P-C"], temperatures=[0.1],
-    ...                                max_epochs=1, batch_size=64)
-    >>> list(table["Type"]), list(table.columns[:4])
-    (['CLR', 'CPLR', 'PCA'], ['Type', 'Mode', 'Temperature', 'F1'])
+    ...                                baselines=["PCA"], max_epochs=1, batch_size=64)
+    >>> table[["Type", "Reference mode"]].values.tolist()
+    [['CLR', 'Polar ⟷ Polar'], ['CPLR', 'Cartesian ⟷ Polar'], ['PCA', '']]
     """
     unknown = [c for c in configurations if c not in CONFIGURATIONS]
     if unknown:
         raise ValueError(f"configurations must be among {list(CONFIGURATIONS)}; got {unknown}.")
-    Y = np.asarray(Y)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}; got {protocol!r}.")
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"baselines must be among {list(BASELINES)}; got {unknown}.")
     if len(Y) != len(X):
         raise ValueError(f"Y has {len(Y)} rows but X has {len(X)} images.")
-    train, test = train_test_split(np.arange(len(X)), test_size=test_size,
-                                   random_state=random_state)
-    train, test = np.sort(train), np.sort(test)
-    X_train, X_test = np.asarray(X[train]), np.asarray(X[test])
-    rows = []
+    Y, _ = _label_indicator(Y, labels)
+    if protocol == "reference":
+        X_fit = np.asarray(X)
+        sets, Y_sets = [X_fit], [Y]
+    else:
+        train, test = (np.sort(part) for part in train_test_split(
+            np.arange(len(X)), test_size=test_size, random_state=random_state))
+        X_fit = np.asarray(X[train])
+        sets, Y_sets = [X_fit, np.asarray(X[test])], [Y[train], Y[test]]
+
+    def scores(probe, neighbors, metric):
+        if protocol == "reference":
+            return _reference_scores(probe, neighbors, metric, Y_sets, n_neighbors,
+                                     random_state)
+        return _split_scores(probe, neighbors, metric, Y_sets, n_neighbors)
+
+    def report(row):
+        rows.append(row)
+        if verbose:
+            temperature = "" if np.isnan(row["Temperature"]) else f" T={row['Temperature']:<5}"
+            print(f"{row['Type']:5} {row['Mode']:30}{temperature} F1={row['F1']:.3f} "
+                  f"overlap={row['Overlap']:.3f} ({row['Fit seconds']:.0f} s)", flush=True)
+
+    rows, n_features = [], 64
     for key in configurations:
         kind, mode, estimator_class, representation = CONFIGURATIONS[key]
         for temperature in temperatures:
             start = time.perf_counter()
             model = estimator_class(temperature=temperature, random_state=random_state,
                                     verbose=max(verbose - 1, 0), **representation,
-                                    **params).fit(X_train)
+                                    **params).fit(X_fit)
             seconds = time.perf_counter() - start
-            row = {"Type": kind, "Mode": mode, "Temperature": temperature,
-                   **_scores(model.transform(X_train), model.transform(X_test),
-                             Y[train], Y[test], n_neighbors),
-                   "Fit seconds": seconds}
-            rows.append(row)
-            if verbose:
-                print(f"{kind:5} {mode:24} T={temperature:<5} F1={row['F1']:.3f} "
-                      f"overlap={row['Overlap']:.3f} ({seconds:.0f} s)", flush=True)
-    if pca_baseline:
-        n_components = min(model._n_features_out if rows else 64, len(train) - 1,
-                           int(np.prod(X_train.shape[1:])))
+            n_features = model._n_features_out
+            embeddings = [model.transform(images) for images in sets]
+            report({"Type": kind, "Mode": mode,
+                    "Reference mode": _reference_name(estimator_class, representation),
+                    "Temperature": temperature, **scores(embeddings, embeddings, "cosine"),
+                    "Fit seconds": seconds})
+    vae_params = {key: params[key] for key in ("max_epochs", "device") if key in params} | (
+        vae_params or {})
+    for name in baselines:
         start = time.perf_counter()
-        pca = PCA(n_components, random_state=random_state).fit(X_train.reshape(len(train), -1))
+        embedded = baseline_embeddings(
+            name, X_fit, sets, n_components=n_features, n_neighbors=n_neighbors,
+            log_intensity=params.get("log_intensity", False), vae_params=vae_params,
+            random_state=random_state)
         seconds = time.perf_counter() - start
-        rows.append({"Type": "PCA", "Mode": f"{n_components} components", "Temperature": np.nan,
-                     **_scores(pca.transform(X_train.reshape(len(train), -1)),
-                               pca.transform(X_test.reshape(len(test), -1)),
-                               Y[train], Y[test], n_neighbors),
-                     "Fit seconds": seconds})
-    return (pd.DataFrame(rows).sort_values(["Type", "Mode", "Temperature"], kind="stable")
-            .reset_index(drop=True))
+        report({"Type": name, "Mode": embedded[0].description, "Reference mode": "",
+                "Temperature": np.nan,
+                **scores([e.probe for e in embedded], [e.neighbors for e in embedded],
+                         embedded[0].metric),
+                "Fit seconds": seconds})
+    return pd.DataFrame(rows)
 
 
 def _backbone_name(pretrainer):

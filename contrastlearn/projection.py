@@ -5,23 +5,42 @@ centre: in polar coordinates a ring becomes a straight line and a rotation a
 shift. :func:`to_polar` and :func:`to_cartesian` resample whole batches with
 one ``grid_sample`` each, so they are differentiable, run on the images'
 device, and serve both as preprocessing and as a contrastive "view"
-(:class:`contrastlearn.CPLR`).
+(:class:`contrastlearn.CPLR`). :func:`central_mask` blanks the centre of a
+pattern (a beam stop, or the saturated direct beam) with a blurred edge.
 
 Conventions: pixel ``(row, col)`` has its centre at integer coordinates; the
 polar image has radius along its rows (row ``i`` at radius ``r_i``, from the
 centre outwards) and angle along its columns (column ``j`` at
-``theta_j = 2 pi j / n_angles``, counter-clockwise from the +col axis towards
-+row).
+``theta_j = 2 pi j / n_angles``, or evenly from ``start`` to ``stop`` for an
+``angle_range``). The angle is measured from the +col axis towards +row:
+the sample for ``(r, theta)`` is taken at ``row = c_row + r sin(theta)``,
+``col = c_col + r cos(theta)``. With rows drawn downwards, as images are
+shown, increasing ``theta`` turns clockwise on screen.
+
+Relation to the reference study (Zimmermann et al. 2023, contrastive
+projection learning): its projection puts azimuth along the rows and radius
+along the columns, and samples ``row = c - rho sin(phi)``,
+``col = c + rho cos(phi)``, i.e. ``phi`` turns counter-clockwise on screen
+(rows going up). So its azimuth ``phi`` is the angle ``theta = -phi`` here, and its
+projection is the transpose of :func:`to_polar` with
+``angle_range=(-phi_start, -phi_stop)``.
+:data:`REFERENCE_PROJECTION_SETTINGS` holds the :class:`PolarProjection`
+settings of its crop; :func:`contrastlearn.datasets.preprocess_diffraction`
+reproduces its whole preprocessing.
 """
 
 import math
+import numbers
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["to_polar", "to_cartesian", "PolarProjection"]
+__all__ = ["to_polar", "to_cartesian", "central_mask", "PolarProjection",
+           "REFERENCE_PROJECTION_SETTINGS"]
+
+_INTERPOLATIONS = ("bilinear", "nearest")
 
 
 def _as_batch(images, name):
@@ -48,37 +67,179 @@ def _as_batch(images, name):
     return batch, restore
 
 
-def _centres(center, batch, height, width):
-    """Per-image centres ``(B, 2)`` as (row, col) in pixels."""
-    if center is None:
-        return torch.tensor([[(height - 1) / 2, (width - 1) / 2]], dtype=batch.dtype,
-                            device=batch.device).expand(len(batch), 2)
-    center = torch.as_tensor(center, dtype=batch.dtype, device=batch.device)
-    if center.shape == (2,):
-        return center.expand(len(batch), 2)
-    if center.shape == (len(batch), 2):
-        return center
-    raise ValueError(f"center must be (row, col) or one (row, col) per image, shape "
-                     f"({len(batch)}, 2); got shape {tuple(center.shape)}.")
+def _number(value, name):
+    """``value`` as a float: a TypeError unless a real number, a ValueError unless finite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return float(value)
 
 
-def _radii(n_radii, max_radius, log_radial, min_radius, like):
-    steps = torch.linspace(0, 1, n_radii, dtype=like.dtype, device=like.device)
-    if log_radial:
-        return min_radius * (max_radius / min_radius) ** steps
-    return max_radius * steps
+def _pair(value, name):
+    """Two finite numbers as a tuple of floats."""
+    try:
+        first, second = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair of numbers (start, stop); got {value!r}.") from None
+    return _number(first, f"{name}[0]"), _number(second, f"{name}[1]")
 
 
-def _check_radii(max_radius, log_radial, min_radius):
+def _non_negative(value, name):
+    value = _number(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}.")
+    return value
+
+
+def _check_angle_range(angle_range):
+    """None, or ``(start, stop)`` radians covering at most one turn."""
+    if angle_range is None:
+        return None
+    start, stop = _pair(angle_range, "angle_range")
+    if not 0 < abs(stop - start) <= 2 * math.pi + 1e-9:
+        raise ValueError("angle_range must be (start, stop) in radians with 0 < |stop - start| "
+                         f"<= 2 pi; got {angle_range!r}.")
+    return start, stop
+
+
+def _check_interpolation(interpolation):
+    if not (isinstance(interpolation, str) and interpolation in _INTERPOLATIONS):
+        raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; got {interpolation!r}.")
+
+
+def _radial_range(min_radius, max_radius, log_radial, height, width):
+    """Resolve and check ``(min_radius, max_radius)`` in pixels."""
+    max_radius = min(height, width) / 2 if max_radius is None else _number(max_radius, "max_radius")
     if not max_radius > 0:
         raise ValueError(f"max_radius must be > 0; got {max_radius!r}.")
+    if min_radius is None:
+        min_radius = 1.0 if log_radial else 0.0
+    min_radius = _number(min_radius, "min_radius")
     if log_radial and not 0 < min_radius < max_radius:
         raise ValueError(f"min_radius must be in (0, max_radius={max_radius}) for log-radial "
                          f"sampling; got {min_radius!r}.")
+    if not 0 <= min_radius < max_radius:
+        raise ValueError(f"min_radius must be in [0, max_radius={max_radius}); got {min_radius!r}.")
+    return min_radius, max_radius
+
+
+def _centres(center, height, width, like, n=None):
+    """Centres (row, col) in pixels, shape ``(1, 2)`` (shared) or ``(n, 2)`` (one per image).
+
+    ``n=None`` accepts any number of per-image centres.
+    """
+    if center is None:
+        return torch.tensor([[(height - 1) / 2, (width - 1) / 2]], dtype=like.dtype,
+                            device=like.device)
+    center = torch.as_tensor(center, dtype=like.dtype, device=like.device)
+    if center.shape == (2,):
+        return center[None]
+    if center.ndim == 2 and center.shape[1] == 2 and (n is None or len(center) == n):
+        return center
+    expected = "(n, 2)" if n is None else f"({n}, 2)"
+    raise ValueError(f"center must be (row, col) or one (row, col) per image, shape "
+                     f"{expected}; got shape {tuple(center.shape)}.")
+
+
+def _gaussian_blur(images, sigma):
+    """``scipy.ndimage.gaussian_filter`` over the last two axes (mode "reflect", truncate 4)."""
+    if sigma <= 1e-15:  # scipy skips such axes too
+        return images
+    radius = int(4.0 * sigma + 0.5)
+    taps = np.exp(-0.5 / sigma ** 2 * np.arange(-radius, radius + 1) ** 2)
+    taps = (taps / taps.sum()).tolist()
+    for axis in (-2, -1):
+        size = images.shape[axis]
+        # "reflect" repeats the edge pixel: ... b a | a b c | c b ..., period 2 * size.
+        index = torch.arange(-radius, size + radius, device=images.device) % (2 * size)
+        padded = images.index_select(axis, torch.where(index < size, index, 2 * size - 1 - index))
+        images = sum(w * padded.narrow(axis, k, size) for k, w in enumerate(taps))
+    return images
+
+
+def _masks(centres, height, width, radius, sigma):
+    """Blurred holes ``(len(centres), H, W)``: 0 within ``radius`` of each centre, 1 outside."""
+    rows = torch.arange(height, dtype=centres.dtype, device=centres.device)[None, :, None]
+    cols = torch.arange(width, dtype=centres.dtype, device=centres.device)[None, None, :]
+    distance2 = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
+    return _gaussian_blur((distance2 > radius * radius).to(centres.dtype), sigma)
+
+
+def central_mask(shape, radius, *, sigma=1.5, center=None):
+    """A blurred central hole: 0 inside a disk around the centre, 1 outside.
+
+    The disk holds the pixels whose centre is at most ``radius`` from the
+    centre (``distance <= radius``; for integer centres and radii exactly the
+    filled ``cv2.circle`` of the reference study). It is then blurred exactly
+    like ``scipy.ndimage.gaussian_filter(disk, sigma)`` (mode "reflect",
+    truncate 4.0). Multiply it into images to blank a beam stop or the direct
+    beam with a soft edge.
+
+    Parameters
+    ----------
+    shape : tuple of int (H, W)
+        Image size.
+    radius : float
+        Disk radius in pixels (>= 0).
+    sigma : float, default=1.5
+        Standard deviation of the Gaussian blur in pixels (>= 0; 0 = sharp).
+    center : array-like or torch.Tensor of shape (2,) or (n, 2), default=None
+        Centre (row, col) in pixels, or one per mask. None means
+        ``((H - 1) / 2, (W - 1) / 2)``. A torch tensor gives a torch mask on
+        its device (and dtype, if floating point).
+
+    Returns
+    -------
+    ndarray of float32 or torch.Tensor, shape (H, W) or (n, H, W)
+
+    See Also
+    --------
+    to_polar : Applies the mask before resampling with ``mask_radius``.
+
+    Examples
+    --------
+    >>> from contrastlearn.projection import central_mask
+    >>> mask = central_mask((9, 9), 2, sigma=0)
+    >>> mask[4].tolist()
+    [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    >>> blurred = central_mask((64, 64), 10)
+    >>> float(blurred[32, 32]) < 1e-6, 0 < float(blurred[32, 42]) < 1
+    (True, True)
+    """
+    try:
+        height, width = (int(size) for size in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be a pair of ints (H, W); got {shape!r}.") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"shape must be positive (H, W); got {shape!r}.")
+    radius, sigma = _non_negative(radius, "radius"), _non_negative(sigma, "sigma")
+    as_torch = isinstance(center, torch.Tensor)
+    like = (center if as_torch and center.is_floating_point()
+            else torch.zeros((), dtype=torch.float32 if as_torch else torch.float64,
+                             device=center.device if as_torch else "cpu"))
+    masks = _masks(_centres(center, height, width, like), height, width, radius, sigma)
+    masks = masks if np.ndim(center) == 2 else masks[0]
+    return masks if as_torch else masks.numpy().astype(np.float32)
+
+
+def _radii(n_radii, min_radius, max_radius, log_radial, like):
+    steps = torch.linspace(0, 1, n_radii, dtype=like.dtype, device=like.device)
+    if log_radial:
+        return min_radius * (max_radius / min_radius) ** steps
+    return min_radius + (max_radius - min_radius) * steps
+
+
+def _angles(n_angles, angle_range, like):
+    if angle_range is None:
+        steps = torch.arange(n_angles, dtype=like.dtype, device=like.device)
+        return steps * (2 * math.pi / n_angles)
+    return torch.linspace(*angle_range, n_angles, dtype=like.dtype, device=like.device)
 
 
 def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=None,
-             log_radial=False, min_radius=1.0):
+             min_radius=None, angle_range=None, log_radial=False, interpolation="bilinear",
+             mask_radius=None, mask_sigma=1.5):
     """Resample images onto a polar (radius x angle) grid around a centre.
 
     Parameters
@@ -92,15 +253,32 @@ def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=Non
     n_radii : int, default=None
         Rows of the output (radii from the centre outwards); None means ``H``.
     n_angles : int, default=None
-        Columns of the output (angles ``2 pi j / n_angles``); None means ``W``.
+        Columns of the output (angles); None means ``W``.
     max_radius : float, default=None
         Radius of the last row in pixels; None means ``min(H, W) / 2``, the
         largest circle inside the image. Samples outside the image are 0.
+    min_radius : float, default=None
+        Radius of the first row in pixels. None means 0 (linear radii) or
+        1.0 (``log_radial=True``). Rows are at
+        ``linspace(min_radius, max_radius, n_radii)``: a radial range.
+    angle_range : tuple of float (start, stop), default=None
+        None samples the full circle ``2 pi j / n_angles`` (the endpoint
+        excluded). A pair in radians samples ``linspace(start, stop,
+        n_angles)``, both ends included (an azimuth range of at most one
+        turn; ``stop < start`` sweeps the other way). Angles are measured
+        from the +col axis towards +row (see the module docstring).
     log_radial : bool, default=False
         Space the radii logarithmically from ``min_radius`` to ``max_radius``
-        (scale changes become shifts), instead of linearly from 0.
-    min_radius : float, default=1.0
-        First radius for ``log_radial=True``.
+        (scale changes become shifts), instead of linearly.
+    interpolation : {"bilinear", "nearest"}, default="bilinear"
+        ``grid_sample`` mode; "nearest" returns only input values (and 0
+        outside the image).
+    mask_radius : float, default=None
+        If given, the images are first multiplied by
+        ``central_mask((H, W), mask_radius, sigma=mask_sigma)`` around the
+        same centre(s) (in pixels), blanking the centre.
+    mask_sigma : float, default=1.5
+        Blur of the mask edge in pixels.
 
     Returns
     -------
@@ -109,6 +287,7 @@ def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=Non
     See Also
     --------
     to_cartesian : The inverse resampling.
+    central_mask : The mask applied with ``mask_radius``.
 
     Examples
     --------
@@ -119,50 +298,73 @@ def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=Non
     >>> polar = to_polar(ring, n_radii=33, max_radius=32)   # row i at radius i
     >>> int(polar.mean(axis=1).argmax())
     20
+    >>> ranged = to_polar(ring, n_radii=11, min_radius=15, max_radius=25)  # rows 15, 16, ...
+    >>> int(ranged.mean(axis=1).argmax())
+    5
     """
     batch, restore = _as_batch(images, "images")
     height, width = batch.shape[-2:]
     n_radii = height if n_radii is None else int(n_radii)
     n_angles = width if n_angles is None else int(n_angles)
-    max_radius = min(height, width) / 2 if max_radius is None else float(max_radius)
-    _check_radii(max_radius, log_radial, min_radius)
-    if n_radii < 2 or n_angles < 1:
-        raise ValueError(f"n_radii must be >= 2 and n_angles >= 1; got {n_radii}, {n_angles}.")
-    centres = _centres(center, batch, height, width)
-    radii = _radii(n_radii, max_radius, log_radial, min_radius, batch)
-    angles = torch.arange(n_angles, dtype=batch.dtype, device=batch.device) * (2 * math.pi / n_angles)
+    min_radius, max_radius = _radial_range(min_radius, max_radius, log_radial, height, width)
+    angle_range = _check_angle_range(angle_range)
+    _check_interpolation(interpolation)
+    if n_radii < 2 or n_angles < (1 if angle_range is None else 2):
+        raise ValueError(f"n_radii must be >= 2 and n_angles >= 1 (>= 2 with angle_range); got "
+                         f"{n_radii}, {n_angles}.")
+    centres = _centres(center, height, width, batch, len(batch))
+    if mask_radius is not None:
+        radius = _non_negative(mask_radius, "mask_radius")
+        batch = batch * _masks(centres, height, width, radius,
+                               _non_negative(mask_sigma, "mask_sigma"))[:, None]
+    radii = _radii(n_radii, min_radius, max_radius, log_radial, batch)
+    angles = _angles(n_angles, angle_range, batch)
     rows = centres[:, 0, None, None] + radii[None, :, None] * torch.sin(angles)[None, None, :]
     cols = centres[:, 1, None, None] + radii[None, :, None] * torch.cos(angles)[None, None, :]
     # Pixel coordinates -> grid_sample's [-1, 1] (align_corners=False: pixel centres).
     grid = torch.stack([(2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1], dim=-1)
-    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(batch, grid.expand(len(batch), -1, -1, -1), mode=interpolation,
+                        padding_mode="zeros", align_corners=False)
     return restore(out)
 
 
-def to_cartesian(polar, output_shape=None, center=None, *, max_radius=None, log_radial=False,
-                 min_radius=1.0):
+def to_cartesian(polar, output_shape=None, center=None, *, max_radius=None, min_radius=None,
+                 angle_range=None, log_radial=False, interpolation="bilinear"):
     """Resample polar images (radius x angle, as from :func:`to_polar`) back to pixels.
 
     Parameters
     ----------
     polar : ndarray or torch.Tensor of shape (n_radii, n_angles), (n, ...) or (n, C, ...)
-        Rows are radii, columns angles ``2 pi j / n_angles``; the angle axis
-        wraps around.
+        Rows are radii, columns angles (``2 pi j / n_angles``, wrapping
+        around, or ``linspace(*angle_range, n_angles)``).
     output_shape : tuple of int (H, W), default=None
         Size of the cartesian images; None means ``(n_radii, n_angles)``.
     center : array-like of shape (2,) or (n, 2), default=None
         Centre (row, col) in output pixels; None means the image centre.
     max_radius : float, default=None
         Radius of the last polar row; None means ``min(H, W) / 2``.
-        Pixels farther out are 0.
+    min_radius : float, default=None
+        Radius of the first polar row; None means 0 (linear) or 1.0
+        (``log_radial=True``), as in :func:`to_polar`.
+    angle_range : tuple of float (start, stop), default=None
+        The angles of the first and last polar column, as in :func:`to_polar`;
+        None means the full, wrapping circle.
     log_radial : bool, default=False
         The polar rows are spaced logarithmically (as ``to_polar(...,
-        log_radial=True)``); pixels inside ``min_radius`` are then 0.
-    min_radius : float, default=1.0
+        log_radial=True)``).
+    interpolation : {"bilinear", "nearest"}, default="bilinear"
 
     Returns
     -------
     ndarray or torch.Tensor of shape (..., H, W)
+
+    Notes
+    -----
+    When ``angle_range``, or ``min_radius`` with linear radii, is given,
+    pixels outside the sampled radial and angular range are exactly 0.
+    Otherwise (the original behaviour, kept as it was) the bilinear
+    interpolation fades to 0 over one radial step beyond ``max_radius`` (and
+    inside ``min_radius`` for log-radial rows).
 
     Examples
     --------
@@ -177,45 +379,151 @@ def to_cartesian(polar, output_shape=None, center=None, *, max_radius=None, log_
     batch, restore = _as_batch(polar, "polar")
     n_radii, n_angles = batch.shape[-2:]
     height, width = (n_radii, n_angles) if output_shape is None else map(int, output_shape)
-    max_radius = min(height, width) / 2 if max_radius is None else float(max_radius)
-    _check_radii(max_radius, log_radial, min_radius)
-    centres = _centres(center, batch, height, width)
+    exact_edges = angle_range is not None or (min_radius is not None and not log_radial)
+    min_radius, max_radius = _radial_range(min_radius, max_radius, log_radial, height, width)
+    angle_range = _check_angle_range(angle_range)
+    _check_interpolation(interpolation)
+    centres = _centres(center, height, width, batch, len(batch))
     rows = torch.arange(height, dtype=batch.dtype, device=batch.device)[None, :, None]
     cols = torch.arange(width, dtype=batch.dtype, device=batch.device)[None, None, :]
     d_row, d_col = rows - centres[:, 0, None, None], cols - centres[:, 1, None, None]
     radius = torch.hypot(d_row, d_col)
-    angle = torch.atan2(d_row, d_col) % (2 * math.pi)
     if log_radial:
-        position = torch.log(radius.clamp_min(1e-12) / min_radius) / math.log(max_radius / min_radius)
+        position = (torch.log(radius.clamp_min(1e-12) / min_radius)
+                    / math.log(max_radius / min_radius))
     else:
-        position = radius / max_radius
-    # The angle axis wraps: append column 0 after the last one, then sample with
-    # align_corners=True so column j sits at angle 2 pi j / n_angles exactly.
-    wrapped = torch.cat([batch, batch[..., :1]], dim=-1)
-    grid = torch.stack([angle / math.pi - 1, 2 * position - 1], dim=-1)
-    out = F.grid_sample(wrapped, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        position = (radius - min_radius) / (max_radius - min_radius)
+    if angle_range is None:
+        # The angle axis wraps: append column 0 after the last one, then sample with
+        # align_corners=True so column j sits at angle 2 pi j / n_angles exactly.
+        batch = torch.cat([batch, batch[..., :1]], dim=-1)
+        along = (torch.atan2(d_row, d_col) % (2 * math.pi)) / math.pi - 1
+    else:
+        start, stop = angle_range
+        # Angle from the middle of the range in the sweep direction, in (-pi, pi].
+        offset = math.copysign(1, stop - start) * (torch.atan2(d_row, d_col) - (start + stop) / 2)
+        along = 2 * (torch.remainder(offset + math.pi, 2 * math.pi) - math.pi) / abs(stop - start)
+    grid = torch.stack([along, 2 * position - 1], dim=-1).expand(len(batch), -1, -1, -1)
+    out = F.grid_sample(batch, grid, mode=interpolation, padding_mode="zeros", align_corners=True)
+    if exact_edges:
+        out = out * (grid.abs() <= 1 + 1e-6).all(dim=-1)[:, None].to(out.dtype)
     return restore(out)
 
 
 class PolarProjection(nn.Module):
     """:func:`to_polar` as a module keeping the image size (for use as a view).
 
+    An image of size (H, W) becomes a polar image of H radii by W angles.
+    Radii are given as fractions of the half-width ``min(H, W) / 2``, so one
+    module serves every image size.
+
     Parameters
     ----------
     log_radial : bool, default=False
         See :func:`to_polar`.
+    radial_range : tuple of float (low, high), default=None
+        First and last radius as fractions of the half-width
+        (``0 <= low < high``; ``low > 0`` for ``log_radial``). None means 0
+        (or 1 pixel for ``log_radial``) to 1.
+    angle_range : tuple of float (start, stop), default=None
+        Azimuth range in radians (see :func:`to_polar`); None is the full
+        circle.
+    interpolation : {"bilinear", "nearest"}, default="bilinear"
+    mask_radius : float, default=None
+        Blank a central disk of this radius, a fraction of the half-width,
+        before resampling (see :func:`central_mask`); None blanks nothing.
+    mask_sigma : float, default=1.5
+        Blur of the mask edge, in pixels.
+
+    See Also
+    --------
+    REFERENCE_PROJECTION_SETTINGS : The settings of the reference study's crop.
 
     Examples
     --------
     >>> import torch
-    >>> from contrastlearn.projection import PolarProjection
+    >>> from contrastlearn.projection import PolarProjection, REFERENCE_PROJECTION_SETTINGS
     >>> PolarProjection()(torch.rand(2, 1, 32, 32)).shape
     torch.Size([2, 1, 32, 32])
+    >>> PolarProjection(radial_range=(0.3, 0.98), interpolation="nearest")
+    PolarProjection(radial_range=(0.3, 0.98), interpolation='nearest')
+    >>> PolarProjection(**REFERENCE_PROJECTION_SETTINGS)(torch.rand(2, 1, 64, 64)).shape
+    torch.Size([2, 1, 64, 64])
     """
 
-    def __init__(self, log_radial=False):
+    _defaults = {"log_radial": False, "radial_range": None, "angle_range": None,
+                 "interpolation": "bilinear", "mask_radius": None, "mask_sigma": 1.5}
+
+    def __init__(self, log_radial=False, *, radial_range=None, angle_range=None,
+                 interpolation="bilinear", mask_radius=None, mask_sigma=1.5):
         super().__init__()
-        self.log_radial = log_radial
+        if not isinstance(log_radial, (bool, np.bool_)):
+            raise TypeError(f"log_radial must be True or False; got {log_radial!r}.")
+        if radial_range is not None:
+            radial_range = _pair(radial_range, "radial_range")
+            low, high = radial_range
+            if not (0 < low < high if log_radial else 0 <= low < high):
+                raise ValueError(
+                    "radial_range must be (low, high) fractions of the half-width with "
+                    f"{'0 < low' if log_radial else '0 <= low'} < high; got {radial_range!r}.")
+        _check_interpolation(interpolation)
+        self.log_radial = bool(log_radial)
+        self.radial_range = radial_range
+        self.angle_range = _check_angle_range(angle_range)
+        self.interpolation = interpolation
+        self.mask_radius = (None if mask_radius is None
+                            else _non_negative(mask_radius, "mask_radius"))
+        self.mask_sigma = _non_negative(mask_sigma, "mask_sigma")
 
     def forward(self, x):
-        return to_polar(x, log_radial=self.log_radial)
+        half = min(x.shape[-2:]) / 2
+        low, high = self.radial_range or (None, None)
+        def pixels(fraction):
+            return None if fraction is None else fraction * half
+        return to_polar(x, max_radius=pixels(high), min_radius=pixels(low),
+                        angle_range=self.angle_range, log_radial=self.log_radial,
+                        interpolation=self.interpolation, mask_radius=pixels(self.mask_radius),
+                        mask_sigma=self.mask_sigma)
+
+    def extra_repr(self):
+        return ", ".join(f"{name}={getattr(self, name)!r}"
+                         for name, default in self._defaults.items()
+                         if getattr(self, name) != default)
+
+
+def _reference_crop(size, hole_fraction=0.30):
+    """The reference script's crop numbers for square images of ``size`` pixels.
+
+    Returns ``(centre, hole_radius, lr_cut, x_dims, ci_y_cut)``: the mask
+    centre and radius, the cut on each side of the raw image, the
+    projection's column cuts (left, right) and its row cut (top and bottom).
+    """
+    centre = int(size / 2)
+    hole_radius = int(hole_fraction * centre)
+    pol_crop_size = np.round(np.cos(np.pi / 4) * 0.99 * size)
+    lr_cut = int(np.ceil((size - pol_crop_size) / 2))
+    x_dims = (int(hole_radius * 2), int(np.sqrt(lr_cut) * 2))
+    ci_y_cut = int(np.ceil(sum(x_dims) / 2))
+    return centre, hole_radius, lr_cut, x_dims, ci_y_cut
+
+
+def _reference_settings(size=1035):
+    """PolarProjection settings of the reference's projection crop of ``size``-pixel images."""
+    _, _, _, (left, right), cut = _reference_crop(size)
+    last = size - 1  # the reference samples rho = j / last and phi = 2 pi i / last
+    return {"radial_range": (left / last, (last - right) / last),
+            "angle_range": (-2 * math.pi * cut / last, -2 * math.pi * (last - cut) / last),
+            "interpolation": "nearest", "mask_radius": 0.3, "mask_sigma": 1.5}
+
+
+#: :class:`PolarProjection` keyword arguments reproducing the reference
+#: study's projection crop (Zimmermann et al. 2023): a central hole of 0.3 of
+#: the half-width blurred by 1.5 pixels; radii from 310/1034 to 1010/1034 of
+#: the half-width (its columns 310..1010 at ``rho = j / 1034``, about 155 to
+#: 505 pixels of a 1035-pixel pattern); azimuth ``phi`` from 2 pi 167/1034 to
+#: 2 pi 867/1034 (its rows 167..867, about 58.1 to 301.9 degrees), written as
+#: ``theta = -phi`` so that the output's columns run in the order of the
+#: crop's rows; nearest sampling. The output is the reference's crop
+#: transposed and resampled to the image size (the reference measures radii
+#: in units of ``(H - 1) / 2``, here ``H / 2``: 0.1 % apart at H = 1035).
+REFERENCE_PROJECTION_SETTINGS = _reference_settings()

@@ -1,3 +1,9 @@
+import os
+
+# Idle OpenMP threads sleep instead of spinning: with other processes on the cores (the
+# distributed tests' workers, a parallel search) spinning threads slowed fits ~30x.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits

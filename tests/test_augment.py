@@ -1,8 +1,9 @@
 import pytest
 import torch
+from sklearn.base import BaseEstimator
 
 from contrastlearn import augment as A
-from contrastlearn.augment import Augment
+from contrastlearn.augment import PRESETS, Augment, resolve_augment
 
 OPS = {
     "random_affine": lambda x: A.random_affine(x),
@@ -14,6 +15,11 @@ OPS = {
     "gaussian_noise": lambda x: A.gaussian_noise(x, std=0.1),
     "poisson_noise": lambda x: A.poisson_noise(x, photons=20.0),
     "pipeline": Augment(photons=50.0, noise_std=0.05),
+    "translation_only": lambda x: A.random_affine(x, scale=(1, 1), ratio=(1, 1), rotation=0,
+                                                  hflip=0, vflip=0, translate=0.2),
+    "random_gain": lambda x: A.random_gain(x, gain=(0.5, 1.5), jitter=0.2),
+    "random_erasing": lambda x: A.random_erasing(x, p=1.0),
+    "cplr_reference": PRESETS["cplr-reference"],
 }
 
 
@@ -117,3 +123,188 @@ def test_crops_resampled_to_a_smaller_output_size():
     # with every geometric option off, a resize alone still happens
     plain = Augment(crop_scale=(1, 1), rotation=0, hflip=0, vflip=0, jitter_prob=0, blur_prob=0)
     assert plain(x, output_size=(4, 4)).shape == (6, 2, 4, 4)
+
+
+# Augment()(x) for this x and torch.manual_seed(0), computed with the code before translation,
+# gain and erasing existed (rounded to 6 decimals), and the next torch.rand(1) after that call.
+DEFAULT_VIEW = [
+    0.404947, 0.327198, 0.385495, 0.504389, 0.648981, 0.389547, 0.395121, 0.536289, 0.552662,
+    0.536868, 0.246294, 0.236113, 0.261097, 0.372284, 0.427648, 0.346015, 0.447476, 0.618566,
+    0.626174, 0.555862, 0.711554, 0.602349, 0.622692, 0.772313, 0.69054, 0.298852, 0.340303,
+    0.351712, 0.329558, 0.297256, 0.345622, 0.389247, 0.403918, 0.385011, 0.357929, 0.409225,
+    0.44157, 0.450066, 0.434265, 0.417529, 0.467122, 0.475073, 0.461574, 0.436728, 0.422568,
+    0.496939, 0.481796, 0.440743, 0.394956, 0.370012, 0.574721, 0.694535, 0.61849, 0.613182,
+    0.780053, 0.561148, 0.576391, 0.469001, 0.342819, 0.517226, 0.558389, 0.420169, 0.235956,
+    0.148835, 0.312778, 0.63945, 0.49327, 0.376471, 0.257392, 0.236948, 0.754264, 0.688471,
+    0.633756, 0.414839, 0.206505]
+DEFAULT_NEXT_DRAW = 0.20812976360321045
+DEFAULT_VECTOR_VIEW = [
+    0.496257, 0.768222, 0.0, 0.13203, 0.307423, 0.634079, 0.490093, 0.896445, 0.455628,
+    0.632306, 0.348893, 0.0, 0.0, 0.168859, 0.293888, 0.518522]
+
+
+def test_default_pipeline_output_is_unchanged():
+    x = torch.rand(3, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    out = Augment()(x)
+    assert torch.allclose(out.flatten(), torch.tensor(DEFAULT_VIEW), atol=1e-6, rtol=0)
+    assert torch.rand(1).item() == DEFAULT_NEXT_DRAW  # no extra random draws
+    torch.manual_seed(0)
+    out = Augment()(torch.rand(2, 8))
+    assert torch.allclose(out.flatten(), torch.tensor(DEFAULT_VECTOR_VIEW), atol=1e-6, rtol=0)
+
+
+def _centroid_shift(out, centre):
+    rows, cols = torch.meshgrid(torch.arange(out.shape[-2] * 1.0),
+                                torch.arange(out.shape[-1] * 1.0), indexing="ij")
+    mass = out[:, 0].sum((1, 2))
+    return ((out[:, 0] * rows).sum((1, 2)) / mass - centre,
+            (out[:, 0] * cols).sum((1, 2)) / mass - centre)
+
+
+@pytest.mark.parametrize("translate", [0.0, 0.25])
+def test_translation_shifts_a_centred_dot_within_bounds_after_rotation(translate):
+    # Rotation and flips leave a centred dot in place; the shift is drawn in the output frame,
+    # so each axis moves by at most translate * 33 (a shift rotated afterwards would exceed it).
+    x = torch.zeros(400, 1, 33, 33)
+    x[:, :, 16, 16] = 1.0
+    torch.manual_seed(0)
+    out = A.random_affine(x, scale=(1, 1), ratio=(1, 1), rotation=180, translate=translate)
+    dy, dx = _centroid_shift(out, 16)
+    limit = translate * 33 + 0.5
+    assert dy.abs().max() <= limit and dx.abs().max() <= limit
+    if translate:
+        assert dy.abs().mean() > 2 and dx.abs().mean() > 2  # expected 33 / 8
+    else:
+        assert dy.abs().max() < 1e-3 and dx.abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("padding_mode,fills", [("zeros", True), ("border", False)])
+def test_translation_fills_per_padding_mode(padding_mode, fills):
+    torch.manual_seed(0)
+    out = Augment(crop_scale=(1, 1), crop_ratio=(1, 1), rotation=0, hflip=0, vflip=0,
+                  translate=0.25, padding_mode=padding_mode, jitter_prob=0,
+                  blur_prob=0)(torch.ones(16, 1, 16, 16))
+    assert ((out.flatten(1).amin(1) < 0.5).float().mean() > 0.5) == fills
+    assert (out <= 1 + 1e-6).all()
+
+
+def test_gain_factors_lie_in_range_and_jitter_widens_it():
+    torch.manual_seed(0)
+    out = A.random_gain(torch.ones(2000, 2, 3, 3), gain=(0.5, 1.5), jitter=0.2)
+    factor = out.flatten(1)[:, 0]
+    assert (out == factor[:, None, None, None]).all()  # one factor per image
+    assert (factor >= 0.3).all() and (factor <= 1.7).all()
+    assert factor.min() < 0.5 and factor.max() > 1.5  # about 5% of images lie beyond each end
+    plain = A.random_gain(torch.ones(2000, 1, 1, 1), gain=(0.5, 1.5)).flatten()
+    assert (plain >= 0.5).all() and (plain <= 1.5).all() and plain.std() > 0.25
+
+
+def test_clip_bounds_intensities_after_gain():
+    x = torch.rand(32, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    base = dict(crop_scale=(1, 1), rotation=0, hflip=0, vflip=0, jitter_prob=0, blur_prob=0,
+                gain=(1.5, 2.0))
+    torch.manual_seed(0)
+    out = Augment(**base, clip=(0.0, 1.0))(x)
+    assert out.min() >= 0 and out.max() == 1.0
+    torch.manual_seed(0)
+    assert Augment(**base)(x).max() > 1.4  # without the clip the gain goes past 1
+
+
+def test_erasing_boxes_follow_scale_ratio_and_value():
+    torch.manual_seed(0)
+    n = 100
+    out = A.random_erasing(torch.ones(500, 2, n, n), p=1.0, scale=(0.05, 0.3),
+                           ratio=(0.25, 2.5), value=-1.0)
+    erased = out == -1.0
+    assert ((out == 1.0) | erased).all() and torch.equal(erased[:, 0], erased[:, 1])
+    box = erased[:, 0]
+    height = box.any(2).sum(1).double()
+    width = box.any(1).sum(1).double()
+    assert torch.equal(box.sum((1, 2)).double(), height * width)  # one solid rectangle
+    # Rounding both ends moves each side by at most one pixel, so the drawn box (h n, w n) lies in
+    # [height - 1, height + 1] x [width - 1, width + 1]; that bounds its area and aspect.
+    assert ((height + 1) * (width + 1) / n**2 >= 0.05).all()
+    assert ((height - 1) * (width - 1) / n**2 <= 0.3).all()
+    assert ((width + 1) / (height - 1) >= 0.25).all() and ((width - 1) / (height + 1) <= 2.5).all()
+    area, aspect = height * width / n**2, width / height
+    assert area.std() > 0.05 and aspect.min() < 0.3 and aspect.max() > 2.2  # ranges are used
+
+
+def test_erasing_probability_is_respected():
+    torch.manual_seed(0)
+    out = A.random_erasing(torch.ones(2000, 1, 16, 16), p=0.5)
+    erased = (out == 0).flatten(1).any(1).double().mean().item()
+    assert erased == pytest.approx(0.5, abs=0.05)
+    assert not (A.random_erasing(torch.ones(50, 1, 16, 16), p=0.0) == 0).any()
+
+
+def test_erasing_is_the_last_image_operation():
+    torch.manual_seed(0)
+    out = Augment(erase_prob=1.0, erase_value=7.0, photons=20.0)(torch.rand(8, 1, 32, 32) + 1)
+    assert ((out == 7.0).flatten(1).sum(1) >= 0.05 * 32 * 32 * 0.8).all()
+
+
+def test_cplr_reference_preset_matches_the_reference_list():
+    expected = dict(
+        crop_scale=(0.2, 1.0), crop_ratio=(1.0, 1.0), rotation=90.0, hflip=0.5, vflip=0.0,
+        translate=0.125, gain=(0.5, 1.5), gain_jitter=0.2, clip=(0.0, 1.0), brightness=0.0,
+        contrast=0.0, jitter_prob=0.0, blur_sigma=(0.1, 1.5), blur_prob=0.0, photons=None,
+        erase_prob=1.0, erase_scale=(0.05, 0.3), erase_ratio=(0.25, 2.5), erase_value=0.0,
+        noise_std=0.0, feature_drop=0.2, padding_mode="zeros")
+    assert PRESETS["cplr-reference"].get_params() == expected
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 32, 32)
+    view = resolve_augment("cplr-reference", Augment())(x)
+    assert view.shape == x.shape and view.min() >= 0 and view.max() <= 1
+    assert ((view == 0).flatten(1).sum(1) >= 0.04 * 32 * 32).all()  # every image has its box
+
+
+def test_resolve_augment_returns_fresh_validated_pipelines():
+    default = Augment(rotation=10)
+    got = resolve_augment(None, default)
+    assert got is not default and got.get_params() == default.get_params()
+    mine = Augment(erase_prob=0.3)
+    got = resolve_augment(mine, default)
+    assert got is not mine and got.erase_prob == 0.3
+    preset = resolve_augment("cplr-reference", default)
+    preset.set_params(erase_prob=0.0)
+    assert PRESETS["cplr-reference"].erase_prob == 1.0
+    with pytest.raises(ValueError, match="erase_prob"):
+        resolve_augment(Augment(erase_prob=2.0), default)
+    for bad in ("cplr", 3, {"rotation": 5}):
+        with pytest.raises(ValueError, match="'augment'.*cplr-reference"):
+            resolve_augment(bad, default)
+
+
+def test_new_parameters_are_nested_settable():
+    class Holder(BaseEstimator):
+        def __init__(self, augment=None):
+            self.augment = augment
+
+    holder = Holder(Augment()).set_params(augment__erase_prob=0.5, augment__translate=0.1,
+                                          augment__gain=(0.8, 1.2), augment__clip=(0, 1))
+    params = holder.get_params()
+    assert (params["augment__erase_prob"], params["augment__translate"]) == (0.5, 0.1)
+    assert holder.augment.gain == (0.8, 1.2) and holder.augment.clip == (0, 1)
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"translate": -0.1}, "translate"),
+    ({"translate": 1.5}, "translate"),
+    ({"gain": (1.5, 0.5)}, "gain"),
+    ({"gain": (-1.0, 1.0)}, "gain"),
+    ({"gain": 1.0}, "gain"),
+    ({"gain_jitter": -0.2}, "gain_jitter"),
+    ({"clip": (1.0, 0.0)}, "clip"),
+    ({"clip": (0.0, float("inf"))}, "clip"),
+    ({"erase_prob": 1.5}, "erase_prob"),
+    ({"erase_scale": (0.1, 1.5)}, "erase_scale"),
+    ({"erase_scale": (0.3, 0.1)}, "erase_scale"),
+    ({"erase_ratio": (0.0, 1.0)}, "erase_ratio"),
+    ({"erase_value": float("nan")}, "erase_value"),
+    ({"erase_value": "0"}, "erase_value"),
+])
+def test_bad_new_parameters_are_named(params, fragment):
+    with pytest.raises(ValueError, match=f"The '{fragment}' parameter of Augment must be"):
+        Augment(**params).validate()

@@ -24,11 +24,20 @@ from contrastlearn.backbones import (
     vit_tiny,
 )
 
-RESNET_NAMES = [n for n in BACKBONE_NAMES if "resnet" in n]
+# The nine original resnet names; the "sesk_" ones and "cplr_resnet18" have tests of their own.
+RESNET_NAMES = [n for n in BACKBONE_NAMES if "resnet" in n and not n.startswith(("sesk_", "cplr_"))]
 
 
 def n_params(module):
     return sum(p.numel() for p in module.parameters())
+
+
+def chain_blocks(net):
+    return [block for stage in net.stages for block in stage]
+
+
+def se_widths(net):
+    return [m.hidden_channels for m in net.modules() if isinstance(m, SqueezeExcitation)]
 
 
 def randomize_batchnorm(module):
@@ -55,11 +64,13 @@ def test_backbone_names_cover_all_variants():
     assert set(BACKBONE_NAMES) == {
         "small_cnn",
         "mlp",
-        *(f"{p}resnet{d}" for p in ("", "se_", "sk_") for d in (18, 34, 50)),
+        *(f"{p}resnet{d}" for p in ("", "se_", "sk_", "sesk_") for d in (18, 34, 50)),
+        "cplr_resnet18",
         "vit_tiny",
         "vit_small",
         "vit_base",
     }
+    assert len(BACKBONE_NAMES) == len(set(BACKBONE_NAMES))
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])
@@ -176,7 +187,9 @@ def test_selective_kernel_fused_size_has_floor():
     assert SelectiveKernelConv(1024, 1024).select.in_channels == 64
 
 
-@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small", "vit_tiny"])
+@pytest.mark.parametrize(
+    "name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small", "cplr_resnet18", "vit_tiny"]
+)
 def test_gradients_reach_first_conv(name):
     net = make_backbone(name, 3)
     net(torch.randn(2, 3, 32, 32)).pow(2).sum().backward()
@@ -186,7 +199,18 @@ def test_gradients_reach_first_conv(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18", "resnet50_small", "vit_tiny", "vit_tiny_p4"]
+    "name",
+    [
+        "small_cnn",
+        "resnet18",
+        "se_resnet18",
+        "sk_resnet18",
+        "resnet50_small",
+        "cplr_resnet18",
+        "sesk_resnet18d",
+        "vit_tiny",
+        "vit_tiny_p4",
+    ],
 )
 def test_channels_last_matches_contiguous(name):
     net = randomize_batchnorm(make_backbone(name, 3)).eval()
@@ -229,12 +253,311 @@ def test_make_backbone_mlp_requires_n_features():
         ({"attention": "cbam"}, "attention"),
         ({"stem": "tiny"}, "stem"),
         ({"layers": ()}, "layers"),
+        ({"attention": "sk+se"}, "attention"),
+        ({"shortcut": "pool"}, "shortcut"),
+        ({"se_ratio": 0}, "se_ratio"),
+        ({"se_ratio": -0.25}, "se_ratio"),
+        ({"se_ratio": float("nan")}, "se_ratio"),
+        ({"stem": "deep", "width": 1}, "width"),
+        ({"width": 0}, "width"),
     ],
 )
 def test_resnet_rejects_bad_arguments(kwargs, match):
     args = {"block": "basic", "layers": (1, 1)} | kwargs
     with pytest.raises(ValueError, match=match):
         ResNet(**args)
+
+
+@pytest.mark.parametrize("se_ratio", ["0.25", None, True])
+def test_resnet_rejects_non_numeric_se_ratio(se_ratio):
+    with pytest.raises(TypeError, match="se_ratio"):
+        ResNet("basic", (1, 1), se_ratio=se_ratio)
+
+
+# ---------------------------------------------------------------- SE ratio, ResNet-D, SE+SK, cplr_resnet18
+
+
+def test_squeeze_excitation_ratio():
+    # SimCLR v2: hidden = max(1, int(channels * se_ratio)).
+    assert [SqueezeExcitation(c, ratio=0.25).hidden_channels for c in (64, 128, 256, 512)] == [16, 32, 64, 128]
+    assert SqueezeExcitation(3, ratio=0.25).hidden_channels == 1  # int(0.75) = 0, floored at 1
+    assert SqueezeExcitation(10, ratio=0.25).hidden_channels == 2  # int(2.5), truncated
+    se = SqueezeExcitation(64, ratio=0.25)
+    assert se.gate[1].out_channels == se.gate[3].in_channels == 16
+    assert n_params(se) == 64 * 16 + 16 + 16 * 64 + 64
+    # ratio 1/16 and the default reduction 16 give the same layer, for any width.
+    for c in (1, 15, 16, 17, 64, 100, 2048):
+        assert SqueezeExcitation(c, ratio=1 / 16).hidden_channels == SqueezeExcitation(c).hidden_channels
+        assert SqueezeExcitation(c).hidden_channels == max(c // 16, 1)
+    assert SqueezeExcitation(64, 4).hidden_channels == SqueezeExcitation(64, reduction=4).hidden_channels == 16
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"reduction": 4, "ratio": 0.25}, ValueError, "not both"),
+        ({"ratio": 0.0}, ValueError, "ratio"),
+        ({"ratio": "1/4"}, TypeError, "ratio"),
+        ({"reduction": 0}, ValueError, "reduction"),
+        ({"reduction": 4.0}, TypeError, "reduction"),
+    ],
+)
+def test_squeeze_excitation_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SqueezeExcitation(64, **kwargs)
+
+
+def test_resnet_se_ratio_sets_gate_width():
+    net = ResNet("basic", (1, 1), 1, attention="se", stem="small", width=16, se_ratio=0.5)
+    assert se_widths(net) == [8, 16]
+
+
+def test_existing_resnets_keep_their_layout():
+    # Default keywords: torchvision stem, 1x1-conv shortcuts only where needed, SE width channels // 16.
+    net = make_backbone("se_resnet18", 3)
+    assert net.stem[0][0].kernel_size == (7, 7) and isinstance(net.stem[1], nn.MaxPool2d)
+    assert isinstance(net.stages[0][0].shortcut, nn.Identity)
+    assert net.stages[1][0].shortcut[0].stride == (2, 2)
+    assert se_widths(net) == [4, 4, 8, 8, 16, 16, 32, 32]
+    assert n_params(make_backbone("resnet18", 3)) == 11_176_512
+
+
+def tf_same_max_pool_3x3_s2(x):
+    """TensorFlow MaxPool(3, 2, 'SAME'), written out: max over the valid elements of each window."""
+    H, W = x.shape[-2:]
+    out_h, out_w = -(-H // 2), -(-W // 2)
+    top = max((out_h - 1) * 2 + 3 - H, 0) // 2
+    left = max((out_w - 1) * 2 + 3 - W, 0) // 2
+    out = torch.empty(*x.shape[:-2], out_h, out_w)
+    for i in range(out_h):
+        for j in range(out_w):
+            r, c = 2 * i - top, 2 * j - left
+            out[..., i, j] = x[..., max(r, 0) : r + 3, max(c, 0) : c + 3].amax(dim=(-2, -1))
+    return out
+
+
+def test_deep_stem_layout():
+    stem = ResNet("basic", (1,), 1, stem="deep").stem  # width 64: 32-32-64
+    convs = [m for m in stem.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 32), (32, 32), (32, 64)]
+    assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) and c.bias is None for c in convs)
+    assert [c.stride for c in convs] == [(2, 2), (1, 1), (1, 1)]
+    for layer in stem[:3]:  # each conv followed by BN and ReLU
+        assert [type(m) for m in layer] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+    x = torch.randn(2, 1, 224, 224)
+    with torch.no_grad():
+        assert stem[0](x).shape[-2:] == (112, 112)
+        assert stem(x).shape == (2, 64, 56, 56)
+
+
+@pytest.mark.parametrize("size", [(6, 6), (7, 7), (8, 5), (112, 112)])
+def test_deep_stem_max_pool_is_tf_same(size):
+    # The reference's MaxPooling2D(3, 2, 'SAME'): for even sizes TF pads one row/column at the
+    # end only, so its windows are shifted by one from nn.MaxPool2d(3, 2, padding=1).
+    pool = ResNet("basic", (1,), 1, stem="deep", width=4).stem[-1]
+    x = torch.randn(2, 3, *size)
+    expected = tf_same_max_pool_3x3_s2(x)
+    torch.testing.assert_close(pool(x), expected, rtol=0, atol=0)
+    torch.testing.assert_close(pool(-x.abs()), tf_same_max_pool_3x3_s2(-x.abs()), rtol=0, atol=0)  # no pad wins
+    if size == (6, 6):
+        assert not torch.equal(nn.MaxPool2d(3, 2, padding=1)(x), expected)
+
+
+def resnet_d_shortcut_pool(net, stage):
+    """The average pooling of the first block's shortcut in ``stage``."""
+    shortcut = net.stages[stage][0].shortcut
+    assert [type(m).__name__ for m in shortcut] == ["_AvgPoolShortcut", "Conv2d", "BatchNorm2d"]
+    return shortcut[0]
+
+
+def test_avgpool_shortcut_stride_1_is_tf_same_average():
+    # TF AveragePooling2D(2, 1, 'SAME'): pad one row/column at the end, average only the valid
+    # elements, i.e. the python slice x[i:i+2, j:j+2] (clipped at the border).
+    pool = resnet_d_shortcut_pool(ResNet("basic", (1, 1), 1, width=4, shortcut="avgpool"), 0)
+    x = torch.randn(2, 3, 4, 5)
+    expected = torch.empty_like(x)
+    for i in range(4):
+        for j in range(5):
+            expected[..., i, j] = x[..., i : i + 2, j : j + 2].mean(dim=(-2, -1))
+    torch.testing.assert_close(pool(x), expected)
+    # the bottom-right element averages itself only; zero padding would have halved or quartered it
+    torch.testing.assert_close(pool(x)[..., -1, -1], x[..., -1, -1])
+
+
+@pytest.mark.parametrize("size", [(4, 4), (5, 7)])
+def test_avgpool_shortcut_stride_2_is_zero_pad_then_valid_average(size):
+    # The reference: FixedPadding(2) pads (0, 1) with zeros, then AveragePooling2D(2, 2, 'VALID');
+    # the padded zeros count in the average (odd sizes only).
+    pool = resnet_d_shortcut_pool(ResNet("basic", (1, 1), 1, width=4, shortcut="avgpool"), 1)
+    H, W = size
+    x = torch.randn(2, 3, H, W)
+    padded = torch.zeros(2, 3, H + 1, W + 1)
+    padded[..., :H, :W] = x
+    out_h, out_w = (H + 1 - 2) // 2 + 1, (W + 1 - 2) // 2 + 1
+    expected = torch.empty(2, 3, out_h, out_w)
+    for i in range(out_h):
+        for j in range(out_w):
+            expected[..., i, j] = padded[..., 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean(dim=(-2, -1))
+    torch.testing.assert_close(pool(x), expected)
+    assert expected.shape[-2:] == (-(-H // 2), -(-W // 2))  # same size as the stride-2 main branch
+
+
+def test_avgpool_shortcut_projects_first_block_of_every_stage():
+    net = ResNet("basic", (2, 2, 2), 1, stem="small", width=8, shortcut="avgpool")
+    for stage, stride in zip(net.stages, (1, 2, 2)):
+        pool, conv, bn = stage[0].shortcut
+        assert pool.stride == stride and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
+        assert conv.bias is None and (bn.weight == 1).all()
+        assert isinstance(stage[1].shortcut, nn.Identity)
+    # the first stage projects although channels (8 -> 8) and size stay the same
+    assert (net.stages[0][0].shortcut[1].in_channels, net.stages[0][0].shortcut[1].out_channels) == (8, 8)
+    block = randomize_batchnorm(net).eval().stages[1][0]
+    x = torch.randn(2, 8, 5, 5)
+    with torch.no_grad():
+        shortcut = block.shortcut[2](block.shortcut[1](block.shortcut[0](x)))
+        torch.testing.assert_close(block(x), torch.relu(block.residual(x) + shortcut))
+    # bottleneck blocks project the same way
+    net = ResNet("bottleneck", (1, 1), 1, stem="small", width=8, shortcut="avgpool")
+    assert [stage[0].shortcut[0].stride for stage in net.stages] == [1, 2]
+    assert net.stages[0][0].shortcut[1].out_channels == 32
+
+
+def test_se_plus_sk_blocks_contain_both():
+    kinds = {a: ResNet("basic", (1, 1), 1, attention=a, stem="small", width=16) for a in (None, "se", "sk", "se+sk")}
+    for block in chain_blocks(kinds["se+sk"]):
+        assert isinstance(block.residual[0], SelectiveKernelConv)  # the 3x3 conv is a selective kernel
+        assert isinstance(block.residual[-1], SqueezeExcitation)  # the gate closes the residual branch
+        assert block.residual[-1].hidden_channels == max(block.residual[-1].gate[1].in_channels // 16, 1)
+    # SE adds parameters, SK replaces the 3x3 conv: the two changes add up.
+    plain = n_params(kinds[None])
+    assert n_params(kinds["se+sk"]) - plain == (n_params(kinds["se"]) - plain) + (n_params(kinds["sk"]) - plain)
+    net = ResNet("bottleneck", (1, 1), 1, attention="se+sk", stem="small", width=8)
+    for block in chain_blocks(net):  # 1x1, SK 3x3, 1x1, SE
+        assert isinstance(block.residual[1], SelectiveKernelConv) and isinstance(block.residual[-1], SqueezeExcitation)
+        assert (block.residual[2][1].weight == 0).all()  # the zero-init BN is the one before the gate
+    out = net(torch.randn(2, 1, 8, 8))
+    assert out.shape == (2, 64) and torch.isfinite(out).all()
+
+
+def cplr_resnet18_param_count(in_channels):
+    """Trainable parameters of the reference's ResNet-18 (resnet.py with sk_ratio > 0, se_ratio 0.25).
+
+    Convolutions have no bias; every BatchNorm has gamma and beta (2 per channel); SE_Layer is
+    conv1x1(c -> c/4, bias) and conv1x1(c/4 -> c, bias); the projection shortcut of the first block
+    of every group is AvgPool (no parameters) + conv1x1 + BN.
+    """
+    bn = 2
+    stem = 9 * in_channels * 32 + 32 * bn + 9 * 32 * 32 + 32 * bn + 9 * 32 * 64 + 64 * bn  # = 288 * C + 27,904
+
+    def block(c_in, c, project):
+        h = c // 4
+        main = 9 * c_in * c + c * bn + 9 * c * c + c * bn
+        se = (c * h + h) + (h * c + c)
+        return main + se + (c_in * c + c * bn if project else 0)
+
+    groups = 0
+    for c_in, c in ((64, 64), (64, 128), (128, 256), (256, 512)):
+        groups += block(c_in, c, True) + block(c, c, False)
+    # groups: 80,336 + 76,112 | 238,496 + 303,776 | 952,128 + 1,213,760 | 3,804,800 + 4,852,352 = 11,521,760
+    assert groups == 11_521_760
+    return stem + groups
+
+
+def test_cplr_resnet18_parameter_count():
+    assert cplr_resnet18_param_count(1) == 11_549_952
+    assert cplr_resnet18_param_count(3) == 11_550_528
+    assert n_params(make_backbone("cplr_resnet18", 1)) == 11_549_952
+    assert n_params(make_backbone("cplr_resnet18", 3)) == 11_550_528
+
+
+def test_cplr_resnet18_layout():
+    net = make_backbone("cplr_resnet18", 1)
+    assert net.out_features == 512
+    blocks = chain_blocks(net)
+    assert len(blocks) == 8 and all(not any(isinstance(m, SelectiveKernelConv) for m in b.modules()) for b in blocks)
+    assert [b.residual[-1].hidden_channels for b in blocks] == [16, 16, 32, 32, 64, 64, 128, 128]
+    for block in blocks:
+        conv_bn, last, se = block.residual  # conv3x3-BN-ReLU, conv3x3-BN, SE: SE after the 2nd BN
+        assert [type(m) for m in conv_bn] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+        assert [type(m) for m in last] == [nn.Conv2d, nn.BatchNorm2d]
+        assert isinstance(se, SqueezeExcitation) and se.gate[1].bias is not None
+        assert (last[1].weight == 0).all()  # zero-init gamma of the last BN
+    assert [b.residual[0][0].stride for b in blocks[::2]] == [(1, 1), (2, 2), (2, 2), (2, 2)]
+    assert [resnet_d_shortcut_pool(net, i).stride for i in range(4)] == [1, 2, 2, 2]
+    assert all(isinstance(b.shortcut, nn.Identity) for b in blocks[1::2])
+    assert [type(m).__name__ for m in net.stem] == ["Sequential", "Sequential", "Sequential", "_MaxPool2dSame"]
+    # the same trunk as se_resnet18d, only with SE ratio 0.25 instead of 1/16
+    other = make_backbone("se_resnet18d", 1)
+    assert [k for k in net.state_dict()] == [k for k in other.state_dict()]
+    assert se_widths(other) == [4, 4, 8, 8, 16, 16, 32, 32]
+
+
+def test_cplr_resnet18_spatial_sizes():
+    net = make_backbone("cplr_resnet18", 1).eval()
+    sizes = []
+    for module in (net.stem, *net.stages):
+        module.register_forward_hook(lambda module, args, out: sizes.append(tuple(out.shape[1:])))
+    with torch.no_grad():
+        out = net(torch.randn(2, 1, 224, 224))
+        assert out.shape == (2, 512) and torch.isfinite(out).all()
+        assert sizes == [(64, 56, 56), (64, 56, 56), (128, 28, 28), (256, 14, 14), (512, 7, 7)]
+        sizes.clear()
+        assert net(torch.randn(2, 1, 64, 64)).shape == (2, 512)
+        assert [s[-1] for s in sizes] == [16, 16, 8, 4, 2]
+        assert net(torch.randn(2, 1, 33, 47)).shape == (2, 512)  # odd sizes: shortcut and main branch agree
+
+
+@pytest.mark.parametrize(
+    "name, attention, stem, shortcut",
+    [
+        ("resnet18d", None, "deep", "avgpool"),
+        ("se_resnet34d", "se", "deep", "avgpool"),
+        ("sesk_resnet18", "se+sk", "imagenet", "conv"),
+        ("sesk_resnet18_small", "se+sk", "small", "conv"),
+        ("sk_resnet50d", "sk", "deep", "avgpool"),
+    ],
+)
+def test_new_resnet_names(name, attention, stem, shortcut):
+    assert is_backbone_name(name)
+    net = make_backbone(name, 2)
+    has_se = any(isinstance(m, SqueezeExcitation) for m in net.modules())
+    has_sk = any(isinstance(m, SelectiveKernelConv) for m in net.modules())
+    assert (has_se, has_sk) == (attention in ("se", "se+sk"), attention in ("sk", "se+sk"))
+    first_conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+    assert (first_conv.kernel_size, first_conv.stride) == {
+        "deep": ((3, 3), (2, 2)),
+        "imagenet": ((7, 7), (2, 2)),
+        "small": ((3, 3), (1, 1)),
+    }[stem]
+    first_shortcut = net.stages[0][0].shortcut
+    if shortcut == "avgpool":
+        assert type(first_shortcut[0]).__name__ == "_AvgPoolShortcut"
+    else:
+        assert not any(type(m).__name__ == "_AvgPoolShortcut" for m in net.modules())
+    assert net.out_features == (2048 if name.startswith("sk_resnet50") else 512)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet18d_small",
+        "resnet18_smalld",
+        "cplr_resnet18_small",
+        "cplr_resnet18d",
+        "cplr_resnet34",
+        "se_cplr_resnet18",
+        "sksk_resnet18",
+        "skse_resnet18",
+        "sesk_resnet19d",
+        "resnet18dd",
+        "resnetd",
+    ],
+)
+def test_unknown_resnet_names_raise(name):
+    assert not is_backbone_name(name)
+    with pytest.raises(ValueError, match="unknown backbone name") as info:
+        make_backbone(name, 3)
+    assert "cplr_resnet18" in str(info.value) and "'d'" in str(info.value)
 
 
 def test_embedding_dim_user_module():

@@ -5,27 +5,69 @@ from sklearn.metrics import f1_score
 from contrastlearn.model_selection import projection_grid_search
 
 
-def test_grid_covers_every_configuration_and_temperature(small_images):
+COLUMNS = ["Type", "Mode", "Reference mode", "Temperature", "F1", "Precision", "Recall",
+           "Accuracy", "Overlap", "Fit seconds"]
+
+
+@pytest.mark.parametrize("protocol", ["reference", "split"])
+def test_grid_covers_every_configuration_temperature_and_baseline(small_images, protocol):
     X, y = small_images
     Y = np.eye(10, dtype=int)[y]
-    table = projection_grid_search(X, Y, temperatures=[0.1, 0.5], max_epochs=1, batch_size=64,
-                                   test_size=0.25, random_state=0)
-    assert list(table.columns) == ["Type", "Mode", "Temperature", "F1", "Precision", "Recall",
-                                   "Overlap", "Fit seconds"]
-    assert len(table) == 4 * 2 + 1
-    assert set(table["Mode"]) >= {"Cartesian ⟷ Cartesian", "Polar ⟷ Polar",
-                                  "Polar ⟷ Cartesian", "Cartesian ⟷ Polar"}
-    assert table.loc[table["Type"] == "CPLR", "Mode"].str.contains("Polar").all()
-    scores = table[["F1", "Precision", "Recall", "Overlap"]].to_numpy()
+    table = projection_grid_search(X, Y, temperatures=[0.1, 0.5], protocol=protocol,
+                                   baselines=["PCA", "PCA (correlation)", "Random"],
+                                   max_epochs=1, batch_size=64, random_state=0)
+    assert list(table.columns) == COLUMNS
+    assert list(table["Type"]) == ["CLR"] * 4 + ["CPLR"] * 4 + ["PCA", "PCA (correlation)",
+                                                                 "Random"]
+    # contrastlearn's names beside the study's, which calls the recorded image "Polar"
+    pairs = dict(zip(table["Mode"], table["Reference mode"]))
+    assert pairs["Cartesian ⟷ Cartesian"] == "Polar ⟷ Polar"
+    assert pairs["Polar ⟷ Cartesian"] == "Cartesian ⟷ Polar"
+    scores = table[["F1", "Precision", "Recall", "Accuracy", "Overlap"]].to_numpy()
     assert np.all((scores >= 0) & (scores <= 1))
-    # A linear probe on learnt or PCA features beats always predicting nothing.
-    assert (table["F1"] > f1_score(Y, np.zeros_like(Y), average="macro", zero_division=0)).all()
+    pca, correlation, random = (table[table["Type"] == name].iloc[0]
+                                for name in ["PCA", "PCA (correlation)", "Random"])
+    assert pca["F1"] == correlation["F1"] and pca["Overlap"] != correlation["Overlap"]
+    # the random embedding is the floor: PCA of real digits is far above it
+    assert pca["F1"] > random["F1"] + 0.3 and pca["Overlap"] > random["Overlap"] + 0.3
 
 
-def test_bad_configuration_and_label_length(small_images):
+def test_the_reference_protocol_scores_all_images_with_the_cross_validated_perceptron(
+        small_images):
+    from contrastlearn.baselines import baseline_embeddings
+    from contrastlearn.evaluation import linear_evaluation, overlap_score
+
+    X, y = small_images
+    Y = np.eye(10, dtype=int)[y]
+    table = projection_grid_search(X, Y, configurations=[], baselines=["PCA"], random_state=3)
+    pca = baseline_embeddings("PCA", X, [X], n_components=64, random_state=3)[0]
+    macro = linear_evaluation(pca.probe, Y, random_state=3).loc["macro avg"]
+    row = table.iloc[0]
+    assert row["F1"] == macro["f1"] and row["Accuracy"] == macro["accuracy"]
+    assert row["Overlap"] == overlap_score(pca.neighbors, Y, 0.01, "euclidean")
+    assert row["Mode"] == "64 components, euclidean"
+
+
+def test_labels_restrict_the_scores_and_labels_without_positives_are_skipped(small_images):
+    X, y = small_images
+    Y = np.eye(10, dtype=int)[y]
+    Y[:, 9] = 0                                       # a label no image carries
+    kwargs = dict(configurations=[], baselines=["PCA"], random_state=0)
+    every = projection_grid_search(X, Y, **kwargs).iloc[0]
+    without = projection_grid_search(X, Y, labels=list(range(9)), **kwargs).iloc[0]
+    assert every["F1"] == without["F1"] and every["Overlap"] == without["Overlap"]
+    two = projection_grid_search(X, Y, labels=[0, 1], **kwargs).iloc[0]
+    assert two["F1"] != every["F1"]
+
+
+def test_bad_configuration_protocol_baseline_and_label_length(small_images):
     X, y = small_images
     with pytest.raises(ValueError, match="configurations must be among"):
         projection_grid_search(X, y, configurations=["C-X"])
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        projection_grid_search(X, y, protocol="holdout")
+    with pytest.raises(ValueError, match="baselines must be among"):
+        projection_grid_search(X, y, baselines=["ICA"])
     with pytest.raises(ValueError, match="Y has 3 rows but X has 240"):
         projection_grid_search(X, y[:3])
 

@@ -4,14 +4,15 @@ Every generator returns numpy arrays (and pandas DataFrames for tables of
 latent factors or labels); readers open files lazily.
 """
 
-from ._cxi import CXIImages, load_cxi, save_cxi
+from ._cxi import CXIImages, CXIShots, load_cxi, save_cxi
 from ._diffraction import make_diffraction
 from ._lenses import make_lenses
+from ._preprocess import preprocess_diffraction
 from ._sprites import SpriteImages, make_sprites
 from ._tomogram import EdgeFrameFilter, extract_crops, make_particle_crops, make_tomogram
 
 __all__ = [
-    "CXIImages", "EdgeFrameFilter", "SpriteImages", "extract_crops", "load_cxi",
+    "CXIImages", "CXIShots", "EdgeFrameFilter", "SpriteImages", "extract_crops", "load_cxi",
     "make_diffraction", "make_lenses", "make_particle_crops", "make_sprites", "make_tomogram",
-    "save_cxi",
+    "preprocess_diffraction", "save_cxi",
 ]

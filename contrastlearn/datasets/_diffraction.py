@@ -137,8 +137,10 @@ def make_diffraction(n_samples=1000, *, image_size=64, fluence=1e4, log_scale=Fa
     ----------
     .. [1] CXIDB entry 94, single-shot diffraction of helium nanodroplets,
        https://www.cxidb.org/id-94.html
-    .. [2] J. Zimmermann et al., "Deep neural networks for classifying complex
-       features in diffraction images", npj Computational Materials (2023).
+    .. [2] J. Zimmermann, B. Langbehn, R. Cucini, M. Di Fraia, P. Finetti et al.,
+       "Deep neural networks for classifying complex features in diffraction
+       images", Phys. Rev. E 99, 063309 (2019),
+       https://doi.org/10.1103/PhysRevE.99.063309
 
     Examples
     --------
