@@ -13,6 +13,10 @@ setting (CPLR ``mode="cartesian-polar"`` -- the study's "Polar ⟷ Cartesian"
 
 - ``order``: the projection taken before augmentation (each branch augmented
   in its own coordinates, the study's order) against after it;
+- ``centre``: the projection centred on the beam, the pixel ``(32, 32)`` of
+  ``make_diffraction``'s 64 px patterns, rather than on the image's middle
+  ``(31.5, 31.5)`` (``PolarProjection(center="pixel")``); for CLR this adds
+  the polar view (the study's "Cartesian ⟷ Cartesian") both ways;
 - ``epochs``: three times the epochs;
 - ``head``: the study's head (512, 512, 128), BatchNorm on every layer;
 - ``augment``: the study's augmentation list (``augment="cplr-reference"``,
@@ -50,6 +54,15 @@ def variants(names, epochs, reference_backbone):
         rows.append(("grid setting", cls, base))
         if "order" in names and cls is cl.CPLR:
             rows.append(("projection before augmentation", cls, {**base, "project_first": True}))
+        if "centre" in names:
+            centred = PolarProjection(center="pixel")
+            if cls is cl.CPLR:
+                rows.append(("projection centred on the beam pixel", cls,
+                             {**base, "polar": centred}))
+            else:
+                rows.append(("polar view", cls, {**base, "view": "polar"}))
+                rows.append(("polar view centred on the beam pixel", cls,
+                             {**base, "view": "polar", "polar": centred}))
         if "epochs" in names:
             rows.append((f"{3 * epochs} epochs", cls, {**base, "max_epochs": 3 * epochs}))
         if "head" in names:

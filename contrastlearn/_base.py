@@ -566,7 +566,7 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     # ------------------------------------------------------------ public API
     def transform(self, X):
-        """Embed images with the trained network.
+        """Embed images with the trained network (a pretrainer's backbone, without its head).
 
         Parameters
         ----------
@@ -731,7 +731,7 @@ class BasePretrainer(NetworkTransformer):
         self.augment_ = resolve_augment(self.augment, self._default_augment())
         return self._train(X, lambda: self._make_module(X), partners=partners, data=latents)
 
-    fit.__doc__ = """Learn a representation from unlabelled images.
+    fit.__doc__ = FIT_DOC = """Learn a representation from unlabelled images.
 
         Parameters
         ----------
@@ -757,24 +757,3 @@ class BasePretrainer(NetworkTransformer):
 
         """ + FIT_RAISES_DOC + """
         """
-
-    def transform(self, X):
-        """Embed images with the trained backbone (the projection head is not used).
-
-        Parameters
-        ----------
-        X : array-like or torch.Tensor
-            Samples shaped like those given to ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features_out), dtype float32
-
-        Raises
-        ------
-        torch.OutOfMemoryError
-            When a batch of ``net_.batch_size`` images (``batch_size`` of the
-            fit) does not fit in the device's memory; the message says how to
-            embed in smaller batches.
-        """
-        return super().transform(X)

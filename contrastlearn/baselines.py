@@ -266,7 +266,7 @@ def baseline_embeddings(name, X_fit, X_eval, *, n_components, n_neighbors=0.01,
     embeddings = [model.transform(p) for p in pixels[1:]]
     if name == "PCA (correlation)":
         return [BaselineEmbedding(e, _one_minus_abs_correlation(e), "precomputed",
-                                  f"{n_components} components, 1 - |corr|") for e in embeddings]
+                                  f"{n_components} components, 1 - abs(corr)") for e in embeddings]
     return [BaselineEmbedding(e, e, "euclidean", f"{n_components} components, euclidean")
             for e in embeddings]
 

@@ -160,6 +160,7 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
     if len(Y) != len(X):
         raise ValueError(f"Y has {len(Y)} rows but X has {len(X)} images.")
     Y, _ = _label_indicator(Y, labels)
+    Y = Y[:, Y.any(0)]  # a label that no image carries is skipped
     if protocol == "reference":
         X_fit = np.asarray(X)
         sets, Y_sets = [X_fit], [Y]

@@ -434,6 +434,13 @@ class PolarProjection(nn.Module):
         before resampling (see :func:`central_mask`); None blanks nothing.
     mask_sigma : float, default=1.5
         Blur of the mask edge, in pixels.
+    center : {"middle", "pixel"} or tuple of float, default="middle"
+        The centre of the projection: ``"middle"``, the middle of the image,
+        ``((H - 1) / 2, (W - 1) / 2)``; ``"pixel"``, the pixel
+        ``(H // 2, W // 2)``, where an FFT-based simulation such as
+        :func:`contrastlearn.datasets.make_diffraction` puts the beam (the
+        two differ by half a pixel on even sides); or ``(row, col)`` in
+        pixels.
 
     See Also
     --------
@@ -452,11 +459,17 @@ class PolarProjection(nn.Module):
     """
 
     _defaults = {"log_radial": False, "radial_range": None, "angle_range": None,
-                 "interpolation": "bilinear", "mask_radius": None, "mask_sigma": 1.5}
+                 "interpolation": "bilinear", "mask_radius": None, "mask_sigma": 1.5,
+                 "center": "middle"}
 
     def __init__(self, log_radial=False, *, radial_range=None, angle_range=None,
-                 interpolation="bilinear", mask_radius=None, mask_sigma=1.5):
+                 interpolation="bilinear", mask_radius=None, mask_sigma=1.5, center="middle"):
         super().__init__()
+        if not (isinstance(center, str) and center in ("middle", "pixel")):
+            if isinstance(center, str):
+                raise ValueError(f"center must be 'middle', 'pixel' or (row, col); got "
+                                 f"{center!r}.")
+            center = _pair(center, "center")
         if not isinstance(log_radial, (bool, np.bool_)):
             raise TypeError(f"log_radial must be True or False; got {log_radial!r}.")
         if radial_range is not None:
@@ -474,13 +487,20 @@ class PolarProjection(nn.Module):
         self.mask_radius = (None if mask_radius is None
                             else _non_negative(mask_radius, "mask_radius"))
         self.mask_sigma = _non_negative(mask_sigma, "mask_sigma")
+        self.center = center
 
     def forward(self, x):
-        half = min(x.shape[-2:]) / 2
+        height, width = x.shape[-2:]
+        half = min(height, width) / 2
         low, high = self.radial_range or (None, None)
+
         def pixels(fraction):
             return None if fraction is None else fraction * half
-        return to_polar(x, max_radius=pixels(high), min_radius=pixels(low),
+
+        center = self.center
+        if isinstance(center, str):
+            center = None if center == "middle" else (height // 2, width // 2)
+        return to_polar(x, center, max_radius=pixels(high), min_radius=pixels(low),
                         angle_range=self.angle_range, log_radial=self.log_radial,
                         interpolation=self.interpolation, mask_radius=pixels(self.mask_radius),
                         mask_sigma=self.mask_sigma)

@@ -283,3 +283,19 @@ def test_torch_and_numpy_agree_and_gradients_flow(options):
 def test_bad_arguments_raise_naming_them(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+def test_polar_projection_centred_on_the_beam_pixel_of_an_fft_simulation():
+    """make_diffraction puts the beam on pixel size // 2: a ring there is a straight line."""
+    size = 64
+    rows, cols = np.mgrid[:size, :size] - size // 2
+    image = torch.from_numpy(np.exp(-0.5 * (np.hypot(rows, cols) - 12) ** 2))[None, None].float()
+    straight = PolarProjection(center="pixel")(image)[0, 0]
+    middle = PolarProjection()(image)[0, 0]
+    row = straight.mean(1).argmax()
+    assert straight[row].std() < 0.5 * middle[middle.mean(1).argmax()].std()
+    explicit = PolarProjection(center=(size // 2, size // 2))(image)
+    torch.testing.assert_close(explicit[0, 0], straight)
+    assert "center='pixel'" in repr(PolarProjection(center="pixel"))
+    with pytest.raises(ValueError, match="center must be 'middle', 'pixel'"):
+        PolarProjection(center="beam")
