@@ -259,7 +259,11 @@ def baseline_embeddings(name, X_fit, X_eval, *, n_components, n_neighbors=0.01,
     elif name == "Random":
         model = RandomEmbedding(n_components, random_state=random_state)
     else:
-        import umap  # optional: pip install umap-learn
+        try:
+            import umap
+        except ImportError:
+            raise ImportError("The 'UMAP' baseline needs umap-learn, which is not a dependency "
+                              "of contrastlearn: pip install umap-learn.") from None
 
         model = umap.UMAP(n_components=n_components, random_state=random_state)
     model = make_pipeline(MinMaxScaler(), model).fit(pixels[0])

@@ -128,3 +128,14 @@ def test_vae_baseline_neighbours_by_wasserstein_and_probes_an_isomap(digits):
 def test_unknown_baseline():
     with pytest.raises(ValueError, match="Unknown baseline 'ICA'"):
         baseline_embeddings("ICA", np.zeros((4, 2, 2)), [], n_components=2)
+
+
+def test_umap_is_optional():
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install umap-learn"):
+            baseline_embeddings("UMAP", np.random.rand(20, 4, 4), [], n_components=2)
+    else:
+        X = np.random.default_rng(0).random((30, 4, 4))
+        assert baseline_embeddings("UMAP", X, [X], n_components=2)[0].probe.shape == (30, 2)
