@@ -27,6 +27,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .evaluation import neighbor_count
+
 __all__ = ["BASELINES", "BaselineEmbedding", "RandomEmbedding", "baseline_embeddings",
            "minmax_pixels", "squared_w2_distances", "w2_features"]
 
@@ -281,9 +283,8 @@ def _vae_embeddings(X_fit, X_eval, n_neighbors, log_intensity, vae_params, rando
     vae = VAE(**{"log_intensity": log_intensity, "random_state": random_state,
                  **vae_params}).fit(X_fit)
     fit_features = w2_features(*vae.encode(X_fit))
-    k = n_neighbors if isinstance(n_neighbors, numbers.Integral) else max(
-        1, int(round(n_neighbors * len(X_fit))))
-    isomap = Isomap(n_neighbors=min(k, len(X_fit) - 1), n_components=vae.n_components,
+    k = min(neighbor_count(n_neighbors, len(X_fit)), len(X_fit) - 1)
+    isomap = Isomap(n_neighbors=k, n_components=vae.n_components,
                     metric="precomputed")
     isomap.fit(squared_w2_distances(fit_features))
     out = []

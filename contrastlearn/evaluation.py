@@ -642,6 +642,13 @@ def _pair_overlap(a, b):
         return np.where(largest > 0, shared / np.maximum(largest, 1), np.nan)
 
 
+def neighbor_count(n_neighbors, n_samples):
+    """Neighbours per sample: an int as it is, a fraction of ``n_samples`` rounded (1 to n - 1)."""
+    if isinstance(n_neighbors, numbers.Integral):
+        return int(n_neighbors)
+    return min(max(1, int(round(n_neighbors * n_samples))), n_samples - 1)
+
+
 def overlap_score(embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="macro",
                   labels=None):
     r"""Similarity overlap: how much of an image's label set its nearest neighbours share.
@@ -759,13 +766,10 @@ def overlap_score(embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="
     indicator, _ = _label_indicator(Y, labels)
     check_consistent_length(embeddings, indicator)
     n_samples = len(embeddings)
-    if isinstance(n_neighbors, numbers.Integral):
-        k = int(n_neighbors)
-        if k >= n_samples:
-            raise ValueError(f"n_neighbors must be < n_samples = {n_samples} (an image is not "
-                             f"its own neighbour); got {n_neighbors}.")
-    else:
-        k = min(max(1, int(round(n_neighbors * n_samples))), n_samples - 1)
+    k = neighbor_count(n_neighbors, n_samples)
+    if k >= n_samples:
+        raise ValueError(f"n_neighbors must be < n_samples = {n_samples} (an image is not "
+                         f"its own neighbour); got {n_neighbors}.")
     n_positive = indicator.sum(0)
     if not n_positive.any():
         raise ValueError("Y has no positive labels: every label set is empty, so no image "
