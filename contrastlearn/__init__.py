@@ -6,7 +6,7 @@ embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
 from . import (augment, backbones, baselines, datasets, detection, distributed, evaluation,
-               losses, model_selection, optim, pairing, plotting, projection)
+               losses, model_selection, monitor, optim, pairing, plotting, projection)
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
@@ -24,5 +24,5 @@ __all__ = [
     "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "VAE", "Augment", "LatentNeighbors", "LinearProbe",
     "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
     "augment", "backbones", "baselines", "datasets", "detection", "distributed", "evaluation",
-    "losses", "model_selection", "optim", "pairing", "plotting", "projection", "__version__",
+    "losses", "model_selection", "monitor", "optim", "pairing", "plotting", "projection", "__version__",
 ]

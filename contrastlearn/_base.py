@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
@@ -29,6 +30,7 @@ from ._trainer import (NAN_POLICIES, NORMALIZATIONS, OPTIMIZERS, PretrainModule,
                        projection_head, train_network)
 from .augment import PRESETS as AUGMENT_PRESETS
 from .augment import Augment, resolve_augment
+from .monitor import TrainingMonitor
 from .pairing import LatentNeighbors
 
 
@@ -67,12 +69,13 @@ PARAMETER_DOCS = {
         ``transform`` applies the same policy.""",
     "augment": """augment : Augment, str or None, default=None
         The view-making pipeline: an :class:`~contrastlearn.augment.Augment`,
-        the name of a preset in :data:`contrastlearn.augment.PRESETS`
-        (``"cplr-reference"``: the reference CPLR study's list, for
-        ``normalize="minmax"``), or None for ``Augment()`` with its defaults
-        (any-angle rotation and flips, which suit diffraction patterns,
-        micrographs and sky images; use a small ``rotation`` and no flips for
-        digits or text).""",
+        the name of a preset in :data:`contrastlearn.augment.PRESETS`, or
+        None for the method's default (``"isotropic"``, except DINO's larger
+        crops). ``"isotropic"``: any-angle rotation and flips, for images
+        without a preferred orientation (diffraction patterns, micrographs,
+        sky images); ``"upright"``: rotation by at most 15 degrees and no
+        flips, for images with one (digits, text); ``"cplr-reference"``:
+        the reference CPLR study's list, for ``normalize="minmax"``.""",
     "pairing": """pairing : "augment" or LatentNeighbors, default="augment"
         How positive pairs are formed: two augmentations of one image, or an
         augmentation of the image and one of another image whose latent
@@ -125,6 +128,28 @@ PARAMETER_DOCS = {
         compilation (15-35 s for the small CNN on a CPU); later epochs ran
         1.2-1.4x faster on a 2-core CPU. Worth it for long fits, not for
         short ones or small grid searches. ``transform`` is not compiled.""",
+    "monitor_samples": """monitor_samples : int, default=256
+        Training images (a fixed random sample) on which, after every epoch,
+        the health of the embedding is measured and recorded in
+        ``history_``: ``rankme`` (its effective rank; a fall towards 1 means
+        collapse, and ``fit`` then warns), ``alignment`` (distance between
+        the embeddings of an image and of an augmentation of it) and
+        ``uniformity`` (how evenly embeddings spread); see
+        :mod:`contrastlearn.monitor`. Costs two forward passes of the sample
+        per epoch (``history_`` column ``monitor_dur``). 0 turns them off.""",
+    "eval_every": """eval_every : int, default=1
+        With ``fit(X, eval_set=(X_val, y_val))``, score the k-nearest-neighbour
+        probe on the validation images every this many epochs (and after the
+        last), as the ``history_`` column ``valid_knn``.""",
+    "early_stopping": """early_stopping : bool, default=False
+        Stop when ``valid_knn`` has not improved by more than ``tol`` for
+        ``n_iter_no_change`` evaluations, and keep the weights of the best
+        evaluated epoch (also when training runs to ``max_epochs``). Needs
+        ``fit(X, eval_set=...)``.""",
+    "n_iter_no_change": """n_iter_no_change : int, default=5
+        Evaluations without improvement before ``early_stopping`` stops.""",
+    "tol": """tol : float, default=1e-4
+        The least rise of ``valid_knn`` that counts as an improvement.""",
     "checkpoint_dir": """checkpoint_dir : str, path-like or None, default=None
         Save the whole training state (weights, optimiser, learning-rate
         schedule, random generators, history) to
@@ -144,6 +169,9 @@ TRAINING_PARAMETERS = ("image_shape", "normalize", "log_intensity", "nan_policy"
                        "warmup_epochs", "device", "random_state", "verbose", "callbacks",
                        "compile", "checkpoint_dir")
 
+#: The monitoring parameters of every pretrainer (see :mod:`contrastlearn.monitor`).
+MONITOR_PARAMETERS = ("monitor_samples", "eval_every", "early_stopping", "n_iter_no_change", "tol")
+
 ATTRIBUTES_DOC = """
 
     Attributes
@@ -152,7 +180,10 @@ ATTRIBUTES_DOC = """
         The trained network (module ``net_.module_``).
     history_ : skorch.History
         Per-epoch records: ``history_[:, "train_loss"]``, ``history_[:, "dur"]``
-        (seconds).
+        (seconds of training), and for pretrainers the monitors ``rankme``,
+        ``alignment``, ``uniformity``, ``monitor_dur`` and, with an
+        ``eval_set``, ``valid_knn``. :func:`contrastlearn.monitor.history_frame`
+        makes it a pandas DataFrame.
     n_features_in_ : int
         Values per sample seen in ``fit`` (``C * H * W`` for images).
     input_shape_ : tuple of int
@@ -173,9 +204,14 @@ PARAMETERS_DOC = parameters_doc(
     ("backbone", "projection_dims", "image_shape", "normalize", "log_intensity", "nan_policy",
      "augment", "pairing", "max_epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
      "optimizer", "warmup_epochs", "device", "random_state", "verbose", "callbacks", "compile",
-     "checkpoint_dir")) + ATTRIBUTES_DOC + """
+     "checkpoint_dir") + MONITOR_PARAMETERS) + ATTRIBUTES_DOC + """
     augment_ : Augment
-        The augmentation pipeline used."""
+        The augmentation pipeline used.
+    best_epoch_ : int
+        With an ``eval_set``: the epoch of the best ``valid_knn`` (whose
+        weights the estimator keeps with ``early_stopping=True``).
+    best_validation_score_ : float
+        With an ``eval_set``: that best ``valid_knn``."""
 """The parameters every pretrainer shares, for the methods' docstrings.
 
 ``{projection_dims}`` stands for the method's default head widths.
@@ -550,17 +586,18 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                                    tuple(X.shape), str(X.dtype), data))
         return os.fspath(self.checkpoint_dir), fingerprint
 
-    def _train(self, X, make_module, *, y=None, partners=None, data=None):
+    def _train(self, X, make_module, *, y=None, partners=None, data=None, monitor=None):
         """Train the module ``make_module()`` builds on ``X`` and keep it as ``net_``.
 
         ``y`` reaches :meth:`_pair_loss` batch by batch beside ``X``
         (partner images are drawn by ``partners`` instead); ``data`` joins the
-        checkpoint's fingerprint.
+        checkpoint's fingerprint; ``monitor`` (a
+        :class:`~contrastlearn.monitor.TrainingMonitor`) watches the epochs.
         """
         self.device_ = self._resolve_device()
         self.net_ = train_network(self, make_module, X, y, self._pair_loss,
                                   after_step=self._after_optimizer_step, partners=partners,
-                                  checkpoint=self._checkpoint(X, data))
+                                  checkpoint=self._checkpoint(X, data), monitor=monitor)
         self.history_ = self.net_.history
         return self
 
@@ -632,6 +669,11 @@ class BasePretrainer(NetworkTransformer):
         "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
                     "'augment' or a contrastlearn.pairing.LatentNeighbors"),
         **NetworkTransformer._parameter_checks,
+        "monitor_samples": (lambda v: _is_int(v, 0), "an int >= 0"),
+        "eval_every": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "early_stopping": (lambda v: isinstance(v, bool), "a bool"),
+        "n_iter_no_change": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "tol": (_is_nonnegative_real, "a float >= 0"),
     }
 
     def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
@@ -639,7 +681,8 @@ class BasePretrainer(NetworkTransformer):
                  augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
                  weight_decay=1e-6, lr_schedule="cosine", optimizer="adamw", warmup_epochs=0,
                  device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None):
+                 checkpoint_dir=None, monitor_samples=256, eval_every=1, early_stopping=False,
+                 n_iter_no_change=5, tol=1e-4):
         self.backbone = backbone
         self.projection_dims = projection_dims
         self.image_shape = image_shape
@@ -661,6 +704,11 @@ class BasePretrainer(NetworkTransformer):
         self.callbacks = callbacks
         self.compile = compile
         self.checkpoint_dir = checkpoint_dir
+        self.monitor_samples = monitor_samples
+        self.eval_every = eval_every
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ------------------------------------------------------------ the model
     def _make_backbone(self, input_shape, device):
@@ -723,13 +771,70 @@ class BasePretrainer(NetworkTransformer):
             )
         return pairs.sample
 
+    # ------------------------------------------------------------ monitoring
+    def _augmented_embedding(self, module, x):
+        """The embedding of an augmented view of each raw image of the batch ``x``."""
+        return module.backbone(module.view(self.augment_(module.preprocess(x))))
+
+    def _validate_eval_set(self, eval_set):
+        """``eval_set`` as ``(images, labels)`` checked against the training data, or None."""
+        if eval_set is None:
+            if self.early_stopping:
+                raise ValueError("early_stopping=True stops on the k-NN score of labelled "
+                                 "validation images: pass fit(X, eval_set=(X_val, y_val)).")
+            return None
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+            raise ValueError("eval_set must be a pair (X_val, y_val) of validation images and "
+                             f"their labels; got {type(eval_set).__name__}.")
+        try:
+            X_val = self._validate_input(eval_set[0], reset=False)
+        except ValueError as error:
+            raise ValueError(f"eval_set's images X_val must be shaped like X: {error}") from None
+        y_val = np.asarray(eval_set[1])
+        kind = type_of_target(y_val) if y_val.size else "empty"
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(
+                "eval_set's labels y_val must be class labels (n_samples,) or a multi-hot "
+                f"matrix (n_samples, n_labels); got {kind} values of shape {y_val.shape}.")
+        if len(y_val) != len(X_val):
+            raise ValueError(f"eval_set holds {len(X_val)} images but {len(y_val)} labels.")
+        if len(y_val) < 10 or (kind != "multilabel-indicator" and len(np.unique(y_val)) < 2):
+            raise ValueError("eval_set needs at least 10 labelled images of at least 2 classes "
+                             "for its 5-fold k-NN score; got "
+                             f"{len(y_val)} of {len(np.unique(y_val, axis=0))} class(es).")
+        return X_val, y_val
+
+    def _make_monitor(self, X, eval_set):
+        """The :class:`~contrastlearn.monitor.TrainingMonitor` of this fit, or None."""
+        eval_set = self._validate_eval_set(eval_set)
+        size = min(self.monitor_samples, len(X))
+        if size < 2 and eval_set is None:
+            return None
+        rows = np.sort(np.random.RandomState(0).choice(len(X), size, replace=False))
+        return TrainingMonitor(
+            X[rows] if size >= 2 else None, self._augmented_embedding, eval_set=eval_set,
+            eval_every=self.eval_every, early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol)
+
+    def _train(self, X, make_module, *, monitor=None, **kwargs):
+        if monitor is not None and monitor.eval_set is not None:
+            X_val, y_val = monitor.eval_set
+            kwargs["data"] = (kwargs.get("data"), tuple(X_val.shape), joblib.hash(y_val))
+        super()._train(X, make_module, monitor=monitor, **kwargs)
+        if monitor is not None and monitor.best_epoch_ is not None:
+            self.best_epoch_ = monitor.best_epoch_
+            self.best_validation_score_ = monitor.best_score_
+        return self
+
     # ------------------------------------------------------------ public API
-    def fit(self, X, y=None, *, latents=None):
+    def fit(self, X, y=None, *, latents=None, eval_set=None):
         self._validate_params()
         X = self._validate_input(X, reset=True)
+        monitor = self._make_monitor(X, eval_set)
         partners = self._fit_pairing(latents, len(X))
         self.augment_ = resolve_augment(self.augment, self._default_augment())
-        return self._train(X, lambda: self._make_module(X), partners=partners, data=latents)
+        return self._train(X, lambda: self._make_module(X), partners=partners, data=latents,
+                           monitor=monitor)
 
     fit.__doc__ = FIT_DOC = """Learn a representation from unlabelled images.
 
@@ -749,6 +854,15 @@ class BasePretrainer(NetworkTransformer):
             ``pairing="augment"``). ``GridSearchCV`` and ``Pipeline`` pass it
             on (``fit(X, y, latents=...)``, ``fit(X, clr__latents=...)``),
             split like ``X``.
+        eval_set : (X_val, y_val), default=None
+            Labelled validation images (shaped like ``X``) and their class
+            labels or multi-hot rows, as in xgboost and lightgbm. Every
+            ``eval_every`` epochs they are embedded and a k-nearest-neighbour
+            probe is scored on them by 5-fold cross-validation
+            (:func:`contrastlearn.monitor.knn_score`: accuracy, or macro F1
+            for multi-hot labels), recorded as ``history_[:, "valid_knn"]``
+            and printed with ``verbose=1``; ``early_stopping`` stops on it.
+            The labels are used for nothing else.
 
         Returns
         -------

@@ -32,6 +32,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from . import distributed
+from .monitor import _EarlyStop
 from .optim import LARS, WarmupCosine
 
 # Batches the reader thread keeps ready ahead of training, by device type (0: read each
@@ -402,9 +403,16 @@ class Trainer(NeuralNet):
         self.interrupted = False
         try:
             return super().fit_loop(X, y, **fit_params)
-        except KeyboardInterrupt:  # skorch's partial_fit swallows it; train_network re-raises
-            self.interrupted = True
+        except KeyboardInterrupt as stop:  # skorch's partial_fit swallows it
+            self.interrupted = not isinstance(stop, _EarlyStop)  # train_network re-raises Ctrl-C
             raise
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        # After every callback has seen the epoch (the table printed, the checkpoint written).
+        if method_name == "on_epoch_end" and getattr(dict(self.callbacks_).get("monitor"),
+                                                     "stopped_", False):
+            raise _EarlyStop
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(dataset, self.batch_size, training=training,
@@ -535,6 +543,9 @@ class EpochCheckpoint(Callback):
             "data_order": net.data_order.get_state(),
             "history": _plain(list(net.history)),
         }
+        monitor = dict(net.callbacks_).get("monitor")
+        if monitor is not None:
+            state["monitor"] = _plain(monitor.state_dict())
         if net._on_cuda:
             state["cuda_rng"] = torch.cuda.get_rng_state(net.device)
         os.makedirs(self.directory, exist_ok=True)
@@ -668,7 +679,7 @@ def _lr_schedule(owner, X, keep_partial_batches):
 
 def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
                   optimizer_params=None, keep_partial_batches=False, partners=None,
-                  checkpoint=None):
+                  checkpoint=None, monitor=None):
     """Seed torch, build the module and train it: the one training loop of the library.
 
     Parameters
@@ -696,6 +707,9 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         Save the training state there after every epoch
         (:class:`EpochCheckpoint`) and, when the directory already holds one
         of the same fingerprint, go on from its last epoch.
+    monitor : TrainingMonitor or None, default=None
+        Records the per-epoch monitors and stops early when it says so
+        (its state is part of the checkpoint).
 
     Returns
     -------
@@ -736,6 +750,8 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         callbacks.append(("progress_bar", ProgressBar()))
     callbacks.append(("stop_on_divergence",
                       StopOnDivergence(checkpoint[0] if checkpoint is not None else None)))
+    if monitor is not None:  # before the checkpoint, which saves what it records
+        callbacks.append(("monitor", monitor))
     state = None
     if checkpoint is not None:
         directory, fingerprint = checkpoint
@@ -779,6 +795,10 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             net.optimizer_.load_state_dict(state["optimizer"])
             net.history = History(state["history"])
             done = len(net.history)
+            if monitor is not None and "monitor" in state:
+                monitor.load_state_dict(state["monitor"])
+                if monitor.stopped_:  # the checkpointed fit had stopped early
+                    done = owner.max_epochs
         out_of_memory = False
         try:
             net.partial_fit(X, y, epochs=max(owner.max_epochs - done, 0))

@@ -9,8 +9,9 @@ and translation share one resampling (:func:`random_affine`).
 
 :class:`Augment` bundles them into the pipeline the pretrainers use; its
 parameters are nested estimator parameters, so ``GridSearchCV`` can tune them
-as ``augment__rotation``. :data:`PRESETS` holds named pipelines (such as the
-reference study's ``"cplr-reference"``) and :func:`resolve_augment` turns an
+as ``augment__rotation``. :data:`PRESETS` holds named pipelines
+(``"isotropic"``, ``"upright"`` and the reference CPLR study's
+``"cplr-reference"``) and :func:`resolve_augment` turns an
 estimator's ``augment`` parameter into a fresh, validated :class:`Augment`.
 """
 
@@ -612,6 +613,15 @@ class Augment(BaseEstimator):
 
 #: Named augmentation pipelines; :func:`resolve_augment` hands out clones.
 #:
+#: ``"isotropic"`` is ``Augment()``: random resized crops, rotation by any
+#: angle, horizontal and vertical flips, colour jitter and blur, for images
+#: without a preferred orientation (diffraction patterns, cells, particles,
+#: galaxies). ``"upright"`` is for images with one (digits, text, faces,
+#: side-on views): the same crops (area 50-100 %), jitter and blur (up to 1 px),
+#: but rotation by at most 15 degrees and no flips, which would turn a 6 into
+#: a 9. On sklearn's digits a 100-label linear probe on CLR's embedding scored
+#: 0.942 with ``"upright"`` and 0.882 with ``"isotropic"`` (raw pixels: 0.887).
+#:
 #: ``"cplr-reference"`` reproduces the GPU augmenter of Zimmermann et al.
 #: (2023), "Deep neural networks for classifying complex features in
 #: diffraction images" / contrastive projection learning, npj Comput. Mater.
@@ -625,6 +635,9 @@ class Augment(BaseEstimator):
 #: flip, colour jitter, blur or noise. The clip assumes intensities in [0, 1]
 #: (``normalize="minmax"``). See :class:`Augment` for how the order differs.
 PRESETS = {
+    "isotropic": Augment(),
+    "upright": Augment(crop_scale=(0.5, 1.0), rotation=15.0, hflip=0.0, vflip=0.0,
+                       blur_sigma=(0.1, 1.0)),
     "cplr-reference": Augment(
         crop_scale=(0.2, 1.0), crop_ratio=(1.0, 1.0), rotation=90.0, hflip=0.5, vflip=0.0,
         translate=0.125, gain=(0.5, 1.5), gain_jitter=0.2, clip=(0.0, 1.0),

@@ -152,11 +152,12 @@ class _ProjectionContrast(BasePretrainer):
         z1, z2 = module.project(views).chunk(2)
         return nt_xent(z1, z2, self.temperature, gather_distributed=True)
 
-    def fit(self, X, y=None, *, latents=None, polar_images=None):
+    def fit(self, X, y=None, *, latents=None, eval_set=None, polar_images=None):
         if polar_images is None:
-            return super().fit(X, y, latents=latents)
+            return super().fit(X, y, latents=latents, eval_set=eval_set)
         self._validate_params()
         X = self._validate_input(X, reset=True)
+        monitor = self._make_monitor(X, eval_set)
         name = type(self).__name__
         for problem, fix in [
             ("polar" not in self._representations(), "a configuration with a polar branch"),
@@ -178,7 +179,7 @@ class _ProjectionContrast(BasePretrainer):
         self.augment_ = resolve_augment(self.augment, self._default_augment())
         return self._train(X, lambda: self._make_module(X, polar_images), y=polar_images,
                            data=("polar_images", tuple(polar_images.shape),
-                                 str(polar_images.dtype)))
+                                 str(polar_images.dtype)), monitor=monitor)
 
     fit.__doc__ = FIT_DOC
 
@@ -206,6 +207,21 @@ class CLR(_ProjectionContrast):
         "Cartesian ⟷ Cartesian", see :mod:`contrastlearn.clr`).
     """ + REPRESENTATION_DOC + """
     """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
+
+    Notes
+    -----
+    The paper's recipe (ImageNet, ResNet-50, batch 4096, 100-800 epochs):
+    LARS with ``lr = 0.3 * batch_size / 256`` (or ``0.075 * sqrt(batch_size)``
+    for small batches and long training), weight decay 1e-6, 10 warm-up
+    epochs then cosine decay, temperature 0.1 (0.5 in the authors' CIFAR-10
+    runs, batch 512), a projection head of 2048 and 128 units, crops of
+    8-100 % area, flips, strong colour jitter and blur. In contrastlearn that
+    is ``CLR(optimizer="lars", lr=0.3 * batch_size / 256, warmup_epochs=10,
+    projection_dims=(2048, 128))``.
+    Our defaults (AdamW, ``lr=1e-3`` whatever the batch size,
+    ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256) are
+    chosen for 10^3-10^5 small images and a few tens of epochs on one
+    device, where they trained reliably; the paper's recipe is for ImageNet.
 
     See Also
     --------
@@ -241,7 +257,8 @@ class CLR(_ProjectionContrast):
                  log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
                  optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None):
+                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
+                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
@@ -249,6 +266,8 @@ class CLR(_ProjectionContrast):
             lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
             warmup_epochs=warmup_epochs, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples, eval_every=eval_every,
+            early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
         )
         self.temperature = temperature
         self.view = view
@@ -339,7 +358,8 @@ class CPLR(_ProjectionContrast):
                  pairing="augment", max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
                  lr_schedule="cosine", optimizer="adamw", warmup_epochs=0, device="auto",
                  random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None):
+                 checkpoint_dir=None, monitor_samples=256, eval_every=1,
+                 early_stopping=False, n_iter_no_change=5, tol=1e-4):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
@@ -347,6 +367,8 @@ class CPLR(_ProjectionContrast):
             lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
             warmup_epochs=warmup_epochs, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples, eval_every=eval_every,
+            early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
         )
         self.temperature = temperature
         self.mode = mode

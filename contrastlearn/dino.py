@@ -108,6 +108,24 @@ class DINO(BasePretrainer):
         Side of the local crops in pixels; None means half the image side.
     """ + PARAMETERS_DOC.replace("{projection_dims}", "(1024, 1024, 256)") + """
 
+    Notes
+    -----
+    The paper's recipe (ImageNet, ViT-S/16, batch 1024, 100-800 epochs):
+    AdamW with ``lr = 0.0005 * batch_size / 256`` after 10 warm-up epochs,
+    cosine decay, weight decay rising from 0.04 to 0.4; student temperature
+    0.1, teacher temperature warmed up from 0.04 to 0.07 over 30 epochs,
+    teacher momentum 0.996 to 1, centre momentum 0.9; a head of 3 layers of
+    2048 units, a 256-d bottleneck and 65,536 prototypes; 2 global crops of
+    40-100 % area and 8-10 local crops of 5-40 %. In contrastlearn that is
+    ``DINO(lr=0.0005 * batch_size / 256, warmup_epochs=10,
+    weight_decay=0.04, warmup_teacher_epochs=30, teacher_temperature=0.07,
+    projection_dims=(2048, 2048, 256), n_prototypes=65536, n_local_crops=8)``
+    (the weight decay constant).
+    Our defaults (AdamW, ``lr=1e-3`` whatever the batch size,
+    ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256) are
+    chosen for 10^3-10^5 small images and a few tens of epochs on one
+    device, where they trained reliably; the paper's recipe is for ImageNet.
+
     See Also
     --------
     SimSiam : Siamese prediction with a stop-gradient.
@@ -152,7 +170,8 @@ class DINO(BasePretrainer):
                  log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
                  optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None):
+                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
+                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
@@ -160,7 +179,9 @@ class DINO(BasePretrainer):
             lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
             warmup_epochs=warmup_epochs, device=device,
             random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
+            eval_every=eval_every, early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change, tol=tol,
         )
         self.n_prototypes = n_prototypes
         self.student_temperature = student_temperature

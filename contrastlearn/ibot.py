@@ -74,7 +74,8 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
                  log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
                  optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None):
+                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
+                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
         super().__init__(
             n_prototypes=n_prototypes, student_temperature=student_temperature,
             teacher_temperature=teacher_temperature,
@@ -88,7 +89,9 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
             lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
             warmup_epochs=warmup_epochs, device=device,
             random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
+            eval_every=eval_every, early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change, tol=tol,
         )
         self.mask_ratio = mask_ratio
         self.patch_loss_weight = patch_loss_weight

@@ -27,6 +27,21 @@ class SimSiam(BasePretrainer):
         projection size).
     """ + PARAMETERS_DOC.replace("{projection_dims}", "(512, 512)") + """
 
+    Notes
+    -----
+    The paper's recipe (ImageNet, ResNet-50, batch 512, 100 epochs): SGD
+    with momentum 0.9 and ``lr = 0.05 * batch_size / 256``, weight decay
+    1e-4, cosine decay (the predictor's rate kept constant), no warm-up; a
+    3-layer projector of 2048 units with BatchNorm on every layer, output
+    included, and a predictor 2048-512-2048 (a bottleneck of a quarter). On
+    CIFAR-10: ``lr = 0.03 * batch_size / 256``, weight decay 5e-4, a 2-layer
+    projector, 800 epochs. Here the projector is ``projection_dims`` with a
+    final BatchNorm and the predictor ``predictor_hidden`` wide.
+    Our defaults (AdamW, ``lr=1e-3`` whatever the batch size,
+    ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256) are
+    chosen for 10^3-10^5 small images and a few tens of epochs on one
+    device, where they trained reliably; the paper's recipe is for ImageNet.
+
     See Also
     --------
     DINO : Self-distillation with an EMA teacher.
@@ -56,7 +71,8 @@ class SimSiam(BasePretrainer):
                  augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
                  weight_decay=1e-6, lr_schedule="cosine", optimizer="adamw", warmup_epochs=0,
                  device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None):
+                 checkpoint_dir=None, monitor_samples=256, eval_every=1,
+                 early_stopping=False, n_iter_no_change=5, tol=1e-4):
         super().__init__(
             backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
             normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
@@ -64,7 +80,9 @@ class SimSiam(BasePretrainer):
             lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
             warmup_epochs=warmup_epochs, device=device,
             random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
+            eval_every=eval_every, early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change, tol=tol,
         )
         self.predictor_hidden = predictor_hidden
 

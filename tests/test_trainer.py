@@ -66,7 +66,8 @@ def source(small_images):
 
 def test_the_next_batches_are_read_while_the_first_one_trains(source, read_ahead_on_cpu):
     waiter = WaitForReadAhead(source)
-    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0,
+           monitor_samples=0).fit(source)  # the monitors' sample is one more read
     assert waiter.read_ahead is True
     assert set(source.batch_readers) == {"contrastlearn-reader_0"}
 
@@ -75,7 +76,8 @@ def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source):
     # The check above would fail if reading ahead broke: here (the CPU default) it must.
     source.second_batch_requested.wait = lambda timeout: source.second_batch_requested.is_set()
     waiter = WaitForReadAhead(source)
-    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0).fit(source)
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0,
+           monitor_samples=0).fit(source)  # the monitors' sample is one more read
     assert waiter.read_ahead is False
     assert set(source.batch_readers) == {threading.main_thread().name}
 
@@ -92,7 +94,7 @@ def test_read_ahead_gives_the_same_fit_as_reading_on_demand(source, monkeypatch)
 def test_a_read_error_in_the_reader_thread_reaches_fit(source, read_ahead_on_cpu):
     source.fail_at_batch = 3
     with pytest.raises(OSError, match="disk read failed"):
-        cl.CLR(max_epochs=1, batch_size=32).fit(source)
+        cl.CLR(max_epochs=1, batch_size=32, monitor_samples=0).fit(source)
     assert set(source.batch_readers) == {"contrastlearn-reader_0"}
 
 
