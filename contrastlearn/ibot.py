@@ -32,6 +32,9 @@ def random_patch_mask(n_images, n_patches, ratio, device=None):
     return ranks < k
 
 
+_DINO_DOC = DINO.__doc__  # its parameters and sections, without DINO's own recipe notes
+
+
 class iBOT(DINO):  # noqa: N801 (the method's own spelling)
     __doc__ = """iBOT: DINO's self-distillation plus masked image modelling with an online tokenizer.
 
@@ -54,7 +57,8 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         Fraction of each global crop's patches masked for the student.
     patch_loss_weight : float, default=1.0
     teacher_patch_temperature : float, default=0.07
-    """ + DINO.__doc__[DINO.__doc__.index("    n_prototypes : int"):].replace(
+    """ + (_DINO_DOC[_DINO_DOC.index("    n_prototypes : int"):_DINO_DOC.index("    Notes")]
+           + _DINO_DOC[_DINO_DOC.index("    See Also"):]).replace(
         'backbone : str or torch.nn.Module, default="auto"',
         'backbone : str or torch.nn.Module, default="vit_small_p8"')
 
