@@ -1,17 +1,21 @@
 """Particle detection from embeddings: k-means turned into a particle / background classifier."""
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._base import _is_int, validate_parameters
+from .datasets._tomogram import _otsu
 
-__all__ = ["ParticleDetector", "detection_report"]
+__all__ = ["ParticleDetector", "contrast_score", "detection_report"]
 
 
 def _binary_labels(y, n_samples):
@@ -25,6 +29,106 @@ def _binary_labels(y, n_samples):
     return y.astype(int)
 
 
+def _check_contrast(contrast, n_samples):
+    try:
+        contrast = np.asarray(contrast, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("contrast must be an array of numbers, one per sample.") from None
+    if contrast.ndim != 1 or len(contrast) != n_samples:
+        raise ValueError(f"contrast must have shape ({n_samples},), one score per sample; got "
+                         f"shape {contrast.shape}.")
+    if not np.isfinite(contrast).all():
+        raise ValueError("contrast contains NaN or infinity.")
+    return contrast
+
+
+def _split_clusters(means, sizes):
+    """Particle mask of clusters split into a low and a high group by their mean ``contrast``.
+
+    The clusters are ordered by mean and cut where the size-weighted
+    between-group variance ``w0 w1 (m0 - m1)^2`` is largest (Otsu's criterion
+    over clusters); the high group is the particles.
+    """
+    order = np.argsort(means, kind="stable")
+    w, m = sizes[order].astype(float), means[order]
+    w0 = np.cumsum(w)[:-1]
+    w1 = w.sum() - w0
+    s0 = np.cumsum(w * m)[:-1]
+    between = w0 * w1 * (s0 / np.maximum(w0, 1e-300)
+                         - ((w * m).sum() - s0) / np.maximum(w1, 1e-300)) ** 2
+    is_particle = np.zeros(len(means), bool)
+    is_particle[order[1 + int(np.argmax(between)):]] = True
+    return is_particle
+
+
+def _gmm_threshold(scores, random_state):
+    """Where the posterior of the upper component of a 2-Gaussian fit of ``scores`` reaches 1/2."""
+    v = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
+    if not np.ptp(v) > 0:
+        return float(v[0, 0])
+    gmm = GaussianMixture(2, n_init=3, random_state=random_state).fit(v)
+    low, high = np.sort(gmm.means_.ravel())
+    upper = int(np.argmax(gmm.means_.ravel()))
+    grid = np.linspace(low, high, 2049)
+    posterior = gmm.predict_proba(grid[:, None])[:, upper]
+    above = np.flatnonzero(posterior >= 0.5)
+    if not high > low or len(above) == 0:
+        return float((low + high) / 2)
+    return float(grid[above[0]])
+
+
+def contrast_score(crops, *, inner=0.5):
+    """Label-free particle score of 2-D crops: central mean intensity minus the crop's mean.
+
+    A particle that a crop holds well sits near its centre and is denser
+    than the empty background, so the mean of the central window exceeds
+    the mean of the whole crop. No labels are involved; the score is meant
+    for ``ParticleDetector(background_cluster="low_contrast").fit(embedding,
+    contrast=contrast_score(crops))``. For dark particles on a bright
+    background, pass ``-contrast_score(crops)``.
+
+    Parameters
+    ----------
+    crops : array-like of shape (n_crops, H, W)
+        The crops, e.g. from :func:`contrastlearn.datasets.extract_crops`.
+    inner : float, default=0.5
+        Side of the central window as a fraction of the crop side, in (0, 1]
+        (at least one pixel): 0.5 on 16 x 16 crops is the central 8 x 8.
+
+    Returns
+    -------
+    ndarray of shape (n_crops,), dtype float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from contrastlearn.detection import contrast_score
+    >>> crops = np.zeros((2, 16, 16))
+    >>> crops[1, 6:10, 6:10] = 1.0        # a bright spot in the middle
+    >>> contrast_score(crops).round(4)
+    array([0.    , 0.1875])
+    """
+    if hasattr(crops, "detach") and hasattr(crops, "cpu"):      # a torch tensor
+        crops = crops.detach().cpu().numpy()
+    crops = np.asarray(crops)
+    if crops.dtype == object or not np.issubdtype(crops.dtype, np.number) \
+            or np.iscomplexobj(crops):
+        raise TypeError(f"crops must hold real numbers; got dtype {crops.dtype}.")
+    if crops.ndim != 3 or crops.shape[0] < 1:
+        raise ValueError(f"crops must be a stack of 2-D crops of shape (n_crops, H, W); got "
+                         f"shape {crops.shape}.")
+    if isinstance(inner, bool) or not isinstance(inner, numbers.Real) or not 0 < inner <= 1:
+        raise ValueError(f"inner must be a number in (0, 1]; got {inner!r}.")
+    crops = crops.astype(np.float64, copy=False)
+    if not np.isfinite(crops).all():
+        raise ValueError("crops contain NaN or infinity.")
+    h, w = crops.shape[1:]
+    sh, sw = max(1, int(round(inner * h))), max(1, int(round(inner * w)))
+    top, left = (h - sh) // 2, (w - sw) // 2
+    centre = crops[:, top:top + sh, left:left + sw].mean(axis=(1, 2))
+    return centre - crops.mean(axis=(1, 2))
+
+
 class ParticleDetector(ClassifierMixin, BaseEstimator):
     """Particle / background detector: k-means on embeddings with clusters mapped to 0/1.
 
@@ -32,18 +136,32 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
     and clustered with k-means into ``n_clusters`` groups. Each cluster is
     then called particle (1) or background (0):
 
-    - with ``y`` given to :meth:`fit`, by majority vote of its members
-      (this only orients the clusters; they are still found without labels);
-    - without ``y``, by the rule that background is the most common content:
+    - with ``background_cluster="low_contrast"``, without labels, by a
+      per-sample score that is higher for particles, passed to :meth:`fit`
+      as ``contrast`` (e.g. :func:`contrast_score` of the crops): the
+      clusters, ordered by the mean score of their members, are split in
+      two where the size-weighted between-group variance of those means is
+      largest (Otsu's criterion over clusters), and the high group is
+      particle. With 2 clusters, the higher-contrast one is particle. ``y``
+      is not used, so the detector stays label-free inside a pipeline or a
+      grid search that passes ``y`` to it;
+    - otherwise, with ``y`` given to :meth:`fit`, by majority vote of its
+      members (this only orients the clusters; they are still found without
+      labels);
+    - otherwise, by the rule that background is the most common content:
       the **largest cluster is background** and every other cluster is
-      particle. (In tomogram crops, empty background usually outnumbers
-      particles; pass ``y`` for a few crops, or set ``background_cluster``,
-      when it does not.)
+      particle (or the cluster ``background_cluster`` names). In tomogram
+      crops kept by an edge filter, particles can be the majority; use
+      ``"low_contrast"`` then.
 
     :meth:`decision_function` is a margin: the distance to the nearest
-    background centroid minus the distance to the nearest particle centroid
-    (positive means particle), so ``roc_auc_score`` and the ``"roc_auc"``
-    scorer work; :meth:`score` is the F1 score of the particle class.
+    background centroid minus the distance to the nearest particle centroid,
+    minus ``threshold_`` (positive means particle), so ``roc_auc_score`` and
+    the ``"roc_auc"`` scorer work; :meth:`predict` is 1 where it is positive.
+    ``threshold="nearest"`` (``threshold_ = 0``) calls each sample by its
+    nearest centroid; ``"otsu"`` and ``"gmm"`` set ``threshold_`` from the
+    margins of the training samples, without labels. :meth:`score` is the F1
+    score of the particle class.
 
     Parameters
     ----------
@@ -51,12 +169,25 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         Number of k-means clusters (at least 2).
     standardize : bool, default=True
         Standardise embedding dimensions before clustering.
-    background_cluster : {"largest"} or int, default="largest"
-        Rule without labels: ``"largest"``, or the index of the k-means
-        cluster to call background (the others are particles).
+    background_cluster : {"largest", "low_contrast"} or int, default="largest"
+        Which clusters are background. ``"largest"``: the largest cluster
+        (when ``y`` is not given to :meth:`fit`). ``"low_contrast"``: the
+        low-contrast group of clusters, from the ``contrast`` scores given to
+        :meth:`fit` (required then; ``y`` is ignored). An int: the index of
+        the k-means cluster to call background, the others being particles
+        (when ``y`` is not given).
+    threshold : {"nearest", "otsu", "gmm"}, default="nearest"
+        Cut on the margin that :meth:`predict` uses, fitted without labels.
+        ``"nearest"``: 0, so each sample takes its nearest centroid's class.
+        ``"otsu"``: Otsu's threshold of the training margins (the cut that
+        maximises their between-class variance, 256-bin histogram).
+        ``"gmm"``: a two-component Gaussian mixture is fitted to the training
+        margins; the cut is where the posterior of the upper component
+        reaches 1/2, between the two means.
     n_init : int, default=10
         k-means restarts.
     random_state : int, RandomState or None, default=None
+        Seeds k-means (and the Gaussian mixture of ``threshold="gmm"``).
 
     Attributes
     ----------
@@ -64,6 +195,11 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
     kmeans_ : KMeans
     scaler_ : StandardScaler or None
     cluster_is_particle_ : ndarray of bool, shape (n_clusters,)
+    cluster_contrast_ : ndarray of shape (n_clusters,) or None
+        Mean ``contrast`` of each cluster's members, when ``contrast`` was
+        given to :meth:`fit`.
+    threshold_ : float
+        The cut on the margin; :meth:`decision_function` subtracts it.
     n_features_in_ : int
 
     Examples
@@ -77,25 +213,38 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
     >>> detector = ParticleDetector(random_state=0).fit(X)     # no labels needed
     >>> int(detector.predict(X[:80]).sum()), int(detector.predict(X[80:]).sum())
     (0, 20)
+
+    When particles are the majority, "largest is background" fails; a
+    label-free contrast score orients the clusters instead:
+
+    >>> X = np.vstack([background[:20], rng.normal(6, 1, size=(60, 4))])
+    >>> contrast = np.r_[rng.normal(0, 1, 20), rng.normal(2, 1, 60)]
+    >>> detector = ParticleDetector(background_cluster="low_contrast", random_state=0)
+    >>> detector = detector.fit(X, contrast=contrast)
+    >>> int(detector.predict(X[:20]).sum()), int(detector.predict(X[20:]).sum())
+    (0, 60)
     """
 
     _parameter_checks = {
         "n_clusters": (lambda v: _is_int(v, 2), "an int >= 2"),
         "standardize": (lambda v: isinstance(v, bool), "a bool"),
-        "background_cluster": (lambda v: v == "largest" or _is_int(v, 0),
-                               "'largest' or a cluster index >= 0"),
+        "background_cluster": (lambda v: v in ("largest", "low_contrast") or _is_int(v, 0),
+                               "'largest', 'low_contrast' or a cluster index >= 0"),
+        "threshold": (lambda v: isinstance(v, str) and v in ("nearest", "otsu", "gmm"),
+                      "'nearest', 'otsu' or 'gmm'"),
         "n_init": (lambda v: _is_int(v, 1), "an int >= 1"),
     }
 
     def __init__(self, n_clusters=2, *, standardize=True, background_cluster="largest",
-                 n_init=10, random_state=None):
+                 threshold="nearest", n_init=10, random_state=None):
         self.n_clusters = n_clusters
         self.standardize = standardize
         self.background_cluster = background_cluster
+        self.threshold = threshold
         self.n_init = n_init
         self.random_state = random_state
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, contrast=None):
         """Cluster the embeddings and decide which clusters are particles.
 
         Parameters
@@ -103,7 +252,13 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Embeddings.
         y : array-like of shape (n_samples,) of 0/1, default=None
-            Optional labels (1 = particle), used only to orient the clusters.
+            Optional labels (1 = particle), used only to orient the clusters,
+            and not at all with ``background_cluster="low_contrast"``.
+        contrast : array-like of shape (n_samples,), default=None
+            A label-free score per sample, higher for particles (e.g.
+            :func:`contrast_score` of the crops); required by
+            ``background_cluster="low_contrast"``, which orients the clusters
+            with it. In a pipeline, pass it as ``particledetector__contrast``.
 
         Returns
         -------
@@ -112,20 +267,35 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         validate_parameters(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32],
                           ensure_min_samples=self.n_clusters)
+        if contrast is not None:
+            contrast = _check_contrast(contrast, len(X))
+        elif self.background_cluster == "low_contrast":
+            raise ValueError("background_cluster='low_contrast' needs a contrast score per "
+                             "sample: fit(X, contrast=...), e.g. contrast_score(crops).")
         self.classes_ = np.array([0, 1])
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         Z = self.scaler_.transform(X) if self.scaler_ is not None else X
         self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init,
                               random_state=self.random_state).fit(Z)
         clusters = self.kmeans_.labels_
-        if y is not None:
+        sizes = np.bincount(clusters, minlength=self.n_clusters)
+        self.cluster_contrast_ = None
+        if contrast is not None:
+            sums = np.bincount(clusters, weights=contrast, minlength=self.n_clusters)
+            # an empty cluster (possible with duplicated samples) gets the lowest mean
+            self.cluster_contrast_ = np.where(sizes > 0, sums / np.maximum(sizes, 1),
+                                              contrast.min())
+        if self.background_cluster == "low_contrast":
+            y = None
+            is_particle = _split_clusters(self.cluster_contrast_, sizes)
+        elif y is not None:
             y = _binary_labels(y, len(X))
             share = np.array([y[clusters == c].mean() if np.any(clusters == c) else 0.0
                               for c in range(self.n_clusters)])
             is_particle = share > 0.5
         else:
             if self.background_cluster == "largest":
-                background = np.bincount(clusters, minlength=self.n_clusters).argmax()
+                background = sizes.argmax()
             elif self.background_cluster < self.n_clusters:
                 background = self.background_cluster
             else:
@@ -138,7 +308,16 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
             is_particle = np.zeros(self.n_clusters, bool)
             is_particle[int(np.argmax(order))] = True
         self.cluster_is_particle_ = is_particle
+        self.threshold_ = 0.0
+        if self.threshold != "nearest":
+            margin = self._margin(self.kmeans_.transform(Z))
+            self.threshold_ = (_otsu(margin) if self.threshold == "otsu"
+                               else _gmm_threshold(margin, self.random_state))
         return self
+
+    def _margin(self, distances):
+        return (distances[:, ~self.cluster_is_particle_].min(axis=1)
+                - distances[:, self.cluster_is_particle_].min(axis=1))
 
     def _distances(self, X):
         check_is_fitted(self, "kmeans_")
@@ -147,7 +326,7 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         return self.kmeans_.transform(Z)
 
     def decision_function(self, X):
-        """Margin of being a particle: background distance minus particle distance.
+        """Margin of being a particle: background minus particle distance, minus ``threshold_``.
 
         Parameters
         ----------
@@ -158,12 +337,13 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Positive for particles; larger means more confidently a particle.
         """
-        distances = self._distances(X)
-        return (distances[:, ~self.cluster_is_particle_].min(axis=1)
-                - distances[:, self.cluster_is_particle_].min(axis=1))
+        return self._margin(self._distances(X)) - self.threshold_
 
     def predict(self, X):
-        """1 for particle, 0 for background (the nearest centroid's class).
+        """1 for particle, 0 for background.
+
+        With ``threshold="nearest"`` the nearest centroid's class; otherwise 1
+        where :meth:`decision_function` is positive.
 
         Parameters
         ----------
@@ -173,8 +353,10 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        nearest = self._distances(X).argmin(axis=1)
-        return self.cluster_is_particle_[nearest].astype(int)
+        distances = self._distances(X)
+        if self.threshold == "nearest":
+            return self.cluster_is_particle_[distances.argmin(axis=1)].astype(int)
+        return (self._margin(distances) - self.threshold_ > 0).astype(int)
 
     def score(self, X, y, sample_weight=None):
         """F1 score of the particle class.

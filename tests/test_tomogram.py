@@ -127,6 +127,36 @@ def test_noise_has_the_requested_snr(clean):
         assert abs(noise.mean()) < 0.01 * noise.std()
 
 
+def test_snr_region_particles_scales_the_noise_to_the_particles(clean, truth):
+    signal, particles = clean
+    inside = truth[1] > 0
+    default, _ = make_tomogram(SHAPE, 30, snr=0.5, random_state=0)
+    volume, _ = make_tomogram(SHAPE, 30, snr=0.5, snr_region="volume", random_state=0)
+    np.testing.assert_array_equal(volume, default)              # the default is unchanged
+    noisy, same = make_tomogram(SHAPE, 30, snr=0.5, snr_region="particles", random_state=0)
+    pd.testing.assert_frame_equal(same, particles)
+    noise = noisy.astype(np.float64) - signal
+    power = ((signal[inside] - signal.mean()) ** 2).mean()
+    assert noise.var() == pytest.approx(power / 0.5, rel=1e-4)
+    # particles fill a few percent of the volume, so this is far noisier than the default
+    assert noise.var() > 10 * (default.astype(np.float64) - signal).var()
+    crops, _, _ = make_particle_crops(30, shape=SHAPE, snr=0.5, snr_region="particles",
+                                      random_state=0)
+    np.testing.assert_array_equal(crops, extract_crops(noisy, particles)[0])
+
+
+@pytest.mark.parametrize("snr_region", ["particle", "Volume", None, 1])
+def test_snr_region_validates(snr_region):
+    with pytest.raises(ValueError, match="snr_region must be 'volume' or 'particles'"):
+        make_tomogram((16, 32, 32), 2, snr_region=snr_region, random_state=0)
+
+
+def test_no_particles_in_either_snr_region_gives_an_empty_volume():
+    for region in ("volume", "particles"):
+        volume, particles = make_tomogram((16, 32, 32), 0, snr_region=region, random_state=0)
+        assert len(particles) == 0 and not volume.any()
+
+
 def test_missing_wedge_empties_fourier_space(clean):
     volume, _ = clean
     power = np.abs(np.fft.rfftn(volume.astype(np.float64))) ** 2

@@ -41,7 +41,8 @@ _SATELLITES = {
 
 
 def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PARTICLE_CLASSES,
-                  radius_range=(3, 8), snr=0.1, tilt_range=60, random_state=None):
+                  radius_range=(3, 8), snr=0.1, snr_region="volume", tilt_range=60,
+                  random_state=None):
     """Simulate a noisy cryo-electron tomogram of macromolecule-like particles.
 
     A toy version of the SHREC 2021 cryo-ET benchmark [1]_: uniform-density
@@ -69,8 +70,14 @@ def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PART
     removed for ``tilt_range=90``). This smears particles along z and leaves
     negative side lobes, as in real reconstructions. Gaussian white noise,
     filtered by the same wedge (a reconstruction has no data outside it
-    either), is added and scaled so that its variance is the variance of the
-    noise-free volume (over all voxels) divided by ``snr``.
+    either), is added and scaled so that its variance is the signal power
+    divided by ``snr``. By default (``snr_region="volume"``) the signal power
+    is the variance of the noise-free volume over all voxels; since particles
+    fill only a few percent of the volume, that is far below the power inside
+    a particle. ``snr_region="particles"`` measures it over the particles'
+    voxels only -- the mean square of the noise-free volume, about its mean
+    over all voxels, taken over the voxels inside particles -- which gives
+    much more noise at the same ``snr`` (a harder setting).
 
     Parameters
     ----------
@@ -84,8 +91,15 @@ def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PART
     radius_range : tuple of 2 float, default=(3, 8)
         ``(low, high)`` bounding radius in voxels, ``2 <= low <= high``.
     snr : float, default=0.1
-        Signal-to-noise ratio, signal variance / noise variance, > 0;
+        Signal-to-noise ratio, signal power / noise variance, > 0;
         ``np.inf`` for no noise.
+    snr_region : {"volume", "particles"}, default="volume"
+        Where the signal power of ``snr`` is measured. ``"volume"``: the
+        variance of the noise-free volume over all voxels. ``"particles"``:
+        over the voxels inside particles only (the mean square, about the
+        mean over all voxels, of the noise-free volume there), so the noise
+        is scaled to the particles rather than to the mostly empty volume.
+        With no particles the volume is all zeros either way.
     tilt_range : float, default=60
         Largest tilt angle in degrees, in [0, 90]: the specimen is seen from
         ``-tilt_range`` to ``+tilt_range`` around the y axis. 90 means no
@@ -144,6 +158,8 @@ def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PART
     snr = _check_real(snr, "snr")
     if not snr > 0:
         raise ValueError(f"snr must be > 0 (np.inf for no noise); got {snr!r}.")
+    if not isinstance(snr_region, str) or snr_region not in ("volume", "particles"):
+        raise ValueError(f"snr_region must be 'volume' or 'particles'; got {snr_region!r}.")
     tilt_range = _check_real(tilt_range, "tilt_range")
     if not 0 <= tilt_range <= 90:
         raise ValueError(f"tilt_range must be in [0, 90] degrees; got {tilt_range!r}.")
@@ -151,7 +167,7 @@ def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PART
 
     particles = _sample_particles(n_particles, shape, classes, radius_range, rng)
     _, density = _render_particles(particles, shape)
-    volume = _image(density, tilt_range, snr, rng)
+    volume = _image(density, tilt_range, snr, rng, snr_region)
     return volume, particles
 
 
@@ -282,7 +298,7 @@ def make_particle_crops(n_particles=40, *, shape=(64, 128, 128), crop_size=16, s
         Seeds the tomogram.
     **tomogram_kwargs
         Passed on to :func:`make_tomogram`: ``particle_classes``,
-        ``radius_range``, ``snr``, ``tilt_range``.
+        ``radius_range``, ``snr``, ``snr_region``, ``tilt_range``.
 
     Returns
     -------
@@ -302,10 +318,12 @@ def make_particle_crops(n_particles=40, *, shape=(64, 128, 128), crop_size=16, s
     >>> bool(0 < labels.mean() < 0.5)
     True
     """
-    unknown = set(tomogram_kwargs) - {"particle_classes", "radius_range", "snr", "tilt_range"}
+    unknown = set(tomogram_kwargs) - {"particle_classes", "radius_range", "snr", "snr_region",
+                                      "tilt_range"}
     if unknown:
         raise TypeError(f"make_particle_crops got unexpected keyword arguments {sorted(unknown)}; "
-                        "make_tomogram takes particle_classes, radius_range, snr, tilt_range.")
+                        "make_tomogram takes particle_classes, radius_range, snr, snr_region, "
+                        "tilt_range.")
     volume, particles = make_tomogram(shape, n_particles, random_state=random_state,
                                       **tomogram_kwargs)
     return extract_crops(volume, particles, crop_size, stride, axis=axis,
@@ -649,7 +667,17 @@ def _wedge_mask(shape, tilt_range):
     return kz * np.cos(t) <= kx * np.sin(t) + 1e-12
 
 
-def _image(density, tilt_range, snr, rng):
+def _signal_power(signal, density, snr_region):
+    """Signal power that ``snr`` divides (see ``snr_region`` in :func:`make_tomogram`)."""
+    if snr_region == "volume":
+        return signal.var()
+    inside = density > 0
+    if not inside.any():
+        return 0.0
+    return float(((signal[inside] - signal.mean()) ** 2).mean())
+
+
+def _image(density, tilt_range, snr, rng, snr_region="volume"):
     """Blur, missing-wedge filter and noise (see :func:`make_tomogram`); float32 volume."""
     shape = density.shape
     wedge = _wedge_mask(shape, tilt_range)
@@ -660,7 +688,8 @@ def _image(density, tilt_range, snr, rng):
     if np.isfinite(snr):
         noise = np.fft.irfftn(np.fft.rfftn(rng.standard_normal(shape)) * wedge, s=shape,
                               axes=(0, 1, 2))
-        scale = np.sqrt(signal.var() / snr / max(noise.var(), np.finfo(float).tiny))
+        power = _signal_power(signal, density, snr_region)
+        scale = np.sqrt(power / snr / max(noise.var(), np.finfo(float).tiny))
         signal += scale * noise
     return signal.astype(np.float32)
 
