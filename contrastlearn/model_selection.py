@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
 
 from .baselines import BASELINES, baseline_embeddings
 from .clr import CLR, CPLR, REFERENCE_NAMES
@@ -223,6 +224,14 @@ def _backbone_name(pretrainer):
     return type(pretrainer.net_.module_.backbone).__name__
 
 
+def _pretrained(model, X_pool, random_state):
+    """A fitted pretrainer: a FrozenEstimator's as it is, else a clone fitted on ``X_pool``."""
+    if isinstance(model, FrozenEstimator):
+        check_is_fitted(model.estimator, "net_")
+        return model.estimator
+    return clone(model).set_params(random_state=random_state).fit(X_pool)
+
+
 def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test_size=0.25,
                      supervised_backbone="auto", fine_tune=False, random_state=0, verbose=0,
                      **classifier_params):
@@ -230,9 +239,10 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
 
     The images are split (stratified) into a training pool and a test set.
     Every pretrainer is fitted once on all training-pool images without
-    labels. For each number of labels, a stratified subset of the pool is
-    labelled and a :class:`~contrastlearn.FineTunedClassifier` is trained on
-    it for every pretrainer, and from scratch (``pretrainer=None`` with
+    labels (one wrapped in a ``FrozenEstimator`` is used as already fitted).
+    For each number of labels, a stratified subset of the pool is labelled
+    and a :class:`~contrastlearn.FineTunedClassifier` is trained on it for
+    every pretrainer, and from scratch (``pretrainer=None`` with
     ``supervised_backbone``) as the supervised baseline; all are scored on
     the same test set.
 
@@ -241,9 +251,13 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
     X : array-like of shape (n, H, W) or (n, C, H, W)
     y : array-like of shape (n,)
         Class labels.
-    pretrainers : dict of {str: pretrainer}
-        Unfitted pretrainers by method name, e.g.
-        ``{"DINO": cl.DINO(backbone="vit_small_p8"), "SimSiam": cl.SimSiam()}``.
+    pretrainers : dict of {str: pretrainer or FrozenEstimator}
+        Pretrainers by method name, e.g.
+        ``{"DINO": cl.DINO(backbone="vit_small_p8"), "SimSiam": cl.SimSiam()}``:
+        an unfitted one is cloned and fitted on the training pool;
+        ``sklearn.frozen.FrozenEstimator(fitted_pretrainer)`` is used as it
+        is (e.g. pretrained on a larger unlabelled set that holds none of
+        ``X``; ``random_state`` then does not reseed it).
     n_labels : sequence of int or None, default=(300, 600, 1200, None)
         Labelled training images; None means the whole pool. Sizes larger
         than the pool are skipped.
@@ -287,7 +301,7 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
                                   random_state=random_state)
     pool, test = np.sort(pool), np.sort(test)
     X_pool, X_test, y_pool, y_test = np.asarray(X[pool]), np.asarray(X[test]), y[pool], y[test]
-    fitted = {name: clone(model).set_params(random_state=random_state).fit(X_pool)
+    fitted = {name: _pretrained(model, X_pool, random_state)
               for name, model in pretrainers.items()}
     rows = []
     for size in n_labels:
@@ -302,7 +316,8 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
             candidates.append(("supervised", None))
         for method, pretrained in candidates:
             classifier = FineTunedClassifier(
-                pretrained, fine_tune=fine_tune, backbone=supervised_backbone,
+                pretrained, fine_tune=fine_tune,
+                backbone="auto" if supervised_backbone is None else supervised_backbone,
                 random_state=random_state, **classifier_params,
             ).fit(X_pool[labelled], y_pool[labelled])
             backbone = _backbone_name(classifier.pretrainer_)

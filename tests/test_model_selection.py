@@ -140,3 +140,21 @@ def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path, on
     np.testing.assert_allclose(scores["parallel"], scores["serial"], atol=1e-6)
     np.testing.assert_allclose(scores["file"], scores["serial"], atol=1e-6)
     assert search.best_estimator_.transform(X[:5]).shape == (5, 256)
+
+
+def test_label_efficiency_uses_a_frozen_pretrainer_as_it_is(small_images):
+    import contrastlearn as cl
+    from sklearn.frozen import FrozenEstimator
+    from contrastlearn.model_selection import label_efficiency
+
+    X, y = small_images
+    binary = (y >= 5).astype(int)
+    simsiam = cl.SimSiam(max_epochs=1, batch_size=64, random_state=3).fit(X[:64])  # elsewhere
+    weights = [p.detach().clone() for p in simsiam.net_.module_.parameters()]
+    table = label_efficiency(X, binary, {"SimSiam": FrozenEstimator(simsiam)}, n_labels=[40],
+                             supervised_backbone=None, max_epochs=1, batch_size=32)
+    assert table[["Method", "Labels"]].values.tolist() == [["SimSiam", 40]]
+    assert simsiam.random_state == 3  # neither reseeded nor refitted
+    assert all(bool((p == w).all()) for p, w in zip(simsiam.net_.module_.parameters(), weights))
+    with pytest.raises(Exception, match="not fitted"):
+        label_efficiency(X, binary, {"SimSiam": FrozenEstimator(cl.SimSiam())}, n_labels=[40])
