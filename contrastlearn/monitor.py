@@ -304,19 +304,16 @@ class TrainingMonitor(Callback):
         self.best_module_, self.misses_ = state["best_module"], state["misses"]
         self.stopped_ = state["stopped"]
 
-    def _embed(self, net, X):
-        return net.forward(X)
-
     def _health(self, net):
         devices = [torch.device(net.device).index or 0] if net._on_cuda else []
-        with torch.random.fork_rng(devices=devices):
+        clean, augmented = [], []
+        net.module_.eval()  # skorch's next training step switches it back
+        with torch.random.fork_rng(devices=devices), torch.no_grad(), net._autocast():
             torch.manual_seed(self.seed)
-            clean = self._embed(net, self.sample)
-            augmented = []
-            with torch.no_grad(), net._autocast():
-                for x in net.get_iterator(_Dataset(self.sample)):
-                    augmented.append(self.embed_augmented(net.module_, x[0]).float().cpu())
-        augmented = torch.cat(augmented)
+            for x, _ in net.get_iterator(_Dataset(self.sample)):
+                clean.append(net.module_(x).float().cpu())
+                augmented.append(self.embed_augmented(net.module_, x).float().cpu())
+        clean, augmented = torch.cat(clean), torch.cat(augmented)
         return {"rankme": rankme(clean), "alignment": alignment(clean, augmented),
                 "uniformity": uniformity(clean)}
 
@@ -329,7 +326,7 @@ class TrainingMonitor(Callback):
         if self.eval_set is not None and (epoch % self.eval_every == 0
                                           or epoch == net.max_epochs):
             X_val, y_val = self.eval_set
-            score = knn_score(self._embed(net, X_val).numpy(), y_val)
+            score = knn_score(net.forward(X_val).numpy(), y_val)
             improved = score > self.best_score_ + self.tol
             net.history.record("valid_knn", score)
             net.history.record("valid_knn_best", bool(improved))

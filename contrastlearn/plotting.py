@@ -13,6 +13,7 @@ from sklearn.metrics import pairwise_distances
 from sklearn.utils.validation import check_array
 
 from .evaluation import _check_metric, _label_indicator, _pair_overlap
+from .monitor import history_frame
 
 __all__ = ["nearest_neighbors", "plot_neighbors", "plot_history"]
 
@@ -348,8 +349,6 @@ def plot_history(history, *, axes=None, figsize=None):
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot_history needs matplotlib: pip install matplotlib") from error
-    from .monitor import history_frame
-
     frame = history if hasattr(history, "columns") else history_frame(history)
     panels = [(title, [c for c in columns if c in frame and frame[c].notna().any()])
               for title, columns in HISTORY_PANELS]
