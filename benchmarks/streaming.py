@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 import contrastlearn as cl
-from contrastlearn import _trainer
+from contrastlearn import _data
 
 SIDE = 64
 NO_AUGMENTATION = cl.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation=0.0,
@@ -61,7 +61,7 @@ def write_file(path, gigabytes):
 def run(mode, path, epochs, batch_size, device):
     """One configuration, in this process; returns its row of the table."""
     device_type = torch.device(device).type
-    _trainer.PREFETCH_BATCHES[device_type] = 2 if mode == "streamed, read ahead" else 0
+    _data.PREFETCH_BATCHES[device_type] = 2 if mode == "streamed, read ahead" else 0
     with h5py.File(path, "r") as f:
         X = f["images"][:] if mode == "in memory" else f["images"]
         backbone = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear((SIDE // 4) ** 2, 64))

@@ -39,7 +39,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import contrastlearn as cl
 from contrastlearn.datasets import EdgeFrameFilter, extract_crops, make_tomogram
-from contrastlearn.datasets._tomogram import _otsu
+from contrastlearn.detection._frames import _otsu
 from contrastlearn.detection import contrast_score, detection_report
 
 SHAPE, N_PARTICLES = (48, 128, 128), 40

@@ -6,7 +6,8 @@ embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
 from . import (augment, backbones, baselines, datasets, detection, distributed, evaluation,
-               losses, model_selection, monitor, optim, pairing, plotting, projection)
+               heads, losses, model_selection, monitor, optim, pairing, plotting, projection)
+from ._base import BasePretrainer
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
@@ -22,7 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CLR", "CPLR", "DINO", "SimSiam", "iBOT", "VAE", "Augment", "LatentNeighbors", "LinearProbe",
-    "FineTunedClassifier", "ParticleDetector", "overlap_score", "make_overlap_scorer",
+    "FineTunedClassifier", "ParticleDetector", "BasePretrainer", "overlap_score",
+    "make_overlap_scorer",
     "augment", "backbones", "baselines", "datasets", "detection", "distributed", "evaluation",
-    "losses", "model_selection", "monitor", "optim", "pairing", "plotting", "projection", "__version__",
+    "heads", "losses", "model_selection", "monitor", "optim", "pairing", "plotting", "projection", "__version__",
 ]

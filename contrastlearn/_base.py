@@ -11,14 +11,13 @@ own parameters and says how a batch and its partners become a loss
 """
 
 import copy
+import inspect
 import math
-import numbers
 import os
 import warnings
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.multiclass import type_of_target
@@ -26,351 +25,16 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones, distributed
-from ._trainer import (NAN_POLICIES, NORMALIZATIONS, OPTIMIZERS, PretrainModule, Preprocess,
-                       projection_head, train_network)
+from ._input import _LazyImages, _complex_message, _is_lazy, check_finite_pixels
+from ._model import NAN_POLICIES, NORMALIZATIONS, PretrainModule, Preprocess
+from ._trainer import OPTIMIZERS, train_network
 from .augment import PRESETS as AUGMENT_PRESETS
 from .augment import Augment, resolve_augment
+from .heads import projection_head
 from .monitor import TrainingMonitor
 from .pairing import LatentNeighbors
-
-
-#: Docstring entries of the parameters shared by the networks' estimators, by name.
-PARAMETER_DOCS = {
-    "backbone": """backbone : str or torch.nn.Module, default="auto"
-        A name from :data:`contrastlearn.backbones.BACKBONE_NAMES` ("small_cnn",
-        "resnet18", "se_resnet50", "sk_resnet18_small", "cplr_resnet18", "mlp",
-        ...) or any module mapping ``(B, C, H, W)`` images to ``(B, D)``
-        vectors (it is copied, never trained in place). ``"auto"`` picks, for
-        images of side ``s``, on the CPU ``"small_cnn"`` (``s >= 32``) or
-        ``"small_cnn_small"``; on CUDA ``"resnet18"`` (``s >= 64``) or
-        ``"resnet18_small"``; ``"mlp"`` for flat vectors.""",
-    "projection_dims": """projection_dims : tuple of int, default={projection_dims}
-        Widths of the projection head's layers; the last is the size of the
-        vectors the loss compares.""",
-    "image_shape": """image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(C, H, W)`` to reshape flat ``(n_samples, n_features)``
-        input into images. None treats flat input as vectors.""",
-    "normalize": """normalize : {"dataset", "image", "minmax", None}, default="dataset"
-        Intensity normalisation: per-channel mean and standard deviation of the
-        training set, each image by its own mean and standard deviation, each
-        image scaled to [0, 1] by its own minimum and maximum (the reference
-        CPLR study's scaling), or none.""",
-    "log_intensity": """log_intensity : bool, default=False
-        Apply ``log1p(max(x, 0))`` before normalising, for detector images that
-        span many decades of intensity.""",
-    "nan_policy": """nan_policy : {"raise", "replace", "mask"}, default="raise"
-        What to do with NaN and infinite pixels (and finite values beyond the
-        float32 range that training computes in), such as dead or saturated
-        detector pixels: ``"raise"`` a ``ValueError`` saying how many there
-        are and which image holds the first; ``"replace"`` them by 0 before
-        ``log_intensity`` and normalisation (a pixel that counted nothing);
-        or ``"mask"`` them: they are left out of the normalisation statistics
-        and enter the network at the normalised mean, 0, carrying no signal.
-        ``transform`` applies the same policy.""",
-    "augment": """augment : Augment, str or None, default=None
-        The view-making pipeline: an :class:`~contrastlearn.augment.Augment`,
-        the name of a preset in :data:`contrastlearn.augment.PRESETS`, or
-        None for the method's default (``"isotropic"``, except DINO's larger
-        crops). ``"isotropic"``: any-angle rotation and flips, for images
-        without a preferred orientation (diffraction patterns, micrographs,
-        sky images); ``"upright"``: rotation by at most 15 degrees and no
-        flips, for images with one (digits, text); ``"cplr-reference"``:
-        the reference CPLR study's list, for ``normalize="minmax"``.""",
-    "pairing": """pairing : "augment" or LatentNeighbors, default="augment"
-        How positive pairs are formed: two augmentations of one image, or an
-        augmentation of the image and one of another image whose latent
-        factors lie within a small step
-        (:class:`~contrastlearn.pairing.LatentNeighbors`; give the factor
-        table to ``fit`` as ``latents``).""",
-    "max_epochs": """max_epochs : int, default=20
-        Passes over the data. 0 keeps the randomly initialised network: the
-        "untrained backbone" baseline.""",
-    "batch_size": """batch_size : int, default=256
-        Images per step (the negatives of an anchor are the other
-        ``2 * batch_size - 2`` views). Data smaller than this trains in one
-        batch; otherwise the last incomplete batch of an epoch is dropped.""",
-    "lr": """lr : float, default=1e-3
-        Peak learning rate. For ``optimizer="lars"`` use a far larger one: the
-        reference CPLR study took ``0.1 * sqrt(batch_size)``.""",
-    "weight_decay": """weight_decay : float, default=1e-6
-        Weight decay (AdamW's decoupled decay; LARS's L2 term, not applied to
-        biases and normalisation parameters).""",
-    "lr_schedule": """lr_schedule : {"cosine", None}, default="cosine"
-        Cosine decay of the learning rate, per optimiser step, from ``lr``
-        after the warm-up to 0 at the end of ``max_epochs``; or constant.""",
-    "optimizer": """optimizer : {"adamw", "lars"}, default="adamw"
-        :class:`torch.optim.AdamW`, or :class:`contrastlearn.optim.LARS`
-        (momentum 0.9, trust coefficient 0.001; biases and normalisation
-        parameters excluded from adaptation and decay), the optimiser of
-        SimCLR and of the reference CPLR study.""",
-    "warmup_epochs": """warmup_epochs : float, default=0
-        Epochs of linear learning-rate warm-up from 0, counted in optimiser
-        steps (the reference CPLR study: 10 of 1000 epochs).""",
-    "device": """device : str, default="auto"
-        "auto" uses CUDA when available (of several GPUs, the one with the
-        most free memory when ``fit`` starts, so that the jobs of a parallel
-        search spread over them), else the CPU. On CUDA, training runs in
-        bf16 autocast with channels_last tensors; on the CPU in float32.""",
-    "random_state": """random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling and augmentation. With an int,
-        a CPU fit is repeatable bit for bit.""",
-    "verbose": """verbose : int, default=0
-        0 prints nothing; 1 prints a table line per epoch (loss, duration);
-        2 adds a progress bar per epoch.""",
-    "callbacks": """callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (checkpoints, early stopping, ...), passed to
-        the internal net. Under distributed training, callbacks that print
-        or write files (``PrintLog``, ``ProgressBar``, ``Checkpoint``,
-        ``TrainEndCheckpoint``) run on rank 0 only.""",
-    "compile": """compile : bool, default=False
-        Compile the training step (augmentation, networks and loss, forward
-        and backward) with :func:`torch.compile`. The first epoch pays the
-        compilation (15-35 s for the small CNN on a CPU); later epochs ran
-        1.2-1.4x faster on a 2-core CPU. Worth it for long fits, not for
-        short ones or small grid searches. ``transform`` is not compiled.""",
-    "monitor_samples": """monitor_samples : int, default=256
-        Training images (a fixed random sample) on which, after every epoch,
-        the health of the embedding is measured and recorded in
-        ``history_``: ``rankme`` (its effective rank; a fall towards 1 means
-        collapse, and ``fit`` then warns), ``alignment`` (distance between
-        the embeddings of an image and of an augmentation of it) and
-        ``uniformity`` (how evenly embeddings spread); see
-        :mod:`contrastlearn.monitor`. Costs two forward passes of the sample
-        per epoch (``history_`` column ``monitor_dur``). 0 turns them off.""",
-    "eval_every": """eval_every : int, default=1
-        With ``fit(X, eval_set=(X_val, y_val))``, score the k-nearest-neighbour
-        probe on the validation images every this many epochs (and after the
-        last), as the ``history_`` column ``valid_knn``.""",
-    "early_stopping": """early_stopping : bool, default=False
-        Stop when ``valid_knn`` has not improved by more than ``tol`` for
-        ``n_iter_no_change`` evaluations, and keep the weights of the best
-        evaluated epoch (also when training runs to ``max_epochs``). Needs
-        ``fit(X, eval_set=...)``.""",
-    "n_iter_no_change": """n_iter_no_change : int, default=5
-        Evaluations without improvement before ``early_stopping`` stops.""",
-    "tol": """tol : float, default=1e-4
-        The least rise of ``valid_knn`` that counts as an improvement.""",
-    "checkpoint_dir": """checkpoint_dir : str, path-like or None, default=None
-        Save the whole training state (weights, optimiser, learning-rate
-        schedule, random generators, history) to
-        ``checkpoint_dir/contrastlearn_checkpoint.pt`` after every epoch,
-        atomically (a temporary file renamed into place). A ``fit`` whose
-        directory already holds a checkpoint of the same parameters and data
-        goes on from its last completed epoch, e.g. after the process was
-        killed, and on a CPU ends with the weights an uninterrupted fit
-        would have reached. A checkpoint of other parameters or data raises
-        a ``ValueError``. Checkpoints are loaded as weights only (no code
-        runs). None saves nothing.""",
-}
-
-#: The training parameters of every estimator built on :class:`NetworkTransformer`.
-TRAINING_PARAMETERS = ("image_shape", "normalize", "log_intensity", "nan_policy", "max_epochs",
-                       "batch_size", "lr", "weight_decay", "lr_schedule", "optimizer",
-                       "warmup_epochs", "device", "random_state", "verbose", "callbacks",
-                       "compile", "checkpoint_dir")
-
-#: The monitoring parameters of every pretrainer (see :mod:`contrastlearn.monitor`).
-MONITOR_PARAMETERS = ("monitor_samples", "eval_every", "early_stopping", "n_iter_no_change", "tol")
-
-ATTRIBUTES_DOC = """
-
-    Attributes
-    ----------
-    net_ : skorch.NeuralNet
-        The trained network (module ``net_.module_``).
-    history_ : skorch.History
-        Per-epoch records: ``history_[:, "train_loss"]``, ``history_[:, "dur"]``
-        (seconds of training), and for pretrainers the monitors ``rankme``,
-        ``alignment``, ``uniformity``, ``monitor_dur`` and, with an
-        ``eval_set``, ``valid_knn``. :func:`contrastlearn.monitor.history_frame`
-        makes it a pandas DataFrame.
-    n_features_in_ : int
-        Values per sample seen in ``fit`` (``C * H * W`` for images).
-    input_shape_ : tuple of int
-        Shape of one sample as the network sees it: ``(C, H, W)`` or ``(F,)``.
-    device_ : str
-        The device training ran on."""
-
-
-def parameters_doc(names, **defaults):
-    """The numpydoc entries of the named shared parameters, ``{key}`` replaced from ``defaults``."""
-    text = "\n    ".join(PARAMETER_DOCS[name] for name in names)
-    for key, value in defaults.items():
-        text = text.replace(f"{{{key}}}", str(value))
-    return text
-
-
-PARAMETERS_DOC = parameters_doc(
-    ("backbone", "projection_dims", "image_shape", "normalize", "log_intensity", "nan_policy",
-     "augment", "pairing", "max_epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
-     "optimizer", "warmup_epochs", "device", "random_state", "verbose", "callbacks", "compile",
-     "checkpoint_dir") + MONITOR_PARAMETERS) + ATTRIBUTES_DOC + """
-    augment_ : Augment
-        The augmentation pipeline used.
-    best_epoch_ : int
-        With an ``eval_set``: the epoch of the best ``valid_knn`` (whose
-        weights the estimator keeps with ``early_stopping=True``).
-    best_validation_score_ : float
-        With an ``eval_set``: that best ``valid_knn``."""
-"""The parameters every pretrainer shares, for the methods' docstrings.
-
-``{projection_dims}`` stands for the method's default head widths.
-"""
-
-
-class InvalidParameterError(ValueError, TypeError):
-    """A constructor parameter has a wrong type or value (raised by ``fit``)."""
-
-
-def _is_int(v, low):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
-
-
-def _is_positive_real(v):
-    return (isinstance(v, numbers.Real) and not isinstance(v, bool)
-            and math.isfinite(v) and v > 0)
-
-
-def _is_nonnegative_real(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-
-
-def _is_dims(v):
-    return isinstance(v, (tuple, list)) and len(v) >= 1 and all(_is_int(d, 1) for d in v)
-
-
-def _is_image_shape(v):
-    return v is None or (isinstance(v, (tuple, list)) and len(v) in (2, 3)
-                         and all(_is_int(d, 1) for d in v))
-
-
-def _is_device(v):
-    if v == "auto":
-        return True
-    try:
-        torch.device(v)
-    except (RuntimeError, TypeError):
-        return False
-    return True
-
-
-def _is_backbone(v):
-    return isinstance(v, nn.Module) or v == "auto" or backbones.is_backbone_name(v)
-
-
-def validate_parameters(estimator):
-    """Check ``estimator``'s parameters against its ``_parameter_checks`` table.
-
-    Raises
-    ------
-    InvalidParameterError
-        Naming the first bad parameter, what was expected and what was given.
-    """
-    name = type(estimator).__name__
-    for param, (is_valid, expected) in estimator._parameter_checks.items():
-        value = getattr(estimator, param)
-        if not is_valid(value):
-            raise InvalidParameterError(
-                f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
-            )
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def check_finite_pixels(X, rows=None, source=None):
-    """Raise when ``X`` holds NaN, infinite or beyond-float32 values (``nan_policy="raise"``).
-
-    Parameters
-    ----------
-    X : ndarray
-        Images (or vectors), one per row.
-    rows : sequence of int or None, default=None
-        The index in the whole data of every row of ``X`` (for the message),
-        when ``X`` is a chunk read from ``source``.
-    source : object or None, default=None
-        Where the chunk was read from, for the message.
-
-    Raises
-    ------
-    ValueError
-        Saying how many values are bad, which image holds the first and
-        which ``nan_policy`` would accept them.
-    """
-    if X.dtype.kind != "f" or X.size == 0:
-        return
-    low, high = X.min(), X.max()  # NaN propagates through both; no temporary array
-    if max(-float(low), float(high)) <= _FLOAT32_MAX:  # False for NaN
-        return
-    bad = ~np.isfinite(X)
-    if X.dtype.itemsize > 4:
-        bad |= np.abs(X) > _FLOAT32_MAX
-    first = int(np.argmax(bad.reshape(len(X), -1).any(axis=1)))
-    first = first if rows is None else int(rows[first])
-    read = "" if source is None else f", found while reading {source!r}"
-    raise ValueError(
-        f"Input X contains {int(bad.sum())} NaN, infinite or beyond-float32 pixel value(s), the "
-        f"first in image {first}{read}. Pass nan_policy='replace' (they become 0) or "
-        "nan_policy='mask' (left out of the normalisation), or clean X."
-    )
-
-
-def _is_lazy(X):
-    """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
-    return (not isinstance(X, (np.ndarray, torch.Tensor)) and not sp.issparse(X)
-            and hasattr(X, "shape") and hasattr(X, "dtype") and hasattr(X, "__getitem__"))
-
-
-class _LazyImages:
-    """A lazily read image stack seen as ``(n, C, H, W)``, checked chunk by chunk.
-
-    Validation happens on metadata up front; with ``nan_policy="raise"``,
-    NaN/inf pixels are found as the chunks are read (every fit reads all of
-    them once for the normalisation statistics).
-    """
-
-    def __init__(self, source, min_samples, estimator_name, nan_policy):
-        shape, dtype = tuple(source.shape), np.dtype(source.dtype)
-        if len(shape) not in (3, 4):
-            raise ValueError(
-                "Reshape your data: an on-disk X must be images of shape (n_samples, H, W) or "
-                f"(n_samples, C, H, W); got shape {shape}."
-            )
-        if dtype.kind == "c":
-            raise ValueError(_complex_message(dtype))
-        if dtype.kind not in "biuf":
-            raise ValueError(f"X must hold real numbers (numeric dtype); got dtype {dtype}.")
-        if shape[0] < min_samples:
-            raise ValueError(
-                f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of "
-                f"{min_samples} is required by {estimator_name}."
-            )
-        self.source = source
-        self.nan_policy = nan_policy
-        self.shape = shape if len(shape) == 4 else (shape[0], 1, *shape[1:])
-        self.dtype = dtype
-        self.ndim = 4
-        self.size = math.prod(self.shape)
-
-    def __len__(self):
-        return self.shape[0]
-
-    def __getitem__(self, rows):
-        if isinstance(rows, slice):
-            images = np.asarray(self.source[rows])
-            rows = range(len(self))[rows]  # indices for the message, without an array
-        else:  # h5py reads index lists in increasing order, without repeats
-            unique, inverse = np.unique(rows, return_inverse=True)
-            images = np.asarray(self.source[unique])[inverse]
-        if self.nan_policy == "raise":
-            check_finite_pixels(images, rows, self.source)
-        return images.reshape(len(images), *self.shape[1:])
-
-
-def _complex_message(dtype):
-    return (f"Complex data not supported: X has dtype {dtype}. Pass real intensities, e.g. "
-            "np.abs(X) ** 2 for a complex wave field.")
-
+from ._validation import (_is_backbone, _is_device, _is_dims, _is_image_shape, _is_int,
+                          _is_nonnegative_real, _is_positive_real, validate_parameters)
 
 def _check_device_available(device):
     """Raise a ValueError when ``device`` names a GPU this machine does not have."""
@@ -648,15 +312,68 @@ FIT_RAISES_DOC = """Raises
             ``checkpoint_dir``, if set, the last complete epoch to go on from)."""
 
 
+def _init_with(parent, method_params, class_name):
+    """An ``__init__`` storing ``parent.__init__``'s parameters and ``method_params``.
+
+    Its signature lists every parameter with its default (the method's own
+    last), so sklearn's ``get_params``, ``clone`` and ``set_params`` see them.
+    """
+    defaults = {name: param.default for name, param in
+                inspect.signature(parent.__init__).parameters.items() if name != "self"}
+    defaults.update(method_params)
+
+    def __init__(self, **params):
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{class_name}() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+           for name, default in defaults.items()])
+    __init__.__qualname__ = f"{class_name}.__init__"
+    return __init__
+
+
 class BasePretrainer(NetworkTransformer):
-    """Shared machinery of the self-supervised pretrainers. Not used directly.
+    """The base of every pretrainer: subclass it to add a method.
 
     Adds to :class:`NetworkTransformer` a backbone, a projection head,
-    augmentation and the choice of positive pairs. Subclasses set their
-    parameters in ``__init__`` (calling ``super().__init__``), extend
-    ``_parameter_checks`` and implement :meth:`_training_loss`. See
-    :class:`contrastlearn.CLR` for the parameters.
+    augmentation, the choice of positive pairs and the monitors; ``fit``,
+    ``transform``, checkpoints, streaming, devices and the sklearn contract
+    come with it. A method implements :meth:`_training_loss` and, when it
+    has parameters of its own, lists them with their defaults in the class
+    attribute ``_method_params`` (a dict): the class then gets an
+    ``__init__`` taking the shared parameters (see :class:`contrastlearn.CLR`)
+    and its own, as keywords. It checks them by extending
+    ``_parameter_checks`` (name -> ``(predicate, what is expected)``). Optional
+    hooks: ``_make_head(in_features)``, ``_make_module(X)`` (extra
+    submodules: a predictor, a teacher), ``_after_optimizer_step(module)``
+    (a momentum update) and ``_default_augment()``. The user guide's "Adding
+    a method" works through a two-view method and a momentum-teacher method.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import contrastlearn as cl
+    >>> from contrastlearn.losses import nt_xent
+    >>> class TinyCLR(cl.BasePretrainer):
+    ...     _method_params = {"temperature": 0.2}
+    ...
+    ...     def _training_loss(self, module, x, partner):
+    ...         views = torch.cat([self.augment_(x), self.augment_(partner)])
+    ...         z1, z2 = module.project(module.view(views)).chunk(2)
+    ...         return nt_xent(z1, z2, self.temperature)
+    >>> TinyCLR(temperature=0.5, max_epochs=1).get_params()["temperature"]
+    0.5
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_method_params" in vars(cls) and "__init__" not in vars(cls):
+            cls.__init__ = _init_with(cls.__mro__[1], cls._method_params, cls.__name__)
 
     _parameter_checks = {
         "backbone": (_is_backbone, "'auto', a name from contrastlearn.backbones.BACKBONE_NAMES "
@@ -743,6 +460,10 @@ class BasePretrainer(NetworkTransformer):
         self._n_features_out = n_out
         return PretrainModule(self._make_preprocess(X), backbone, self._make_head(n_out),
                               view=self._make_view())
+
+    def _total_steps(self, X):
+        """Optimiser steps of a whole fit on ``X`` (e.g. a momentum schedule's length)."""
+        return self.max_epochs * max(len(X) // self.batch_size, 1)
 
     def _make_head(self, in_features):
         """The projection head on top of the backbone (an MLP by default)."""

@@ -27,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .evaluation import neighbor_count
+from .evaluation._labels import neighbor_count
 
 __all__ = ["BASELINES", "BaselineEmbedding", "RandomEmbedding", "baseline_embeddings",
            "minmax_pixels", "squared_w2_distances", "w2_features"]

@@ -25,8 +25,10 @@ import copy
 import torch
 from torch import nn
 
-from ._base import PARAMETERS_DOC, BasePretrainer, _is_positive_real
-from ._trainer import projection_head
+from ._base import BasePretrainer
+from ._docs import PARAMETERS_DOC
+from ._validation import _is_positive_real
+from .heads import projection_head
 from .augment import resolve_augment
 from .losses import nt_xent
 from .projection import PolarProjection

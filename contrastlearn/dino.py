@@ -1,54 +1,19 @@
 """DINO: self-distillation with no labels, an EMA teacher and multi-crop views (:class:`DINO`)."""
 
 import copy
-import math
 
 import torch
-import torch.nn.functional as F
 from sklearn.base import clone
-from torch import nn
 
 from . import distributed
-from ._base import (PARAMETERS_DOC, BasePretrainer, _is_dims, _is_int, _is_nonnegative_real,
-                    _is_positive_real)
+from ._base import BasePretrainer
+from ._docs import PARAMETERS_DOC
+from ._validation import _is_dims, _is_int, _is_nonnegative_real, _is_positive_real
 from .augment import Augment
+from .heads import DINOHead, MomentumTeacher
 from .losses import dino_loss
 
-
-class DINOHead(nn.Module):
-    """DINO's projection head: an MLP with GELUs, L2 normalisation, then prototypes.
-
-    The last layer is a weight-normalised linear map onto ``n_prototypes``
-    unit vectors (weight norm fixed at 1), so its outputs are cosine
-    similarities in [-1, 1].
-
-    Parameters
-    ----------
-    in_features : int
-    dims : tuple of int
-        MLP widths; the last is the bottleneck the prototypes live in.
-    n_prototypes : int
-
-    Examples
-    --------
-    >>> import torch
-    >>> from contrastlearn.dino import DINOHead
-    >>> DINOHead(16, (32, 8), n_prototypes=10)(torch.randn(4, 16)).shape
-    torch.Size([4, 10])
-    """
-
-    def __init__(self, in_features, dims, n_prototypes):
-        super().__init__()
-        layers, width = [], in_features
-        for hidden in dims[:-1]:
-            layers += [nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        layers.append(nn.Linear(width, dims[-1]))
-        self.mlp = nn.Sequential(*layers)
-        self.prototypes = nn.Parameter(torch.randn(n_prototypes, dims[-1]) * 0.02)
-
-    def forward(self, x):
-        return F.normalize(self.mlp(x), dim=-1) @ F.normalize(self.prototypes, dim=-1).T
+__all__ = ["DINO", "DINOHead"]  # DINOHead lives in contrastlearn.heads
 
 
 def _update_center(center, teacher_outputs, momentum):
@@ -211,8 +176,9 @@ class DINO(BasePretrainer):
         module.backbone.requires_grad_(False)
         module.head.requires_grad_(False)
         module.register_buffer("center", torch.zeros(self.n_prototypes))
-        module.ema_step = 0
         module.steps_per_epoch = max(len(X) // self.batch_size, 1)
+        module.momentum_teacher = MomentumTeacher(self.teacher_momentum, 1.0,
+                                                  total_steps=self._total_steps(X))
         # A tensor, not a float, so that a compiled training step is not
         # specialised (and recompiled) for every step's temperature.
         module.register_buffer("teacher_temperature",
@@ -223,7 +189,7 @@ class DINO(BasePretrainer):
         return module
 
     def _current_teacher_temperature(self, module):
-        epoch = module.ema_step / module.steps_per_epoch
+        epoch = module.momentum_teacher.steps_taken / module.steps_per_epoch
         if epoch >= self.warmup_teacher_epochs:
             return self.teacher_temperature
         fraction = epoch / self.warmup_teacher_epochs
@@ -262,13 +228,6 @@ class DINO(BasePretrainer):
                                        teacher)
 
     def _after_optimizer_step(self, module):
-        total = max(self.max_epochs * module.steps_per_epoch, 1)
-        progress = min(module.ema_step / total, 1.0)
-        momentum = 1 - (1 - self.teacher_momentum) * (math.cos(math.pi * progress) + 1) / 2
-        teacher = list(module.backbone.parameters()) + list(module.head.parameters())
-        student = (list(module.student_backbone.parameters())
-                   + list(module.student_head.parameters()))
-        torch._foreach_mul_(teacher, momentum)
-        torch._foreach_add_(teacher, student, alpha=1 - momentum)
-        module.ema_step += 1
+        module.momentum_teacher.update([module.backbone, module.head],
+                                       [module.student_backbone, module.student_head])
         module.teacher_temperature.fill_(self._current_teacher_temperature(module))

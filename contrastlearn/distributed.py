@@ -9,9 +9,12 @@ and every step
 - splits each global batch of ``batch_size`` images evenly over the
   processes, each reading only its own rows;
 - gathers the projections of every process for the loss, with gradients
-  flowing back to the process that made them (:func:`gather`), so that an
-  anchor meets the negatives of the whole global batch;
-- averages the gradients over the processes (:func:`average_gradients`).
+  flowing back to the process that made them (:func:`gather`, torch's
+  differentiable ``all_gather``), so that an anchor meets the negatives of the
+  whole global batch;
+- averages the gradients over the processes with torch's
+  :class:`~torch.nn.parallel.DistributedDataParallel` (:func:`data_parallel`),
+  which reduces them in buckets while the backward pass still runs.
 
 The result equals a one-process fit on the same global batches, up to the
 per-process BatchNorm statistics and the augmentation draws. This module is
@@ -22,13 +25,14 @@ import atexit
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.nn.functional import all_gather as _all_gather_with_gradients
+from torch.nn.parallel import DistributedDataParallel
 
 __all__ = ["is_launched", "rank", "world_size", "local_device", "setup", "gather",
-           "average_gradients", "all_reduce_sum", "all_reduce_mean", "broadcast_object",
-           "broadcast_module", "shard"]
+           "data_parallel", "average_gradients", "all_reduce_sum", "all_reduce_mean",
+           "broadcast_object", "broadcast_module", "shard"]
 
 
 def is_launched():
@@ -111,24 +115,6 @@ def _leave():
         dist.destroy_process_group()
 
 
-class _GatherWithGradients(torch.autograd.Function):
-    """``all_gather`` whose backward sends every process the gradient of its own rows."""
-
-    @staticmethod
-    def forward(ctx, tensor):
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts)
-
-    @staticmethod
-    def backward(ctx, grad):
-        # Every process's loss may depend on every row: sum the gradients of
-        # all processes, then keep this process's rows.
-        grad = grad.contiguous()
-        dist.all_reduce(grad)
-        return grad.chunk(dist.get_world_size())[dist.get_rank()]
-
-
 def gather(tensor):
     """Concatenate ``tensor`` of every process along dim 0, keeping the autograd graph.
 
@@ -150,7 +136,39 @@ def gather(tensor):
     >>> distributed.gather(torch.ones(2, 3)).shape   # one process: the tensor itself
     torch.Size([2, 3])
     """
-    return _GatherWithGradients.apply(tensor) if _active() else tensor
+    if not _active():
+        return tensor
+    # Its backward sums every process's gradient of this process's rows (each process's
+    # loss may depend on every row).
+    return torch.cat(_all_gather_with_gradients(tensor.contiguous()))
+
+
+def data_parallel(module, device):
+    """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel`, or itself alone.
+
+    The training step calls the returned module, whose ``forward`` computes
+    the loss, so that gradients are averaged over the processes in buckets
+    during the backward pass. ``static_graph=True``: every step uses the same
+    parameters (a method may leave some without a gradient, such as a
+    frozen part). Buffers are not broadcast at every step; the processes'
+    BatchNorm statistics are reconciled at the end of ``fit``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        On ``device``.
+    device : str or torch.device
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if not _active():
+        return module
+    device = torch.device(device)
+    return DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None,
+        broadcast_buffers=False, static_graph=True)
 
 
 def all_reduce_sum(tensor):
@@ -202,6 +220,8 @@ def broadcast_module(module):
 
 def average_gradients(parameters):
     """Replace every gradient by its mean over the processes, in one collective call.
+
+    For a training loop of one's own; the pretrainers use :func:`data_parallel`.
 
     Parameters without a gradient are skipped (they are the same on every
     process, which all run the same code).

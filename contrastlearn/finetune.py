@@ -13,7 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
-from ._base import BasePretrainer, _is_int, _is_nonnegative_real, validate_parameters
+from ._base import BasePretrainer
+from ._validation import _is_int, _is_nonnegative_real, validate_parameters
 from ._trainer import train_network
 from .clr import CLR
 

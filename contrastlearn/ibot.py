@@ -2,7 +2,7 @@
 
 import torch
 
-from ._base import _is_nonnegative_real, _is_positive_real
+from ._validation import _is_nonnegative_real, _is_positive_real
 from .dino import DINO, _update_center
 from .losses import ibot_patch_loss
 

@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .baselines import BASELINES, baseline_embeddings
 from .clr import CLR, CPLR, REFERENCE_NAMES
-from .evaluation import LinearProbe, _label_indicator, linear_evaluation, overlap_score
+from .evaluation import LinearProbe, linear_evaluation, overlap_score
+from .evaluation._labels import _label_indicator
 from .finetune import FineTunedClassifier
 
 __all__ = ["projection_grid_search", "label_efficiency", "CONFIGURATIONS", "PROTOCOLS",

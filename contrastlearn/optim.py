@@ -2,17 +2,18 @@
 
 - :class:`LARS` -- layer-wise adaptive rate scaling (You et al. 2017), the
   optimiser of SimCLR and of the contrastive projection learning study;
+- :class:`MomentumSGD` -- SGD with momentum 0.9, the optimiser of SimSiam;
 - :class:`WarmupCosine` -- linear warm-up, then cosine decay, per step.
 
-A pretrainer picks them with ``optimizer="lars"`` (``"adamw"`` is the
-default), ``lr_schedule="cosine"`` and ``warmup_epochs``.
+A pretrainer picks them with ``optimizer="lars"`` or ``"sgd"`` (``"adamw"``
+is the default), ``lr_schedule="cosine"`` and ``warmup_epochs``.
 """
 
 import math
 
 import torch
 
-__all__ = ["LARS", "WarmupCosine"]
+__all__ = ["LARS", "MomentumSGD", "WarmupCosine"]
 
 
 class LARS(torch.optim.Optimizer):
@@ -121,6 +122,38 @@ class LARS(torch.optim.Optimizer):
                 velocity.mul_(group["momentum"]).add_(grad, alpha=group["lr"])
                 param.sub_(velocity)
         return loss
+
+
+class MomentumSGD(torch.optim.SGD):
+    """:class:`torch.optim.SGD` with momentum 0.9 unless told otherwise.
+
+    The optimiser of SimSiam (momentum 0.9, weight decay 1e-4 as an L2 term
+    on every parameter, ``lr = 0.05 * batch_size / 256``); a pretrainer
+    takes it with ``optimizer="sgd"``.
+
+    Parameters
+    ----------
+    params : iterable of torch.Tensor or dict
+        Parameters or parameter groups.
+    lr : float
+        Learning rate (> 0).
+    momentum : float, default=0.9
+        Momentum factor.
+    weight_decay : float, default=0.0
+        L2 penalty added to every gradient.
+    **kwargs
+        Further :class:`torch.optim.SGD` settings (``nesterov``, ...).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.optim import MomentumSGD
+    >>> MomentumSGD(torch.nn.Linear(4, 2).parameters(), lr=0.05).defaults["momentum"]
+    0.9
+    """
+
+    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, **kwargs):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **kwargs)
 
 
 class WarmupCosine:

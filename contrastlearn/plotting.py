@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import pairwise_distances
 from sklearn.utils.validation import check_array
 
-from .evaluation import _check_metric, _label_indicator, _pair_overlap
+from .evaluation._labels import _check_metric, _label_indicator, _pair_overlap
 from .monitor import history_frame
 
 __all__ = ["nearest_neighbors", "plot_neighbors", "plot_history"]

@@ -3,8 +3,10 @@
 import torch
 from torch import nn
 
-from ._base import PARAMETERS_DOC, BasePretrainer, _is_int
-from ._trainer import projection_head
+from ._base import BasePretrainer
+from ._docs import PARAMETERS_DOC
+from ._validation import _is_int
+from .heads import prediction_head, projection_head
 from .losses import negative_cosine
 
 
@@ -93,7 +95,7 @@ class SimSiam(BasePretrainer):
     def _make_module(self, X):
         module = super()._make_module(X)
         size = self.projection_dims[-1]
-        module.predictor = projection_head(size, (self.predictor_hidden, size))
+        module.predictor = prediction_head(size, self.predictor_hidden)
         return module
 
     def _training_loss(self, module, x, partner):

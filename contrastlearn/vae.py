@@ -13,8 +13,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 
-from ._base import (ATTRIBUTES_DOC, FIT_RAISES_DOC, NetworkTransformer, _is_int,
-                    _is_nonnegative_real, parameters_doc)
+from ._base import FIT_RAISES_DOC, NetworkTransformer
+from ._docs import ATTRIBUTES_DOC, parameters_doc
+from ._validation import _is_int, _is_nonnegative_real
 
 #: The reconstruction likelihoods of :class:`VAE` (its ``reconstruction``).
 RECONSTRUCTIONS = ("bernoulli", "gaussian")

@@ -4,7 +4,7 @@
 tests/distributed_job.py OUT_DIR`` run the same code; rank 0 saves to
 ``OUT_DIR/results.npz`` the loss and gradients of NT-Xent over one fixed
 global batch, the loss history, embeddings and final weights of a CLR and a
-DINO fit, and the error an uneven batch size gives, for the test to compare.
+DINO fit, the class of the module CLR's training step calls, and the error an uneven batch size gives, for the test to compare.
 The CLR fit prints its epoch table and saves skorch checkpoints to
 ``OUT_DIR/checkpoints_rank<rank>``.
 """
@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import torch
-from skorch.callbacks import Checkpoint
+from skorch.callbacks import Callback, Checkpoint
 
 import contrastlearn as cl
 from contrastlearn import distributed
@@ -40,6 +40,15 @@ def nt_xent_gradients():
     return {"nt_xent_loss": distributed.all_reduce_mean(loss.detach()).numpy(),
             "nt_xent_weight_grad": layer.weight.grad.numpy(),
             "nt_xent_bias_grad": layer.bias.grad.numpy()}
+
+
+class RecordStepModule(Callback):
+    """Keep the class name of the module the training step calls."""
+
+    name = ""
+
+    def on_train_begin(self, net, **kwargs):
+        RecordStepModule.name = type(net.loss_modules["loss"]).__name__
 
 
 def fitted(name, model, X):
@@ -69,8 +78,9 @@ def main(out_dir):
                             dirname=os.path.join(out_dir, f"checkpoints_rank{distributed.rank()}"))
     results = {
         **nt_xent_gradients(),
-        **fitted("clr", cl.CLR(projection_dims=(16,), verbose=1, callbacks=[checkpoint],
-                               **common), X),
+        **fitted("clr", cl.CLR(projection_dims=(16,), verbose=1,
+                               callbacks=[checkpoint, RecordStepModule()], **common), X),
+        "step_module": RecordStepModule.name,
         **fitted("dino", cl.DINO(projection_dims=(32, 16), n_prototypes=32, n_local_crops=0,
                                  **common), X),
         "world_size": distributed.world_size(),

@@ -319,7 +319,7 @@ def test_isotropic_and_upright_presets():
     upright = resolve_augment("upright", Augment())
     assert upright.hflip == upright.vflip == 0 and 0 < upright.rotation <= 15
     assert cl.CLR(augment="upright")._validate_params() is None
-    with pytest.raises(cl._base.InvalidParameterError, match="'isotropic', 'upright'"):
+    with pytest.raises(cl._validation.InvalidParameterError, match="'isotropic', 'upright'"):
         cl.CLR(augment="uprigth").fit(np.zeros((4, 8, 8)))
 
 

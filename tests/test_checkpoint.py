@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import contrastlearn as cl
-from contrastlearn._trainer import CHECKPOINT_FILE
+from contrastlearn._callbacks import CHECKPOINT_FILE
 
 JOB = Path(__file__).with_name("resume_job.py")
 sys.path.insert(0, str(JOB.parent))
@@ -124,6 +124,9 @@ def test_dino_resumes_its_teacher_schedule_and_centre(tmp_path):
     resumed = cl.DINO(checkpoint_dir=tmp_path, **params).fit(X)
     uninterrupted = cl.DINO(**params).fit(X)
     module = resumed.net_.module_
-    assert module.ema_step == uninterrupted.net_.module_.ema_step == 3 * module.steps_per_epoch
+    # the step count is a buffer of the module's state: the resumed fit continues its schedule
+    steps = [m.momentum_teacher.steps_taken for m in (module, uninterrupted.net_.module_)]
+    assert steps == [3 * module.steps_per_epoch] * 2
+    assert int(module.momentum_teacher.step) == 3 * module.steps_per_epoch
     assert resumed.history_[:, "train_loss"] == uninterrupted.history_[:, "train_loss"]
     np.testing.assert_array_equal(resumed.transform(X), uninterrupted.transform(X))

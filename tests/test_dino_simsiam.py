@@ -60,7 +60,7 @@ def test_one_ema_step_by_hand(small_images):
     dino._after_optimizer_step(module)  # step 0 of the schedule: momentum = 0.9
     for new, t, s in zip(module.backbone.parameters(), teacher, student):
         torch.testing.assert_close(new, 0.9 * t + 0.1 * s)
-    assert module.ema_step == 1
+    assert module.momentum_teacher.steps_taken == int(module.momentum_teacher.step) == 1
 
 
 def test_dino_multicrop_shapes_and_centering(small_images):
@@ -82,7 +82,7 @@ def test_teacher_temperature_warms_up_linearly(small_images):
     module = dino.net_.module_
     temperatures = []
     for step in (0, module.steps_per_epoch, 2 * module.steps_per_epoch, 9 * module.steps_per_epoch):
-        module.ema_step = step
+        module.momentum_teacher.set_step(step)
         temperatures.append(dino._current_teacher_temperature(module))
     assert temperatures == pytest.approx([0.02, 0.04, 0.06, 0.06])
 
@@ -92,7 +92,8 @@ def test_the_loss_sees_the_scheduled_temperature_after_training(small_images):
     dino = cl.DINO(warmup_teacher_temperature=0.02, teacher_temperature=0.06,
                    warmup_teacher_epochs=2, **{**DINO_FAST, "max_epochs": 1}).fit(X[:64])
     module = dino.net_.module_
-    assert module.ema_step == module.steps_per_epoch  # one epoch of the two-epoch warm-up
+    # one epoch of the two-epoch warm-up
+    assert module.momentum_teacher.steps_taken == module.steps_per_epoch
     assert module.teacher_temperature.item() == pytest.approx(0.04)
 
 

@@ -36,6 +36,9 @@ def one_and_two_processes(tmp_path_factory):
 def test_the_job_ran_on_one_and_on_two_processes(one_and_two_processes):
     (one, _), (two, _), _ = one_and_two_processes
     assert one["world_size"] == 1 and two["world_size"] == 2
+    # torch's DistributedDataParallel averages the gradients of the two processes
+    assert str(one["step_module"]) == "TrainingLoss"
+    assert str(two["step_module"]) == "DistributedDataParallel"
 
 
 def test_nt_xent_over_two_processes_gives_the_one_process_loss_and_gradients(

@@ -17,12 +17,12 @@ from sklearn.utils import get_tags
 import contrastlearn as cl
 from contrastlearn.evaluation import (
     LinearProbe,
-    _pair_overlap,
     few_label_accuracy,
     make_few_label_scorer,
     make_overlap_scorer,
     overlap_score,
 )
+from contrastlearn.evaluation._labels import _pair_overlap
 
 LABELS = np.repeat(np.arange(4), 60)
 

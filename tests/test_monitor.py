@@ -219,7 +219,7 @@ def test_early_stopping_needs_an_eval_set():
                                     {"early_stopping": "yes"}])
 def test_bad_monitor_parameters_are_refused(params):
     name = next(iter(params))
-    with pytest.raises(cl._base.InvalidParameterError, match=name):
+    with pytest.raises(cl._validation.InvalidParameterError, match=name):
         cl.CLR(**FAST, **params).fit(X_TRAIN)
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import contrastlearn as cl
-from contrastlearn._trainer import Preprocess
-from contrastlearn.optim import LARS, WarmupCosine
+from contrastlearn._model import Preprocess
+from contrastlearn.optim import LARS, MomentumSGD, WarmupCosine
 
 
 def test_lars_step_by_hand():
@@ -78,10 +78,21 @@ def test_every_pretrainer_trains_with_lars(small_images, estimator):
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
 
 
+def test_simsiam_trains_with_its_papers_momentum_sgd(small_images):
+    X, _ = small_images
+    simsiam = cl.SimSiam(max_epochs=3, batch_size=64, optimizer="sgd", lr=0.05 * 64 / 256,
+                         weight_decay=1e-4, random_state=0).fit(X)
+    optimizer = simsiam.net_.optimizer_
+    assert type(optimizer) is MomentumSGD
+    assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["weight_decay"] == 1e-4
+    losses = simsiam.history_[:, "train_loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
 def test_bad_optimizer_and_warmup(small_images):
     with pytest.raises(ValueError, match="'optimizer' parameter of CLR must be one of 'adamw', "
-                                         "'lars'"):
-        cl.CLR(optimizer="sgd").fit(small_images[0])
+                                         "'lars', 'sgd'"):
+        cl.CLR(optimizer="rmsprop").fit(small_images[0])
     with pytest.raises(ValueError, match="'warmup_epochs' parameter of CPLR must be a number"):
         cl.CPLR(warmup_epochs=-1).fit(small_images[0])
 

@@ -11,7 +11,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 import contrastlearn as cl
-from contrastlearn._base import InvalidParameterError
+from contrastlearn._validation import InvalidParameterError
 from contrastlearn.pairing import LatentNeighbors
 
 SIZES = {"shape": 3, "scale": 6, "orientation": 8, "position": 5}

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contrastlearn.evaluation import _grid_hits, latent_readout
+from contrastlearn.evaluation import latent_readout
+from contrastlearn.evaluation._readout import _grid_hits
 
 TWO_PI = 2 * np.pi
 SHAPES = ["square", "ellipse", "heart"]

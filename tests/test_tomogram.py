@@ -9,9 +9,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from contrastlearn.datasets._tomogram import (
-    PARTICLE_CLASSES, PARTICLE_COLUMNS, EdgeFrameFilter, _render_particles, _wedge_mask,
-    extract_crops, make_particle_crops, make_tomogram)
+from contrastlearn.datasets import EdgeFrameFilter, extract_crops, make_particle_crops
+from contrastlearn.datasets._tomogram import (PARTICLE_CLASSES, PARTICLE_COLUMNS,
+                                              _render_particles, _wedge_mask, make_tomogram)
 
 SHAPE = (48, 96, 96)
 

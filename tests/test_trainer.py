@@ -1,15 +1,18 @@
 """The training engine: read-ahead, divergence, out-of-memory and Ctrl-C handling."""
 
+import os
 import pickle
 import threading
+import traceback
 
 import numpy as np
 import pytest
+import resume_job  # tests/resume_job.py: the interruption callback
 import torch
+from sklearn.base import clone
 from skorch.callbacks import Callback
 
 import contrastlearn as cl
-import resume_job  # tests/resume_job.py: the interruption callback
 
 
 class LoggedSource:
@@ -55,7 +58,7 @@ class WaitForReadAhead(Callback):
 @pytest.fixture
 def read_ahead_on_cpu(monkeypatch):
     """Read ahead on the CPU too (by default only on CUDA, where the host thread waits)."""
-    monkeypatch.setitem(cl._trainer.PREFETCH_BATCHES, "cpu", 2)
+    monkeypatch.setitem(cl._data.PREFETCH_BATCHES, "cpu", 2)
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source):
 def test_read_ahead_gives_the_same_fit_as_reading_on_demand(source, monkeypatch):
     params = dict(max_epochs=2, batch_size=32, random_state=0)
     on_demand = cl.CLR(**params).fit(source)
-    monkeypatch.setitem(cl._trainer.PREFETCH_BATCHES, "cpu", 2)
+    monkeypatch.setitem(cl._data.PREFETCH_BATCHES, "cpu", 2)
     ahead = cl.CLR(**params).fit(source)
     assert ahead.history_[:, "train_loss"] == on_demand.history_[:, "train_loss"]
     np.testing.assert_array_equal(ahead.transform(source.images), on_demand.transform(source.images))
@@ -130,7 +133,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_
     assert np.isfinite(clr.transform(X)).all()
     assert np.array_equal(pickle.loads(pickle.dumps(clr)).transform(X), clr.transform(X))
     # The weights are those of the end of epoch 1, as saved in the checkpoint.
-    saved = torch.load(tmp_path / cl._trainer.CHECKPOINT_FILE, weights_only=True)
+    saved = torch.load(tmp_path / cl._callbacks.CHECKPOINT_FILE, weights_only=True)
     assert len(saved["history"]) == 1
     for key, value in clr.net_.module_.state_dict().items():
         torch.testing.assert_close(value, saved["module"][key], rtol=0, atol=0)
@@ -196,3 +199,41 @@ def test_ctrl_c_stops_fit_keeps_the_weights_and_a_rerun_resumes(small_images, tm
     resumed = cl.CLR(**params).fit(X)
     uninterrupted = cl.CLR(**{**params, "checkpoint_dir": None}).fit(X)
     assert resumed.history_[:, "train_loss"] == uninterrupted.history_[:, "train_loss"]
+
+
+SYNCING_METHODS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__")
+
+
+def tensor_reads_in_a_fit(estimator, X, monkeypatch):
+    """How often a fit reads tensors on the host (each read waits for a GPU to catch up).
+
+    torch's optimisers read their step counters, which stay on the host even
+    when the model is on a GPU: those reads wait for nothing and are not counted.
+    """
+    count = 0
+
+    def counted(original):
+        def read(self, *args, **kwargs):
+            nonlocal count
+            caller = traceback.extract_stack(limit=3)[0].filename
+            count += os.path.join("torch", "optim") not in caller
+            return original(self, *args, **kwargs)
+        return read
+
+    with monkeypatch.context() as patch:
+        for name in SYNCING_METHODS:
+            patch.setattr(torch.Tensor, name, counted(getattr(torch.Tensor, name)))
+        estimator.fit(X)
+    return count
+
+
+@pytest.mark.parametrize("estimator", [
+    cl.CLR(max_epochs=2, monitor_samples=0, random_state=0),
+    cl.DINO(max_epochs=2, monitor_samples=0, n_prototypes=32, projection_dims=(32, 16),
+            n_local_crops=1, random_state=0),
+])
+def test_training_steps_never_wait_for_the_device(small_images, monkeypatch, estimator):
+    X, _ = small_images  # 240 images: 12 steps an epoch in batches of 20, 3 in batches of 80
+    many = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=20), X, monkeypatch)
+    few = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=80), X, monkeypatch)
+    assert many == few          # the reads do not grow with the steps: none of them is per step

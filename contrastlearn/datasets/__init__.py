@@ -9,7 +9,9 @@ from ._diffraction import make_diffraction
 from ._lenses import make_lenses
 from ._preprocess import preprocess_diffraction
 from ._sprites import SpriteImages, make_sprites
-from ._tomogram import EdgeFrameFilter, extract_crops, make_particle_crops, make_tomogram
+from ..detection._frames import EdgeFrameFilter
+from ._crops import extract_crops, make_particle_crops
+from ._tomogram import make_tomogram
 
 __all__ = [
     "CXIImages", "CXIShots", "EdgeFrameFilter", "SpriteImages", "extract_crops", "load_cxi",

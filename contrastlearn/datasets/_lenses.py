@@ -1,6 +1,5 @@
 """Simulated multi-band survey cut-outs of galaxy-scale strong gravitational lenses."""
 
-import numbers
 
 import numpy as np
 import pandas as pd

@@ -12,8 +12,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import _is_int, validate_parameters
-from .datasets._tomogram import _otsu
+from .._validation import _is_int, validate_parameters
+from ._frames import _otsu
 
 __all__ = ["ParticleDetector", "contrast_score", "detection_report"]
 
