@@ -5,19 +5,34 @@ unlabelled images (on the GPU when there is one) and ``transform(X)`` returns
 embeddings for linear probes, k-means, nearest neighbours and ``GridSearchCV``.
 """
 
-from . import (augment, backbones, baselines, datasets, detection, distributed, evaluation,
-               heads, losses, model_selection, monitor, optim, pairing, plotting, projection)
+from . import (
+               augment,
+               backbones,
+               baselines,
+               datasets,
+               detection,
+               distributed,
+               evaluation,
+               heads,
+               losses,
+               model_selection,
+               monitor,
+               optim,
+               pairing,
+               plotting,
+               projection,
+)
 from ._base import BasePretrainer
 from .augment import Augment
 from .clr import CLR, CPLR
 from .detection import ParticleDetector
 from .dino import DINO
-from .ibot import iBOT
-from .simsiam import SimSiam
-from .vae import VAE
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
+from .ibot import iBOT
 from .pairing import LatentNeighbors
+from .simsiam import SimSiam
+from .vae import VAE
 
 __version__ = "0.1.0"
 

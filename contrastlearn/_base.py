@@ -25,16 +25,27 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from . import backbones, distributed
-from ._input import _LazyImages, _complex_message, _is_lazy, check_finite_pixels
-from ._model import NAN_POLICIES, NORMALIZATIONS, PretrainModule, Preprocess
+from ._input import _complex_message, _is_lazy, _LazyImages, check_finite_pixels
+from ._model import NAN_POLICIES, NORMALIZATIONS, Preprocess, PretrainModule
 from ._trainer import OPTIMIZERS, train_network
+from ._validation import (
+    BACKBONE,
+    BOOL,
+    DEVICE,
+    DIMS,
+    IMAGE_SHAPE,
+    NONNEGATIVE,
+    POSITIVE,
+    RANDOM_STATE,
+    ints,
+)
 from .augment import PRESETS as AUGMENT_PRESETS
 from .augment import Augment, resolve_augment
 from .heads import projection_head
 from .monitor import TrainingMonitor
 from .pairing import LatentNeighbors
-from ._validation import (_is_backbone, _is_device, _is_dims, _is_image_shape, _is_int,
-                          _is_nonnegative_real, _is_positive_real, validate_parameters)
+from .validation import InstanceOf, Options, validate_parameters
+
 
 def _check_device_available(device):
     """Raise a ValueError when ``device`` names a GPU this machine does not have."""
@@ -69,35 +80,30 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     checkpoints, training through :func:`~contrastlearn._trainer.train_network`
     and ``transform`` by the trained module's ``forward``. Not used directly:
     a subclass stores its parameters in ``__init__`` (the names in
-    :data:`TRAINING_PARAMETERS` among them), extends ``_parameter_checks``,
+    :data:`TRAINING_PARAMETERS` among them), extends ``_parameter_constraints``,
     builds its module in ``_make_module`` and says how a preprocessed batch
     becomes a loss in ``_training_loss``.
     """
 
-    # name -> (predicate, what is expected); checked at the start of fit.
-    _parameter_checks = {
-        "image_shape": (_is_image_shape, "None or a tuple (H, W) or (C, H, W) of ints >= 1"),
-        "normalize": (lambda v: v in NORMALIZATIONS,
-                      "one of 'dataset', 'image', 'minmax', None"),
-        "log_intensity": (lambda v: isinstance(v, bool), "a bool"),
-        "nan_policy": (lambda v: v in NAN_POLICIES, "one of 'raise', 'replace', 'mask'"),
-        "max_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
-        "batch_size": (lambda v: _is_int(v, 2), "an int >= 2"),
-        "lr": (_is_positive_real, "a float > 0"),
-        "weight_decay": (_is_nonnegative_real, "a float >= 0"),
-        "lr_schedule": (lambda v: v in ("cosine", None), "'cosine' or None"),
-        "optimizer": (lambda v: isinstance(v, str) and v in OPTIMIZERS,
-                      "one of " + ", ".join(repr(name) for name in OPTIMIZERS)),
-        "warmup_epochs": (_is_nonnegative_real, "a number >= 0"),
-        "device": (_is_device, "'auto' or a torch device such as 'cpu' or 'cuda:0'"),
-        "random_state": (lambda v: v is None or _is_int(v, 0) or isinstance(v, np.random.RandomState),
-                         "None, an int >= 0 or a numpy RandomState"),
-        "verbose": (lambda v: _is_int(v, 0), "an int >= 0"),
-        "callbacks": (lambda v: v is None or isinstance(v, (list, tuple)),
-                      "None or a list of skorch callbacks"),
-        "compile": (lambda v: isinstance(v, bool), "a bool"),
-        "checkpoint_dir": (lambda v: v is None or isinstance(v, (str, os.PathLike)),
-                           "None or a directory path"),
+    # name -> constraint(s) of contrastlearn.validation; checked at the start of fit.
+    _parameter_constraints = {
+        "image_shape": [None, IMAGE_SHAPE],
+        "normalize": Options(NORMALIZATIONS),
+        "log_intensity": BOOL,
+        "nan_policy": Options(NAN_POLICIES),
+        "max_epochs": ints(0),
+        "batch_size": ints(2),
+        "lr": POSITIVE,
+        "weight_decay": NONNEGATIVE,
+        "lr_schedule": Options(["cosine", None]),
+        "optimizer": Options(OPTIMIZERS),
+        "warmup_epochs": NONNEGATIVE,
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": ints(0),
+        "callbacks": [None, InstanceOf(list, tuple, name="a list of skorch callbacks")],
+        "compile": BOOL,
+        "checkpoint_dir": [None, InstanceOf(str, os.PathLike, name="a directory path")],
     }
 
     # ----------------------------------------------------------------- checks
@@ -348,7 +354,8 @@ class BasePretrainer(NetworkTransformer):
     attribute ``_method_params`` (a dict): the class then gets an
     ``__init__`` taking the shared parameters (see :class:`contrastlearn.CLR`)
     and its own, as keywords. It checks them by extending
-    ``_parameter_checks`` (name -> ``(predicate, what is expected)``). Optional
+    ``_parameter_constraints`` (name -> constraints of
+    :mod:`contrastlearn.validation`). Optional
     hooks: ``_make_head(in_features)``, ``_make_module(X)`` (extra
     submodules: a predictor, a teacher), ``_after_optimizer_step(module)``
     (a momentum update) and ``_default_augment()``. The user guide's "Adding
@@ -375,22 +382,19 @@ class BasePretrainer(NetworkTransformer):
         if "_method_params" in vars(cls) and "__init__" not in vars(cls):
             cls.__init__ = _init_with(cls.__mro__[1], cls._method_params, cls.__name__)
 
-    _parameter_checks = {
-        "backbone": (_is_backbone, "'auto', a name from contrastlearn.backbones.BACKBONE_NAMES "
-                                   "or a torch.nn.Module mapping images to vectors"),
-        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
-        "augment": (lambda v: v is None or isinstance(v, Augment) or (
-                        isinstance(v, str) and v in AUGMENT_PRESETS),
-                    "None, a contrastlearn.augment.Augment or a preset name ("
-                    + ", ".join(repr(name) for name in AUGMENT_PRESETS) + ")"),
-        "pairing": (lambda v: v == "augment" or isinstance(v, LatentNeighbors),
-                    "'augment' or a contrastlearn.pairing.LatentNeighbors"),
-        **NetworkTransformer._parameter_checks,
-        "monitor_samples": (lambda v: _is_int(v, 0), "an int >= 0"),
-        "eval_every": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "early_stopping": (lambda v: isinstance(v, bool), "a bool"),
-        "n_iter_no_change": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "tol": (_is_nonnegative_real, "a float >= 0"),
+    _parameter_constraints = {
+        "backbone": BACKBONE,
+        "projection_dims": DIMS,
+        "augment": [None, InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
+                    Options(AUGMENT_PRESETS)],
+        "pairing": [Options(["augment"]),
+                    InstanceOf(LatentNeighbors, name="a contrastlearn.pairing.LatentNeighbors")],
+        **NetworkTransformer._parameter_constraints,
+        "monitor_samples": ints(0),
+        "eval_every": ints(1),
+        "early_stopping": BOOL,
+        "n_iter_no_change": ints(1),
+        "tol": NONNEGATIVE,
     }
 
     def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,

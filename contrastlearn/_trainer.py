@@ -17,16 +17,23 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.dataset import get_len
-from skorch.callbacks import LRScheduler, ProgressBar
-from skorch.history import History
 from sklearn.utils import check_random_state
+from skorch import NeuralNet
+from skorch.callbacks import LRScheduler, ProgressBar
+from skorch.dataset import get_len
+from skorch.history import History
 from torch import nn
 
 from . import distributed
-from ._callbacks import (_WRITERS, BatchTooLarge, Diverged, EpochCheckpoint, EpochTable,
-                         StopOnDivergence, load_checkpoint)
+from ._callbacks import (
+    _WRITERS,
+    BatchTooLarge,
+    Diverged,
+    EpochCheckpoint,
+    EpochTable,
+    StopOnDivergence,
+    load_checkpoint,
+)
 from ._data import PREFETCH_BATCHES, BatchIterator, as_tensor, to_device
 from .monitor import _EarlyStop
 from .optim import LARS, MomentumSGD, WarmupCosine

@@ -1,66 +1,60 @@
-"""Parameter validation: each estimator's table of checks, applied at the start of fit."""
+"""The constraints contrastlearn's estimators share (those that know torch and backbones).
 
-import math
+The constraint classes and :func:`~contrastlearn.validation.validate_parameters`
+are in :mod:`contrastlearn.validation`; here are the named instances the
+parameter tables reuse, so that one rule has one wording everywhere.
+"""
+
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
 from . import backbones
+from .validation import (
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    Pair,
+    Predicate,
+    validate_parameters,
+)
+
+__all__ = ["BOOL", "NONNEGATIVE", "POSITIVE", "PROBABILITY", "RANDOM_STATE", "ints",
+           "InvalidParameterError", "validate_parameters"]
 
 
-class InvalidParameterError(ValueError, TypeError):
-    """A constructor parameter has a wrong type or value (raised by ``fit``)."""
+def ints(low, high=None):
+    """An int >= ``low`` (and <= ``high``)."""
+    return Interval(numbers.Integral, low, high, closed="both" if high is not None else "left")
 
 
-def _is_int(v, low):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+BOOL = InstanceOf(bool, np.bool_, name="a bool")
+POSITIVE = Interval(numbers.Real, 0, closed="neither")
+NONNEGATIVE = Interval(numbers.Real, 0)
+PROBABILITY = Interval(numbers.Real, 0, 1, closed="both")
+RANDOM_STATE = [None, ints(0), InstanceOf(np.random.RandomState, name="a numpy RandomState")]
+DIMS = Predicate(lambda v: isinstance(v, (tuple, list)) and len(v) >= 1
+                 and all(ints(1).is_satisfied_by(d) for d in v),
+                 "a non-empty tuple of ints >= 1")
+IMAGE_SHAPE = Predicate(lambda v: isinstance(v, (tuple, list)) and len(v) in (2, 3)
+                        and all(ints(1).is_satisfied_by(d) for d in v),
+                        "a tuple (H, W) or (C, H, W) of ints >= 1")
+SCALE = Pair(positive=True, high=1)
 
 
-def _is_positive_real(v):
-    return (isinstance(v, numbers.Real) and not isinstance(v, bool)
-            and math.isfinite(v) and v > 0)
-
-
-def _is_nonnegative_real(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-
-
-def _is_dims(v):
-    return isinstance(v, (tuple, list)) and len(v) >= 1 and all(_is_int(d, 1) for d in v)
-
-
-def _is_image_shape(v):
-    return v is None or (isinstance(v, (tuple, list)) and len(v) in (2, 3)
-                         and all(_is_int(d, 1) for d in v))
-
-
-def _is_device(v):
-    if v == "auto":
-        return True
+def _is_device(value):
     try:
-        torch.device(v)
+        torch.device(value)
     except (RuntimeError, TypeError):
         return False
     return True
 
 
-def _is_backbone(v):
-    return isinstance(v, nn.Module) or v == "auto" or backbones.is_backbone_name(v)
-
-
-def validate_parameters(estimator):
-    """Check ``estimator``'s parameters against its ``_parameter_checks`` table.
-
-    Raises
-    ------
-    InvalidParameterError
-        Naming the first bad parameter, what was expected and what was given.
-    """
-    name = type(estimator).__name__
-    for param, (is_valid, expected) in estimator._parameter_checks.items():
-        value = getattr(estimator, param)
-        if not is_valid(value):
-            raise InvalidParameterError(
-                f"The {param!r} parameter of {name} must be {expected}. Got {value!r}."
-            )
+DEVICE = [Options(["auto"]), Predicate(_is_device, "a torch device such as 'cpu' or 'cuda:0'")]
+BACKBONE = [Options(["auto"]),
+            Predicate(backbones.is_backbone_name,
+                      "a name from contrastlearn.backbones.BACKBONE_NAMES"),
+            InstanceOf(nn.Module, name="a torch.nn.Module mapping images to vectors")]

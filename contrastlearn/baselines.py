@@ -15,7 +15,6 @@ adds them as rows of its table. UMAP is used when ``umap-learn`` is installed
 (it is not a dependency).
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import RANDOM_STATE, ints
 from .evaluation._labels import neighbor_count
+from .validation import validate_parameters
 
 __all__ = ["BASELINES", "BaselineEmbedding", "RandomEmbedding", "baseline_embeddings",
            "minmax_pixels", "squared_w2_distances", "w2_features"]
@@ -54,6 +55,8 @@ class RandomEmbedding(TransformerMixin, BaseEstimator):
     (4, 3)
     """
 
+    _parameter_constraints = {"n_components": ints(1), "random_state": RANDOM_STATE}
+
     def __init__(self, n_components=2, random_state=None):
         self.n_components = n_components
         self.random_state = random_state
@@ -71,9 +74,7 @@ class RandomEmbedding(TransformerMixin, BaseEstimator):
         -------
         self : RandomEmbedding
         """
-        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
-            raise ValueError(f"The 'n_components' parameter of RandomEmbedding must be an int "
-                             f">= 1. Got {self.n_components!r}.")
+        validate_parameters(self)
         validate_data(self, X)
         return self
 

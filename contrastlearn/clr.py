@@ -27,11 +27,12 @@ from torch import nn
 
 from ._base import BasePretrainer
 from ._docs import PARAMETERS_DOC
-from ._validation import _is_positive_real
-from .heads import projection_head
+from ._validation import BOOL, POSITIVE
 from .augment import resolve_augment
+from .heads import projection_head
 from .losses import nt_xent
 from .projection import PolarProjection
+from .validation import Options, Predicate
 
 #: The reference study's name of every configuration, by (estimator, representation(s)).
 REFERENCE_NAMES = {
@@ -91,14 +92,14 @@ def _is_projection(v):
 class _ProjectionContrast(BasePretrainer):
     """What CLR and CPLR share: NT-Xent over representations, a projection, precomputed projections."""
 
-    _parameter_checks = {
-        **BasePretrainer._parameter_checks,
-        "temperature": (_is_positive_real, "a float > 0"),
-        "polar": (_is_projection, "None, a contrastlearn.projection.PolarProjection or a "
-                                  "torch.nn.Module projecting images"),
-        "project_first": (lambda v: isinstance(v, bool), "a bool"),
-        "embed": (lambda v: v in ("image", "polar"), "one of 'image', 'polar'"),
-        "projection_batchnorm": (lambda v: v in ("hidden", "all"), "one of 'hidden', 'all'"),
+    _parameter_constraints = {
+        **BasePretrainer._parameter_constraints,
+        "temperature": POSITIVE,
+        "polar": [None, Predicate(_is_projection, "a contrastlearn.projection.PolarProjection "
+                                                  "or a torch.nn.Module projecting images")],
+        "project_first": BOOL,
+        "embed": Options(["image", "polar"]),
+        "projection_batchnorm": Options(["hidden", "all"]),
     }
 
     def _representations(self):
@@ -248,9 +249,9 @@ class CLR(_ProjectionContrast):
     array(['clr0', 'clr1', 'clr2'], dtype=object)
     """
 
-    _parameter_checks = {
-        **_ProjectionContrast._parameter_checks,
-        "view": (lambda v: v in _REPRESENTATIONS, "one of 'cartesian', 'polar'"),
+    _parameter_constraints = {
+        **_ProjectionContrast._parameter_constraints,
+        "view": Options(_REPRESENTATIONS),
     }
 
     def __init__(self, *, temperature=0.1, view="cartesian", polar=None, project_first=False,
@@ -346,11 +347,10 @@ class CPLR(_ProjectionContrast):
     array(['cplr0', 'cplr1'], dtype=object)
     """
 
-    _parameter_checks = {
-        **_ProjectionContrast._parameter_checks,
-        "mode": (lambda v: v in ("polar-cartesian", "cartesian-polar"),
-                 "one of 'polar-cartesian', 'cartesian-polar'"),
-        "shared_backbone": (lambda v: isinstance(v, bool), "a bool"),
+    _parameter_constraints = {
+        **_ProjectionContrast._parameter_constraints,
+        "mode": Options(["polar-cartesian", "cartesian-polar"]),
+        "shared_backbone": BOOL,
     }
 
     def __init__(self, *, temperature=0.1, mode="polar-cartesian", shared_backbone=True,

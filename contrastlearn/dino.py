@@ -1,6 +1,7 @@
 """DINO: self-distillation with no labels, an EMA teacher and multi-crop views (:class:`DINO`)."""
 
 import copy
+import numbers
 
 import torch
 from sklearn.base import clone
@@ -8,10 +9,11 @@ from sklearn.base import clone
 from . import distributed
 from ._base import BasePretrainer
 from ._docs import PARAMETERS_DOC
-from ._validation import _is_dims, _is_int, _is_nonnegative_real, _is_positive_real
+from ._validation import POSITIVE, SCALE, ints
 from .augment import Augment
 from .heads import DINOHead, MomentumTeacher
 from .losses import dino_loss
+from .validation import Interval
 
 __all__ = ["DINO", "DINOHead"]  # DINOHead lives in contrastlearn.heads
 
@@ -21,11 +23,6 @@ def _update_center(center, teacher_outputs, momentum):
     with torch.no_grad():
         batch_center = distributed.all_reduce_mean(teacher_outputs.float().flatten(0, -2).mean(0))
         center.mul_(momentum).add_(batch_center, alpha=1 - momentum)
-
-
-def _is_scale(v):
-    return (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_positive_real(e) for e in v)
-            and v[0] <= v[1] <= 1)
 
 
 class DINO(BasePretrainer):
@@ -112,19 +109,18 @@ class DINO(BasePretrainer):
     (200, 256)
     """
 
-    _parameter_checks = {
-        **BasePretrainer._parameter_checks,
-        "n_prototypes": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "projection_dims": (_is_dims, "a non-empty tuple of ints >= 1"),
-        "student_temperature": (_is_positive_real, "a float > 0"),
-        "teacher_temperature": (_is_positive_real, "a float > 0"),
-        "warmup_teacher_temperature": (_is_positive_real, "a float > 0"),
-        "warmup_teacher_epochs": (lambda v: _is_int(v, 0), "an int >= 0"),
-        "teacher_momentum": (lambda v: _is_positive_real(v) and v <= 1, "a float in (0, 1]"),
-        "center_momentum": (lambda v: _is_nonnegative_real(v) and v < 1, "a float in [0, 1)"),
-        "n_local_crops": (lambda v: _is_int(v, 0), "an int >= 0"),
-        "local_crop_scale": (_is_scale, "a pair (low, high) with 0 < low <= high <= 1"),
-        "local_crop_size": (lambda v: v is None or _is_int(v, 1), "None or an int >= 1"),
+    _parameter_constraints = {
+        **BasePretrainer._parameter_constraints,
+        "n_prototypes": ints(1),
+        "student_temperature": POSITIVE,
+        "teacher_temperature": POSITIVE,
+        "warmup_teacher_temperature": POSITIVE,
+        "warmup_teacher_epochs": ints(0),
+        "teacher_momentum": Interval(numbers.Real, 0, 1, closed="right"),
+        "center_momentum": Interval(numbers.Real, 0, 1, closed="left"),
+        "n_local_crops": ints(0),
+        "local_crop_scale": SCALE,
+        "local_crop_size": [None, ints(1)],
     }
 
     def __init__(self, *, n_prototypes=4096, student_temperature=0.1, teacher_temperature=0.04,

@@ -14,9 +14,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
 from ._base import BasePretrainer
-from ._validation import _is_int, _is_nonnegative_real, validate_parameters
 from ._trainer import train_network
+from ._validation import BOOL, NONNEGATIVE, ints
 from .clr import CLR
+from .validation import InstanceOf, validate_parameters
 
 
 class _Classifier(nn.Module):
@@ -92,6 +93,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     pretrainer_ : pretrainer
         The fitted pretrainer whose encoder was copied.
+    augment_ : Augment or None
+        The validated ``augment`` the training batches went through.
     net_ : skorch.NeuralNet
         The trained classifier network.
     history_ : skorch.History
@@ -110,15 +113,16 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     (2, 10)
     """
 
-    _parameter_checks = {
-        **{name: BasePretrainer._parameter_checks[name] for name in (
+    _parameter_constraints = {
+        **{name: BasePretrainer._parameter_constraints[name] for name in (
             "backbone", "augment", "batch_size", "lr", "weight_decay", "lr_schedule", "device",
             "random_state", "verbose", "callbacks")},
-        "pretrainer": (lambda v: v is None or isinstance(v, (BasePretrainer, FrozenEstimator)),
-                       "None, a contrastlearn pretrainer or a FrozenEstimator of a fitted one"),
-        "fine_tune": (lambda v: isinstance(v, bool), "a bool"),
-        "backbone_lr_scale": (_is_nonnegative_real, "a float >= 0"),
-        "max_epochs": (lambda v: _is_int(v, 1), "an int >= 1"),
+        "pretrainer": [None, InstanceOf(BasePretrainer, FrozenEstimator,
+                                        name="a contrastlearn pretrainer or a FrozenEstimator "
+                                             "of a fitted one")],
+        "fine_tune": BOOL,
+        "backbone_lr_scale": NONNEGATIVE,
+        "max_epochs": ints(1),
     }
 
     def __init__(self, pretrainer=None, *, fine_tune=False, backbone_lr_scale=0.1,
@@ -173,7 +177,7 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"y must hold at least 2 classes; got {len(self.classes_)}.")
+            raise ValueError(f"y must hold at least 2 classes; got {len(self.classes_)} class.")
         self.pretrainer_ = self._fitted_pretrainer(X)
         X = self.pretrainer_._validate_input(X, reset=False)
         if len(y) != len(X):
@@ -182,23 +186,24 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = self.pretrainer_.device_
         train_encoder = self.fine_tune or self.pretrainer is None
         scale = 1.0 if self.pretrainer is None else self.backbone_lr_scale
-        augment = self.augment.validate() if self.augment is not None else None
+        self.augment_ = self.augment.validate() if self.augment is not None else None
 
         def make_module():
             return _Classifier(copy.deepcopy(self.pretrainer_.net_.module_).cpu(),
                                self.pretrainer_._n_features_out, len(self.classes_),
                                train_encoder)
 
-        def loss(module, x, target):
-            return F.cross_entropy(module(x, augment).float(), target)
-
         self.net_ = train_network(
-            self, make_module, X, encoder.transform(y).astype(np.int64), loss,
+            self, make_module, X, encoder.transform(y).astype(np.int64), self._training_loss,
             optimizer_params={"param_groups": [("encoder.*", {"lr": self.lr * scale})]},
             keep_partial_batches=True,
         )
         self.history_ = self.net_.history
         return self
+
+    def _training_loss(self, module, x, target):
+        """Cross-entropy of the (augmented) batch ``x`` (a method, so that a fit pickles)."""
+        return F.cross_entropy(module(x, self.augment_).float(), target)
 
     def _logits(self, X):
         check_is_fitted(self, "net_")
@@ -242,4 +247,5 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
+        check_is_fitted(self, "net_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

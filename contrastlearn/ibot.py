@@ -1,10 +1,13 @@
 """iBOT: DINO plus masked-patch self-distillation on Vision Transformer tokens (:class:`iBOT`)."""
 
+import numbers
+
 import torch
 
-from ._validation import _is_nonnegative_real, _is_positive_real
+from ._validation import NONNEGATIVE, POSITIVE
 from .dino import DINO, _update_center
 from .losses import ibot_patch_loss
+from .validation import Interval
 
 
 def random_patch_mask(n_images, n_patches, ratio, device=None):
@@ -62,11 +65,11 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         'backbone : str or torch.nn.Module, default="auto"',
         'backbone : str or torch.nn.Module, default="vit_small_p8"')
 
-    _parameter_checks = {
-        **DINO._parameter_checks,
-        "mask_ratio": (lambda v: _is_positive_real(v) and v < 1, "a float in (0, 1)"),
-        "patch_loss_weight": (_is_nonnegative_real, "a float >= 0"),
-        "teacher_patch_temperature": (_is_positive_real, "a float > 0"),
+    _parameter_constraints = {
+        **DINO._parameter_constraints,
+        "mask_ratio": Interval(numbers.Real, 0, 1, closed="neither"),
+        "patch_loss_weight": NONNEGATIVE,
+        "teacher_patch_temperature": POSITIVE,
     }
 
     def __init__(self, *, mask_ratio=0.3, patch_loss_weight=1.0, teacher_patch_temperature=0.07,

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from .validation import Interval, Predicate, validate_parameters
+
 __all__ = ["LatentNeighbors"]
 
 _MAX_OFFSETS = 100_000
@@ -28,6 +30,12 @@ _CHUNK = 4096
 
 def _is_step(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+
+
+def _is_names(value):
+    """A non-empty list (or tuple) of strings: column names."""
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and all(isinstance(name, str) for name in value))
 
 
 class LatentNeighbors(BaseEstimator):
@@ -97,25 +105,22 @@ class LatentNeighbors(BaseEstimator):
         self.factors = factors
         self.periodic = periodic
 
+    _parameter_constraints = {
+        "step": [Interval(numbers.Integral, 0),
+                 Predicate(lambda v: isinstance(v, dict) and v and all(map(_is_step, v.values())),
+                           "a non-empty dict of ints >= 0")],
+        "factors": [None, Predicate(_is_names, "a non-empty list of column names")],
+        "periodic": Predicate(lambda v: isinstance(v, (list, tuple))
+                              and all(isinstance(name, str) for name in v),
+                              "a list of factor names"),
+    }
+
     def _validate(self, table):
+        validate_parameters(self)
         step, factors = self.step, self.factors
-        if isinstance(step, dict):
-            if not step or not all(_is_step(v) for v in step.values()):
-                raise ValueError("The 'step' parameter of LatentNeighbors must be an int >= 0 or "
-                                 f"a non-empty dict of ints >= 0. Got {step!r}.")
-        elif not _is_step(step):
-            raise ValueError("The 'step' parameter of LatentNeighbors must be an int >= 0 or a "
-                             f"dict of ints >= 0. Got {step!r}.")
         if factors is None:
             factors = list(step) if isinstance(step, dict) else list(table.columns)
-        elif (isinstance(factors, str) or not factors
-              or not all(isinstance(f, str) for f in factors)):
-            raise ValueError("The 'factors' parameter of LatentNeighbors must be None or a "
-                             f"non-empty list of column names. Got {factors!r}.")
         factors = list(factors)
-        if isinstance(self.periodic, str):
-            raise ValueError("The 'periodic' parameter of LatentNeighbors must be a list of "
-                             f"factor names, not a string. Got {self.periodic!r}.")
         named = list(step) if isinstance(step, dict) else []
         for name in [*factors, *named, *self.periodic]:
             if name not in table.columns:

@@ -5,7 +5,7 @@ from torch import nn
 
 from ._base import BasePretrainer
 from ._docs import PARAMETERS_DOC
-from ._validation import _is_int
+from ._validation import ints
 from .heads import prediction_head, projection_head
 from .losses import negative_cosine
 
@@ -63,9 +63,9 @@ class SimSiam(BasePretrainer):
     (200, 256)
     """
 
-    _parameter_checks = {
-        **BasePretrainer._parameter_checks,
-        "predictor_hidden": (lambda v: _is_int(v, 1), "an int >= 1"),
+    _parameter_constraints = {
+        **BasePretrainer._parameter_constraints,
+        "predictor_hidden": ints(1),
     }
 
     def __init__(self, *, predictor_hidden=128, backbone="auto", projection_dims=(512, 512),

@@ -15,7 +15,8 @@ from torch import nn
 
 from ._base import FIT_RAISES_DOC, NetworkTransformer
 from ._docs import ATTRIBUTES_DOC, parameters_doc
-from ._validation import _is_int, _is_nonnegative_real
+from ._validation import NONNEGATIVE, ints
+from .validation import Options, check_parameter
 
 #: The reconstruction likelihoods of :class:`VAE` (its ``reconstruction``).
 RECONSTRUCTIONS = ("bernoulli", "gaussian")
@@ -214,12 +215,11 @@ class VAE(NetworkTransformer):
     array(['vae0', 'vae1', 'vae2'], dtype=object)
     """
 
-    _parameter_checks = {
-        "n_components": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "beta": (_is_nonnegative_real, "a float >= 0"),
-        "reconstruction": (lambda v: isinstance(v, str) and v in RECONSTRUCTIONS,
-                           "one of 'bernoulli', 'gaussian'"),
-        **NetworkTransformer._parameter_checks,
+    _parameter_constraints = {
+        "n_components": ints(1),
+        "beta": NONNEGATIVE,
+        "reconstruction": Options(RECONSTRUCTIONS),
+        **NetworkTransformer._parameter_constraints,
     }
 
     def __init__(self, *, n_components=10, beta=1.0, reconstruction="bernoulli",
@@ -384,7 +384,6 @@ class VAE(NetworkTransformer):
             ``n_samples`` images, as from :meth:`inverse_transform`.
         """
         check_is_fitted(self, "net_")
-        if not _is_int(n_samples, 1):
-            raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
+        check_parameter("VAE.sample", "n_samples", n_samples, ints(1))
         z = check_random_state(random_state).standard_normal((n_samples, self.n_components))
         return self.inverse_transform(z.astype(np.float32))

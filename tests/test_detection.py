@@ -88,7 +88,8 @@ def test_report_matches_sklearn():
 
 
 @pytest.mark.parametrize("call,fragment", [
-    (lambda X, y: ParticleDetector().fit(X, y * 2), "0/1"),
+    (lambda X, y: ParticleDetector().fit(X, np.arange(len(y)) % 3), "Only binary"),
+    (lambda X, y: ParticleDetector().fit(X, np.ones(len(y))), "one class"),
     (lambda X, y: ParticleDetector().fit(X, y[:3]), "y has 3 labels"),
     (lambda X, y: ParticleDetector(n_clusters=1).fit(X), "'n_clusters'"),
     (lambda X, y: ParticleDetector(background_cluster=5).fit(X), "not a cluster index"),
@@ -203,3 +204,13 @@ def test_bad_label_free_options(call, error, fragment):
     X, y = blobs(20, 10)
     with pytest.raises(error, match=fragment):
         call(X, y)
+
+
+def test_labels_other_than_0_1_name_the_classes_and_the_larger_is_particle():
+    X, y = blobs(90, 30)
+    named = np.where(y == 1, "particle", "background")
+    detector = ParticleDetector(random_state=0).fit(X, named)
+    assert list(detector.classes_) == ["background", "particle"]
+    np.testing.assert_array_equal(detector.predict(X), named)
+    assert detector.score(X, named) == 1.0
+    assert detector.report(X, named)["F1"] == 1.0

@@ -93,7 +93,7 @@ def test_bad_optimizer_and_warmup(small_images):
     with pytest.raises(ValueError, match="'optimizer' parameter of CLR must be one of 'adamw', "
                                          "'lars', 'sgd'"):
         cl.CLR(optimizer="rmsprop").fit(small_images[0])
-    with pytest.raises(ValueError, match="'warmup_epochs' parameter of CPLR must be a number"):
+    with pytest.raises(ValueError, match="'warmup_epochs' parameter of CPLR must be a float >= 0"):
         cl.CPLR(warmup_epochs=-1).fit(small_images[0])
 
 

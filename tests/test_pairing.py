@@ -91,7 +91,7 @@ def test_duplicate_latents_are_not_each_others_neighbours():
     (LatentNeighbors(step={"a": 0}), pd.DataFrame({"a": range(64)}), "at least one factor"),
     (LatentNeighbors(step=8), pd.DataFrame(np.zeros((64, 6))), "neighbouring grid cells"),
     (LatentNeighbors(), pd.DataFrame({"a": [1.0] * 63 + [np.nan]}), "missing values"),
-    (LatentNeighbors(periodic="a"), pd.DataFrame({"a": range(64)}), "not a string"),
+    (LatentNeighbors(periodic="a"), pd.DataFrame({"a": range(64)}), "must be a list of factor names. Got .a."),
     (LatentNeighbors(), np.zeros(64), "must be 2-D"),
 ])
 def test_bad_pairing_input_is_explained(pairing, latents, message):

@@ -1,13 +1,22 @@
 """The augmentation pipeline of the pretrainers, its presets, and the parameter resolver."""
 
-import math
 import numbers
 
 import torch
 from sklearn.base import BaseEstimator, clone
 
-from ._ops import (color_jitter, feature_dropout, gaussian_blur, gaussian_noise, poisson_noise,
-                   random_affine, random_erasing, random_gain)
+from .._validation import NONNEGATIVE, POSITIVE, PROBABILITY
+from ..validation import Interval, Options, Pair, validate_parameters
+from ._ops import (
+    color_jitter,
+    feature_dropout,
+    gaussian_blur,
+    gaussian_noise,
+    poisson_noise,
+    random_affine,
+    random_erasing,
+    random_gain,
+)
 
 
 class Augment(BaseEstimator):
@@ -106,11 +115,30 @@ class Augment(BaseEstimator):
     True
     """
 
-    _interval_params = ("crop_scale", "crop_ratio", "blur_sigma", "erase_scale", "erase_ratio")
-    _probability_params = ("hflip", "vflip", "jitter_prob", "blur_prob", "erase_prob",
-                           "feature_drop")
-    _nonnegative_params = ("rotation", "translate", "gain_jitter", "brightness", "contrast",
-                           "noise_std")
+    _parameter_constraints = {
+        "crop_scale": Pair(positive=True, high=1),
+        "crop_ratio": Pair(positive=True),
+        "rotation": NONNEGATIVE,
+        "hflip": PROBABILITY,
+        "vflip": PROBABILITY,
+        "translate": PROBABILITY,
+        "gain": [None, Pair(low=0)],
+        "gain_jitter": NONNEGATIVE,
+        "clip": [None, Pair(strict=True)],
+        "brightness": NONNEGATIVE,
+        "contrast": PROBABILITY,
+        "jitter_prob": PROBABILITY,
+        "blur_sigma": Pair(positive=True),
+        "blur_prob": PROBABILITY,
+        "photons": [None, POSITIVE],
+        "erase_prob": PROBABILITY,
+        "erase_scale": Pair(positive=True, high=1),
+        "erase_ratio": Pair(positive=True),
+        "erase_value": Interval(numbers.Real),
+        "noise_std": NONNEGATIVE,
+        "feature_drop": PROBABILITY,
+        "padding_mode": Options(["zeros", "border", "reflection"]),
+    }
 
     def __init__(self, *, crop_scale=(0.25, 1.0), crop_ratio=(3 / 4, 4 / 3),
                  rotation=180.0, hflip=0.5, vflip=0.5, translate=0.0, gain=None,
@@ -142,11 +170,17 @@ class Augment(BaseEstimator):
         self.padding_mode = padding_mode
 
     def validate(self):
-        """Check every parameter and raise ``ValueError`` naming a bad one.
+        """Check every parameter and raise an error naming a bad one.
 
         Returns
         -------
         self : Augment
+
+        Raises
+        ------
+        contrastlearn.validation.InvalidParameterError
+            A ``ValueError`` (and ``TypeError``) naming the parameter, what it
+            must be and what it is.
 
         Examples
         --------
@@ -154,48 +188,9 @@ class Augment(BaseEstimator):
         >>> Augment(erase_prob=1.5).validate()
         Traceback (most recent call last):
         ...
-        ValueError: The 'erase_prob' parameter of Augment must be a probability in [0, 1]. Got 1.5.
+        contrastlearn.validation.InvalidParameterError: The 'erase_prob' parameter of Augment must be a float in [0, 1]. Got 1.5.
         """
-        def fail(name, expected):
-            raise ValueError(
-                f"The {name!r} parameter of Augment must be {expected}. "
-                f"Got {getattr(self, name)!r}."
-            )
-
-        def is_real(v):
-            return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-        def is_pair(v):
-            return (isinstance(v, (tuple, list)) and len(v) == 2
-                    and all(is_real(e) for e in v) and v[0] <= v[1])
-
-        for name in self._interval_params:
-            v = getattr(self, name)
-            if not (is_pair(v) and v[0] > 0):
-                fail(name, "a pair (low, high) of positive numbers with low <= high")
-        for name in ("crop_scale", "erase_scale"):
-            if getattr(self, name)[1] > 1:
-                fail(name, "within (0, 1]")
-        for name in self._probability_params:
-            if not (is_real(getattr(self, name)) and 0 <= getattr(self, name) <= 1):
-                fail(name, "a probability in [0, 1]")
-        for name in self._nonnegative_params:
-            if not (is_real(getattr(self, name)) and getattr(self, name) >= 0):
-                fail(name, "a finite number >= 0")
-        if self.contrast > 1:
-            fail("contrast", "in [0, 1]")
-        if self.translate > 1:
-            fail("translate", "in [0, 1]")
-        if self.gain is not None and not (is_pair(self.gain) and self.gain[0] >= 0):
-            fail("gain", "None or a pair (low, high) of numbers >= 0 with low <= high")
-        if self.clip is not None and not (is_pair(self.clip) and self.clip[0] < self.clip[1]):
-            fail("clip", "None or a pair (low, high) of finite numbers with low < high")
-        if not is_real(self.erase_value):
-            fail("erase_value", "a finite number")
-        if self.photons is not None and not (is_real(self.photons) and self.photons > 0):
-            fail("photons", "None or a number > 0")
-        if self.padding_mode not in ("zeros", "border", "reflection"):
-            fail("padding_mode", "one of 'zeros', 'border', 'reflection'")
+        validate_parameters(self)
         return self
 
     def __call__(self, x, output_size=None):

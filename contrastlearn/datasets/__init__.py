@@ -4,13 +4,13 @@ Every generator returns numpy arrays (and pandas DataFrames for tables of
 latent factors or labels); readers open files lazily.
 """
 
+from ..detection._frames import EdgeFrameFilter
+from ._crops import extract_crops, make_particle_crops
 from ._cxi import CXIImages, CXIShots, load_cxi, save_cxi
 from ._diffraction import make_diffraction
 from ._lenses import make_lenses
 from ._preprocess import preprocess_diffraction
 from ._sprites import SpriteImages, make_sprites
-from ..detection._frames import EdgeFrameFilter
-from ._crops import extract_crops, make_particle_crops
 from ._tomogram import make_tomogram
 
 __all__ = [

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._diffraction import _check_int, _check_real
-from ._tomogram import (PARTICLE_COLUMNS, _particle_voxels, make_tomogram)
+from ._tomogram import PARTICLE_COLUMNS, _particle_voxels, make_tomogram
 
 __all__ = ["extract_crops", "make_particle_crops"]
 

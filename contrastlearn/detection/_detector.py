@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import KMeans
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
-from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._validation import _is_int, validate_parameters
+from .._validation import BOOL, ints
+from ..validation import Options, Predicate, validate_parameters
 from ._frames import _otsu
 
 __all__ = ["ParticleDetector", "contrast_score", "detection_report"]
@@ -191,7 +192,9 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray, [0, 1]
+    classes_ : ndarray of shape (2,)
+        ``[0, 1]``, or the two labels of the ``y`` given to :meth:`fit`
+        (sorted; the second, e.g. 1 or True, is the particle class).
     kmeans_ : KMeans
     scaler_ : StandardScaler or None
     cluster_is_particle_ : ndarray of bool, shape (n_clusters,)
@@ -225,14 +228,13 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
     (0, 60)
     """
 
-    _parameter_checks = {
-        "n_clusters": (lambda v: _is_int(v, 2), "an int >= 2"),
-        "standardize": (lambda v: isinstance(v, bool), "a bool"),
-        "background_cluster": (lambda v: v in ("largest", "low_contrast") or _is_int(v, 0),
-                               "'largest', 'low_contrast' or a cluster index >= 0"),
-        "threshold": (lambda v: isinstance(v, str) and v in ("nearest", "otsu", "gmm"),
-                      "'nearest', 'otsu' or 'gmm'"),
-        "n_init": (lambda v: _is_int(v, 1), "an int >= 1"),
+    _parameter_constraints = {
+        "n_clusters": ints(2),
+        "standardize": BOOL,
+        "background_cluster": [Options(["largest", "low_contrast"]),
+                               Predicate(ints(0).is_satisfied_by, "a cluster index >= 0")],
+        "threshold": Options(["nearest", "otsu", "gmm"]),
+        "n_init": ints(1),
     }
 
     def __init__(self, n_clusters=2, *, standardize=True, background_cluster="largest",
@@ -251,9 +253,11 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Embeddings.
-        y : array-like of shape (n_samples,) of 0/1, default=None
-            Optional labels (1 = particle), used only to orient the clusters,
-            and not at all with ``background_cluster="low_contrast"``.
+        y : array-like of shape (n_samples,), default=None
+            Optional labels of two classes (0/1 or bool: 1 = particle; of
+            other labels the larger is the particle class), used only to
+            orient the clusters, and not at all with
+            ``background_cluster="low_contrast"``; they set ``classes_``.
         contrast : array-like of shape (n_samples,), default=None
             A label-free score per sample, higher for particles (e.g.
             :func:`contrast_score` of the crops); required by
@@ -273,6 +277,7 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
             raise ValueError("background_cluster='low_contrast' needs a contrast score per "
                              "sample: fit(X, contrast=...), e.g. contrast_score(crops).")
         self.classes_ = np.array([0, 1])
+        y = self._encode_labels(y, len(X)) if y is not None else None
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         Z = self.scaler_.transform(X) if self.scaler_ is not None else X
         self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init,
@@ -289,7 +294,6 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
             y = None
             is_particle = _split_clusters(self.cluster_contrast_, sizes)
         elif y is not None:
-            y = _binary_labels(y, len(X))
             share = np.array([y[clusters == c].mean() if np.any(clusters == c) else 0.0
                               for c in range(self.n_clusters)])
             is_particle = share > 0.5
@@ -314,6 +318,23 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
             self.threshold_ = (_otsu(margin) if self.threshold == "otsu"
                                else _gmm_threshold(margin, self.random_state))
         return self
+
+    def _encode_labels(self, y, n_samples):
+        """Set ``classes_`` from ``y`` and return ``y`` as 0/1 (1 = the particle class)."""
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(f"y has {len(y)} labels but X has {n_samples} samples.")
+        check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y")
+        if y_type != "binary":
+            raise ValueError("Only binary classification is supported (particle / background). "
+                             f"The type of the target is {y_type}.")
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"y holds one class ({classes[0]!r}): orienting the clusters needs "
+                             "particle and background labels; fit without y instead.")
+        self.classes_ = classes
+        return (y == classes[1]).astype(int)
 
     def _margin(self, distances):
         return (distances[:, ~self.cluster_is_particle_].min(axis=1)
@@ -340,7 +361,7 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         return self._margin(self._distances(X)) - self.threshold_
 
     def predict(self, X):
-        """1 for particle, 0 for background.
+        """1 for particle, 0 for background (``classes_[1]`` and ``classes_[0]``).
 
         With ``threshold="nearest"`` the nearest centroid's class; otherwise 1
         where :meth:`decision_function` is positive.
@@ -355,8 +376,10 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         """
         distances = self._distances(X)
         if self.threshold == "nearest":
-            return self.cluster_is_particle_[distances.argmin(axis=1)].astype(int)
-        return (self._margin(distances) - self.threshold_ > 0).astype(int)
+            particle = self.cluster_is_particle_[distances.argmin(axis=1)]
+        else:
+            particle = self._margin(distances) - self.threshold_ > 0
+        return self.classes_[particle.astype(int)]
 
     def score(self, X, y, sample_weight=None):
         """F1 score of the particle class.
@@ -364,15 +387,16 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) of 0/1
+        y : array-like of shape (n_samples,)
+            Labels, ``classes_[1]`` for particles.
         sample_weight : array-like, default=None
 
         Returns
         -------
         float
         """
-        return f1_score(_binary_labels(y, len(X)), self.predict(X), sample_weight=sample_weight,
-                        zero_division=0)
+        return f1_score(column_or_1d(y), self.predict(X), pos_label=self.classes_[1],
+                        sample_weight=sample_weight, zero_division=0)
 
     def report(self, X, y):
         """:func:`detection_report` of this detector on ``X`` against ``y``.
@@ -380,13 +404,16 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) of 0/1
+        y : array-like of shape (n_samples,)
+            Labels, ``classes_[1]`` for particles.
 
         Returns
         -------
         pandas.Series
         """
-        return detection_report(y, self.predict(X), self.decision_function(X))
+        particle = self.classes_[1]
+        return detection_report(column_or_1d(y) == particle, self.predict(X) == particle,
+                                self.decision_function(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

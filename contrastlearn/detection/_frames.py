@@ -1,12 +1,14 @@
 """The edge-energy frame filter: keep the tomogram crops that show structure."""
 
+import numbers
 
 import numpy as np
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..datasets._diffraction import _check_real
+from .._validation import NONNEGATIVE
+from ..validation import Interval, Options, validate_parameters
 
 
 class EdgeFrameFilter(TransformerMixin, BaseEstimator):
@@ -55,6 +57,12 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
     (2, 16, 16)
     """
 
+    _parameter_constraints = {
+        "threshold": [Options(["auto"]), Interval(numbers.Real)],
+        "method": Options(["sobel"]),
+        "sigma": NONNEGATIVE,
+    }
+
     def __init__(self, threshold="auto", method="sobel", sigma=1.0):
         self.threshold = threshold
         self.method = method
@@ -74,14 +82,8 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
         -------
         self : EdgeFrameFilter
         """
+        validate_parameters(self)
         threshold = self.threshold
-        if isinstance(threshold, str):
-            if threshold != "auto":
-                raise ValueError(f"threshold must be a number or 'auto'; got {threshold!r}.")
-        else:
-            threshold = _check_real(threshold, "threshold")
-            if not np.isfinite(threshold):
-                raise ValueError(f"threshold must be finite; got {threshold!r}.")
         scores = self.scores(X)
         if threshold == "auto":
             threshold = _otsu(scores)
@@ -102,11 +104,8 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
         energy : ndarray of shape (n_frames,), dtype float64
             Mean gradient magnitude per frame after smoothing.
         """
-        if self.method != "sobel":
-            raise ValueError(f"method must be 'sobel'; got {self.method!r}.")
-        sigma = _check_real(self.sigma, "sigma")
-        if not 0 <= sigma < np.inf:
-            raise ValueError(f"sigma must be a finite number >= 0; got {self.sigma!r}.")
+        validate_parameters(self)
+        sigma = float(self.sigma)
         X = _check_frames(X)
         energy = np.empty(len(X))
         for start in range(0, len(X), 4096):            # bounded memory, vectorised inside

@@ -27,8 +27,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._base import BasePretrainer
-from .._validation import _is_int, _is_positive_real, validate_parameters
+from .._validation import BOOL, POSITIVE, RANDOM_STATE, ints
+from ..validation import InstanceOf, Options, validate_parameters
 from ._labels import _label_indicator
 
 
@@ -118,14 +118,14 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     micro avg        1.0     1.0  1.0      322
     """
 
-    _parameter_checks = {
-        "C": (_is_positive_real, "a float > 0"),
-        "max_iter": (lambda v: _is_int(v, 1), "an int >= 1"),
-        "tol": (_is_positive_real, "a float > 0"),
-        "class_weight": (lambda v: v is None or isinstance(v, Mapping) or v == "balanced",
-                         "None, 'balanced' or a dict mapping classes to weights"),
-        "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "a bool"),
-        "random_state": BasePretrainer._parameter_checks["random_state"],
+    _parameter_constraints = {
+        "C": POSITIVE,
+        "max_iter": ints(1),
+        "tol": POSITIVE,
+        "class_weight": [None, Options(["balanced"]),
+                         InstanceOf(Mapping, name="a dict mapping classes to weights")],
+        "standardize": BOOL,
+        "random_state": RANDOM_STATE,
     }
 
     def __init__(self, C=1.0, *, max_iter=1000, tol=1e-4, class_weight=None,
