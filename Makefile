@@ -17,6 +17,8 @@ demo: $(VENV)/.installed
 	$(PY) -m contrastlearn demo
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest contrastlearn tests
 
 docs: $(VENV)/.installed

@@ -43,19 +43,19 @@ def bare_simclr(images, *, epochs, batch_size=256, lr=1e-3, temperature=0.1, see
     x = (x - x.mean()) / x.std()
     backbone = make_backbone("small_cnn_small", 1)
     width = embedding_dim(backbone, x.shape[1:])
-    head = nn.Sequential(nn.Linear(width, 256), nn.BatchNorm1d(256), nn.ReLU(),
-                         nn.Linear(256, 128))
+    head = nn.Sequential(nn.Linear(width, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128))
     model = nn.Sequential(backbone, head)
     augment = resolve_augment("upright", None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-6)
     steps = epochs * (len(x) // batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
+    )
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(x))
         for start in range(0, len(x) - batch_size + 1, batch_size):
-            batch = x[order[start:start + batch_size]]
+            batch = x[order[start : start + batch_size]]
             z = F.normalize(model(torch.cat([augment(batch), augment(batch)])), dim=1)
             logits = z @ z.T / temperature
             logits.fill_diagonal_(-math.inf)
@@ -90,8 +90,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--data", nargs="+", choices=["digits", "mnist"],
-                        default=["digits", "mnist"])
+    parser.add_argument(
+        "--data", nargs="+", choices=["digits", "mnist"], default=["digits", "mnist"]
+    )
     args = parser.parse_args()
     rows = []
     for name, X, y in datasets(args.data):
@@ -100,28 +101,43 @@ def main():
 
         def score(embedding, method, seed, seconds):
             accuracy = few_label_accuracy(embedding, y, label_fraction=fraction)
-            rows.append({"data": name, "method": method, "seed": seed, "accuracy": accuracy,
-                         "fit s": seconds})
-            print(f"{name} | {method} | seed {seed}: {accuracy:.3f} ({seconds:.0f} s)",
-                  flush=True)
+            rows.append(
+                {
+                    "data": name,
+                    "method": method,
+                    "seed": seed,
+                    "accuracy": accuracy,
+                    "fit s": seconds,
+                }
+            )
+            print(f"{name} | {method} | seed {seed}: {accuracy:.3f} ({seconds:.0f} s)", flush=True)
 
         score(flat, "raw pixels", 0, 0.0)
         score(PCA(50, random_state=0).fit_transform(flat), "PCA, 50 components", 0, 0.0)
         for seed in args.seeds:
             start = time.perf_counter()
-            clr = cl.CLR(augment="upright", max_epochs=args.epochs, random_state=seed,
-                         monitor_samples=0)
+            clr = cl.CLR(
+                augment="upright", max_epochs=args.epochs, random_state=seed, monitor_samples=0
+            )
             embedding = clr.fit_transform(X)
-            score(embedding, "CLR(augment='upright'), defaults", seed,
-                  time.perf_counter() - start)
+            score(embedding, "CLR(augment='upright'), defaults", seed, time.perf_counter() - start)
             start = time.perf_counter()
             embedding = bare_simclr(X, epochs=args.epochs, seed=seed)
             score(embedding, "bare SimCLR loop", seed, time.perf_counter() - start)
-    table = (pd.DataFrame(rows).groupby(["data", "method"], sort=False)
-             .agg(accuracy=("accuracy", "mean"), sd=("accuracy", "std"), seeds=("seed", "size"),
-                  fit_s=("fit s", "mean")))
-    print(f"\n{args.epochs} epochs, batch 256, small_cnn_small, 'upright' augmentations; linear "
-          "probe on 10 labels per class, 5 label draws; mean (sd) over seeds\n")
+    table = (
+        pd.DataFrame(rows)
+        .groupby(["data", "method"], sort=False)
+        .agg(
+            accuracy=("accuracy", "mean"),
+            sd=("accuracy", "std"),
+            seeds=("seed", "size"),
+            fit_s=("fit s", "mean"),
+        )
+    )
+    print(
+        f"\n{args.epochs} epochs, batch 256, small_cnn_small, 'upright' augmentations; linear "
+        "probe on 10 labels per class, 5 label draws; mean (sd) over seeds\n"
+    )
     print(table.to_markdown(floatfmt=".3f"))
 
 

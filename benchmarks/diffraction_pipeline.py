@@ -1,4 +1,4 @@
-"""Training choices for CLR/CPLR on diffraction patterns, side by side, under the reference protocol.
+"""Training choices for CLR/CPLR on diffraction patterns, side by side, reference protocol.
 
 Usage::
 
@@ -57,29 +57,53 @@ def variants(names, epochs, reference_backbone):
         if "centre" in names:
             centred = PolarProjection(center="pixel")
             if cls is cl.CPLR:
-                rows.append(("projection centred on the beam pixel", cls,
-                             {**base, "polar": centred}))
+                rows.append(
+                    ("projection centred on the beam pixel", cls, {**base, "polar": centred})
+                )
             else:
                 rows.append(("polar view", cls, {**base, "view": "polar"}))
-                rows.append(("polar view centred on the beam pixel", cls,
-                             {**base, "view": "polar", "polar": centred}))
+                rows.append(
+                    (
+                        "polar view centred on the beam pixel",
+                        cls,
+                        {**base, "view": "polar", "polar": centred},
+                    )
+                )
         if "epochs" in names:
             rows.append((f"{3 * epochs} epochs", cls, {**base, "max_epochs": 3 * epochs}))
         if "head" in names:
-            rows.append(("head (512, 512, 128), BN on all", cls,
-                         {**base, "projection_dims": (512, 512, 128),
-                          "projection_batchnorm": "all"}))
+            rows.append(
+                (
+                    "head (512, 512, 128), BN on all",
+                    cls,
+                    {**base, "projection_dims": (512, 512, 128), "projection_batchnorm": "all"},
+                )
+            )
         if "augment" in names:
-            rows.append(("reference augmentations", cls,
-                         {**base, "augment": "cplr-reference", "normalize": "minmax"}))
+            rows.append(
+                (
+                    "reference augmentations",
+                    cls,
+                    {**base, "augment": "cplr-reference", "normalize": "minmax"},
+                )
+            )
         if "reference" in names:
-            reference = {**base, "augment": "cplr-reference", "normalize": "minmax",
-                         "projection_dims": (512, 512, 128), "projection_batchnorm": "all",
-                         "optimizer": "lars", "lr": 0.1 * math.sqrt(base["batch_size"]),
-                         "weight_decay": 1e-4, "warmup_epochs": 0.1 * epochs}
+            reference = {
+                **base,
+                "augment": "cplr-reference",
+                "normalize": "minmax",
+                "projection_dims": (512, 512, 128),
+                "projection_batchnorm": "all",
+                "optimizer": "lars",
+                "lr": 0.1 * math.sqrt(base["batch_size"]),
+                "weight_decay": 1e-4,
+                "warmup_epochs": 0.1 * epochs,
+            }
             if cls is cl.CPLR:
-                reference |= {"polar": PolarProjection(**REFERENCE_PROJECTION_SETTINGS),
-                              "project_first": True}
+                reference |= {
+                    "polar": PolarProjection(**REFERENCE_PROJECTION_SETTINGS),
+                    "project_first": True,
+                }
             if reference_backbone:
                 reference["backbone"] = "cplr_resnet18"
             rows.append(("reference training", cls, reference))
@@ -92,8 +116,9 @@ def main():
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
-    parser.add_argument("--variants", nargs="*",
-                        default=["order", "epochs", "head", "augment", "reference"])
+    parser.add_argument(
+        "--variants", nargs="*", default=["order", "epochs", "head", "augment", "reference"]
+    )
     parser.add_argument("--reference-backbone", action="store_true")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -101,33 +126,55 @@ def main():
     start_all = time.perf_counter()
     for seed in args.seeds:
         X, Y, _ = diffraction_shots(args.n_samples, args.image_size, seed)
-        pca = baseline_embeddings("PCA", X, [X], n_components=256, log_intensity=True,
-                                  random_state=seed)[0]
-        records.append({"Type": "PCA", "Variant": pca.description, "seed": seed,
-                        "F1": linear_evaluation(pca.probe, Y, random_state=seed)
-                        .loc["macro avg", "f1"],
-                        "Overlap": overlap_score(pca.neighbors, Y, 0.01, "euclidean"),
-                        "Fit seconds": 0.0})
+        pca = baseline_embeddings(
+            "PCA", X, [X], n_components=256, log_intensity=True, random_state=seed
+        )[0]
+        records.append(
+            {
+                "Type": "PCA",
+                "Variant": pca.description,
+                "seed": seed,
+                "F1": linear_evaluation(pca.probe, Y, random_state=seed).loc["macro avg", "f1"],
+                "Overlap": overlap_score(pca.neighbors, Y, 0.01, "euclidean"),
+                "Fit seconds": 0.0,
+            }
+        )
         for name, cls, params in variants(args.variants, args.epochs, args.reference_backbone):
             start = time.perf_counter()
             model = cls(random_state=seed, device=args.device, **params).fit(X)
             seconds = time.perf_counter() - start
             embedding = model.transform(X)
-            record = {"Type": cls.__name__, "Variant": name, "seed": seed,
-                      "F1": linear_evaluation(embedding, Y, random_state=seed)
-                      .loc["macro avg", "f1"],
-                      "Overlap": overlap_score(embedding, Y, 0.01, "cosine"),
-                      "Fit seconds": seconds}
+            record = {
+                "Type": cls.__name__,
+                "Variant": name,
+                "seed": seed,
+                "F1": linear_evaluation(embedding, Y, random_state=seed).loc["macro avg", "f1"],
+                "Overlap": overlap_score(embedding, Y, 0.01, "cosine"),
+                "Fit seconds": seconds,
+            }
             records.append(record)
-            print(f"seed {seed} {record['Type']:5} {name:34} F1={record['F1']:.3f} "
-                  f"overlap={record['Overlap']:.3f} ({seconds:.0f} s)", flush=True)
-    table = (pd.DataFrame(records).groupby(["Type", "Variant"], sort=False)
-             .agg(F1=("F1", "mean"), F1_sd=("F1", "std"), Overlap=("Overlap", "mean"),
-                  Overlap_sd=("Overlap", "std"), fit_s=("Fit seconds", "mean"))
-             .reset_index())
-    print(f"\nmake_diffraction(n_samples={args.n_samples}, image_size={args.image_size}) "
-          f"without empty shots, seeds {args.seeds}; {args.epochs} epochs unless stated; "
-          f"reference protocol; {(time.perf_counter() - start_all) / 60:.1f} min in all\n")
+            print(
+                f"seed {seed} {record['Type']:5} {name:34} F1={record['F1']:.3f} "
+                f"overlap={record['Overlap']:.3f} ({seconds:.0f} s)",
+                flush=True,
+            )
+    table = (
+        pd.DataFrame(records)
+        .groupby(["Type", "Variant"], sort=False)
+        .agg(
+            F1=("F1", "mean"),
+            F1_sd=("F1", "std"),
+            Overlap=("Overlap", "mean"),
+            Overlap_sd=("Overlap", "std"),
+            fit_s=("Fit seconds", "mean"),
+        )
+        .reset_index()
+    )
+    print(
+        f"\nmake_diffraction(n_samples={args.n_samples}, image_size={args.image_size}) "
+        f"without empty shots, seeds {args.seeds}; {args.epochs} epochs unless stated; "
+        f"reference protocol; {(time.perf_counter() - start_all) / 60:.1f} min in all\n"
+    )
     print(table.to_markdown(index=False, floatfmt=".3f"))
 
 

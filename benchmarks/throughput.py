@@ -80,7 +80,7 @@ def bare_loop(params, X, epochs):
         start = time.perf_counter()
         order = torch.randperm(len(X)).numpy()
         for i in range(n_batches):
-            rows = np.sort(order[i * batch_size:(i + 1) * batch_size])
+            rows = np.sort(order[i * batch_size : (i + 1) * batch_size])
             x = torch.from_numpy(X[rows]).to(device, non_blocking=True)
             if on_cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -149,11 +149,18 @@ def lightly_rate(params, X, epochs, workers):
             return transform(Image.fromarray(X[i, 0]).convert("L"))
 
     loader = torch.utils.data.DataLoader(
-        Images(), batch_size=params["batch_size"], shuffle=True, drop_last=True,
-        num_workers=workers, pin_memory=True, persistent_workers=workers > 0)
+        Images(),
+        batch_size=params["batch_size"],
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=True,
+        persistent_workers=workers > 0,
+    )
     criterion = NTXentLoss(temperature=0.1)
-    optimizer = torch.optim.AdamW(list(module.backbone.parameters())
-                                  + list(module.head.parameters()), lr=1e-3)
+    optimizer = torch.optim.AdamW(
+        list(module.backbone.parameters()) + list(module.head.parameters()), lr=1e-3
+    )
     on_cuda = torch.device(device).type == "cuda"
     module.train()
     times = []
@@ -175,26 +182,36 @@ def lightly_rate(params, X, epochs, workers):
     return (len(X) // params["batch_size"]) * params["batch_size"] / np.mean(times[1:])
 
 
-def measure(size, batch_size, backbone, vit, n_images, epochs, device, peak_flops, workers,
-            repeats):
+def measure(
+    size, batch_size, backbone, vit, n_images, epochs, device, peak_flops, workers, repeats
+):
     """The table rows of one image size, its FLOPs per image and the CLR.fit / bare loop ratio."""
     X = np.random.default_rng(0).integers(0, 256, size=(n_images, 1, size, size), dtype=np.uint8)
-    params = dict(backbone=backbone, batch_size=batch_size, max_epochs=epochs, device=device,
-                  projection_dims=HEAD, random_state=0)
+    params = dict(
+        backbone=backbone,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        device=device,
+        projection_dims=HEAD,
+        random_state=0,
+    )
     steps = max(5, n_images // batch_size)
     step_rate, flops = model_step(params, X, steps)
     rates = {"bare model step": step_rate}
     # Shared machines drift by 10-30 % over minutes: alternate CLR.fit and the bare loop.
-    pairs = np.array([(fit_rate(cl.CLR(**params), X), bare_loop(params, X, epochs))
-                      for _ in range(repeats)])
+    pairs = np.array(
+        [(fit_rate(cl.CLR(**params), X), bare_loop(params, X, epochs)) for _ in range(repeats)]
+    )
     rates["bare loop (CLR's augmentation and loss)"] = np.median(pairs[:, 1])
     rates["CLR.fit"] = np.median(pairs[:, 0])
     rates["CPLR.fit"] = fit_rate(cl.CPLR(**params), X)
     rates["SimSiam.fit"] = fit_rate(cl.SimSiam(**params), X)
     rates["DINO.fit (2 global crops)"] = fit_rate(
-        cl.DINO(**{**params, "projection_dims": HEAD}, n_local_crops=0), X)
+        cl.DINO(**{**params, "projection_dims": HEAD}, n_local_crops=0), X
+    )
     rates[f"iBOT.fit ({vit}, 2 global crops)"] = fit_rate(
-        cl.iBOT(**{**params, "backbone": vit}, n_local_crops=0), X)
+        cl.iBOT(**{**params, "backbone": vit}, n_local_crops=0), X
+    )
     try:  # never lose the other measurements to it: it only runs where lightly imports
         rates["lightly SimCLR pipeline"] = lightly_rate(params, X, epochs, workers)
     except Exception as error:  # noqa: BLE001
@@ -208,43 +225,75 @@ def measure(size, batch_size, backbone, vit, n_images, epochs, device, peak_flop
     clr.transform(X)
     synchronize(device)
     rates["CLR.transform"] = n_images / (time.perf_counter() - start)
-    return [{
-        "image": f"{size}x{size}",
-        "batch": batch_size,
-        "pipeline": name,
-        "img/s": round(rate),
-        "vs step": round(rate / step_rate, 3),
-        "MFU": (f"{rate * flops / peak_flops:.1%}" if peak_flops and "transform" not in name
-                and "iBOT" not in name else ""),
-    } for name, rate in rates.items()], flops, np.median(pairs[:, 0] / pairs[:, 1])
+    return (
+        [
+            {
+                "image": f"{size}x{size}",
+                "batch": batch_size,
+                "pipeline": name,
+                "img/s": round(rate),
+                "vs step": round(rate / step_rate, 3),
+                "MFU": (
+                    f"{rate * flops / peak_flops:.1%}"
+                    if peak_flops and "transform" not in name and "iBOT" not in name
+                    else ""
+                ),
+            }
+            for name, rate in rates.items()
+        ],
+        flops,
+        np.median(pairs[:, 0] / pairs[:, 1]),
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="peak bf16 TFLOP/s of the GPU (default: 793 for an H100)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="alternating CLR.fit / bare loop measurements (medians reported)")
-    parser.add_argument("--workers", type=int, default=15,
-                        help="DataLoader workers for the lightly pipeline")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="peak bf16 TFLOP/s of the GPU (default: 793 for an H100)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternating CLR.fit / bare loop measurements (medians reported)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=15, help="DataLoader workers for the lightly pipeline"
+    )
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     if cuda:
-        configs = [(64, 1024, "resnet18", "vit_small_p8", 16384),
-                   (128, 512, "resnet18", "vit_small_p16", 8192)]
+        configs = [
+            (64, 1024, "resnet18", "vit_small_p8", 16384),
+            (128, 512, "resnet18", "vit_small_p16", 8192),
+        ]
         name = torch.cuda.get_device_name()
         peak = args.peak_tflops or (793.0 if "H100" in name else None)
     else:
-        configs = [(32, 256, "small_cnn", "vit_tiny_p8", 2048),
-                   (64, 256, "small_cnn", "vit_tiny_p16", 2048)]
+        configs = [
+            (32, 256, "small_cnn", "vit_tiny_p8", 2048),
+            (64, 256, "small_cnn", "vit_tiny_p16", 2048),
+        ]
         name, peak = f"CPU, {torch.get_num_threads()} threads", args.peak_tflops
     rows, notes = [], []
     for size, batch, backbone, vit, n in configs:
-        table, flops, fit_vs_loop = measure(size, batch, backbone, vit, n, args.epochs,
-                                            args.device, peak * 1e12 if peak else None,
-                                            args.workers, args.repeats)
+        table, flops, fit_vs_loop = measure(
+            size,
+            batch,
+            backbone,
+            vit,
+            n,
+            args.epochs,
+            args.device,
+            peak * 1e12 if peak else None,
+            args.workers,
+            args.repeats,
+        )
         rows += table
         rate = {row["pipeline"]: row["img/s"] for row in table}
         lightly = rate.get("lightly SimCLR pipeline")
@@ -254,10 +303,13 @@ def main():
             f"of {args.repeats} alternating runs); CLR.fit / bare model step "
             f"{rate['CLR.fit'] / rate['bare model step']:.2f}; CLR.fit / lightly "
             f"{rate['CLR.fit'] / lightly if lightly else float('nan'):.1f}; CLR.transform / "
-            f"CLR.fit {rate['CLR.transform'] / rate['CLR.fit']:.1f}")
-    print(f"\n{name}; torch {torch.__version__}, contrastlearn {cl.__version__}; "
-          f"{args.epochs} epochs per fit, the first excluded as warm-up; peak "
-          f"{peak or 'n/a'} TFLOP/s\n")
+            f"CLR.fit {rate['CLR.transform'] / rate['CLR.fit']:.1f}"
+        )
+    print(
+        f"\n{name}; torch {torch.__version__}, contrastlearn {cl.__version__}; "
+        f"{args.epochs} epochs per fit, the first excluded as warm-up; peak "
+        f"{peak or 'n/a'} TFLOP/s\n"
+    )
     print("\n".join(notes) + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False))
 

@@ -39,8 +39,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 import contrastlearn as cl
 from contrastlearn.datasets import EdgeFrameFilter, extract_crops, make_tomogram
-from contrastlearn.detection._frames import _otsu
 from contrastlearn.detection import contrast_score, detection_report
+from contrastlearn.detection._frames import _otsu
 
 SHAPE, N_PARTICLES = (48, 128, 128), 40
 RULES = {  # name: (ParticleDetector keyword arguments, whether the labels orient the clusters)
@@ -48,8 +48,10 @@ RULES = {  # name: (ParticleDetector keyword arguments, whether the labels orien
     "k=2, low contrast": (dict(n_clusters=2, background_cluster="low_contrast"), False),
     "k=4, low contrast": (dict(n_clusters=4, background_cluster="low_contrast"), False),
     "k=8, low contrast": (dict(n_clusters=8, background_cluster="low_contrast"), False),
-    "k=4, low contrast, gmm": (dict(n_clusters=4, background_cluster="low_contrast",
-                                    threshold="gmm"), False),
+    "k=4, low contrast, gmm": (
+        dict(n_clusters=4, background_cluster="low_contrast", threshold="gmm"),
+        False,
+    ),
 }
 METRICS = ["F1", "precision", "recall", "ROC AUC"]
 
@@ -59,22 +61,28 @@ def flatten(X):
 
 
 def run_seed(seed, epochs, snr_region):
-    volume, particles = make_tomogram(shape=SHAPE, n_particles=N_PARTICLES,
-                                      snr_region=snr_region, random_state=seed)
+    volume, particles = make_tomogram(
+        shape=SHAPE, n_particles=N_PARTICLES, snr_region=snr_region, random_state=seed
+    )
     crops, labels, _ = extract_crops(volume, particles, crop_size=16, stride=8)
     edges = EdgeFrameFilter(threshold="auto").fit(crops)
     keep = edges.get_support(crops)
     X, y = crops[keep], labels[keep]
-    print(f"seed {seed}: {len(crops)} crops, {int(labels.sum())} with a particle; the edge "
-          f"filter keeps {len(X)} ({int(y.sum())} with a particle)", flush=True)
+    print(
+        f"seed {seed}: {len(crops)} crops, {int(labels.sum())} with a particle; the edge "
+        f"filter keeps {len(X)} ({int(y.sum())} with a particle)",
+        flush=True,
+    )
     contrast = contrast_score(X)
     augment = cl.Augment(crop_scale=(0.6, 1.0), blur_prob=0.3, noise_std=0.1)
     representations = {
-        "CLR embedding": cl.CLR(augment=augment, max_epochs=epochs, normalize="image",
-                                random_state=seed),
+        "CLR embedding": cl.CLR(
+            augment=augment, max_epochs=epochs, normalize="image", random_state=seed
+        ),
         "raw pixels": FunctionTransformer(flatten),
-        "PCA, 32 components": make_pipeline(FunctionTransformer(flatten),
-                                            PCA(32, random_state=seed)),
+        "PCA, 32 components": make_pipeline(
+            FunctionTransformer(flatten), PCA(32, random_state=seed)
+        ),
     }
     rows = {}
     for name, representation in representations.items():
@@ -86,16 +94,21 @@ def run_seed(seed, epochs, snr_region):
             if oriented:
                 detector.fit(embedding, y)
             else:
-                detector.fit(embedding, contrast=contrast)   # no labels
+                detector.fit(embedding, contrast=contrast)  # no labels
             rows[name, rule] = detector.report(embedding, y)
             rows[name, rule]["fit s"] = seconds
-        print(f"  {name} ({seconds:.1f} s): " + ", ".join(
-            f"{rule} F1 {rows[name, rule]['F1']:.3f} AUC {rows[name, rule]['ROC AUC']:.3f}"
-            for rule in RULES), flush=True)
+        print(
+            f"  {name} ({seconds:.1f} s): "
+            + ", ".join(
+                f"{rule} F1 {rows[name, rule]['F1']:.3f} AUC {rows[name, rule]['ROC AUC']:.3f}"
+                for rule in RULES
+            ),
+            flush=True,
+        )
     rows["contrast score alone", "Otsu threshold"] = detection_report(
-        y, (contrast > _otsu(contrast)).astype(int), contrast)
-    rows["every kept crop a particle", "-"] = detection_report(y, np.ones_like(y),
-                                                               np.ones(len(y)))
+        y, (contrast > _otsu(contrast)).astype(int), contrast
+    )
+    rows["every kept crop a particle", "-"] = detection_report(y, np.ones_like(y), np.ones(len(y)))
     table = pd.DataFrame(rows).T[METRICS + ["TP", "FP", "FN", "TN", "fit s"]]
     table.index.names = ["representation", "rule"]
     print(table.reset_index().to_markdown(index=False, floatfmt=".3f"), flush=True)
@@ -112,11 +125,15 @@ def main():
     stacked = pd.concat(tables, keys=args.seeds)[METRICS]
     mean = stacked.groupby(level=[1, 2], sort=False).mean()
     sd = stacked.groupby(level=[1, 2], sort=False).std(ddof=1)
-    summary = pd.DataFrame({m: [f"{a:.3f} ± {b:.3f}" for a, b in zip(mean[m], sd[m])]
-                            for m in METRICS}, index=mean.index)
-    print(f"\nmake_tomogram(shape={SHAPE}, n_particles={N_PARTICLES}, snr=0.1, "
-          f"snr_region={args.snr_region!r}); 16x16 crops, stride 8, all slices; edge filter "
-          f"'auto'; CLR {args.epochs} epochs; seeds {args.seeds}; mean ± sd (ddof=1)\n")
+    summary = pd.DataFrame(
+        {m: [f"{a:.3f} ± {b:.3f}" for a, b in zip(mean[m], sd[m])] for m in METRICS},
+        index=mean.index,
+    )
+    print(
+        f"\nmake_tomogram(shape={SHAPE}, n_particles={N_PARTICLES}, snr=0.1, "
+        f"snr_region={args.snr_region!r}); 16x16 crops, stride 8, all slices; edge filter "
+        f"'auto'; CLR {args.epochs} epochs; seeds {args.seeds}; mean ± sd (ddof=1)\n"
+    )
     print(summary.reset_index().to_markdown(index=False))
 
 

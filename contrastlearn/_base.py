@@ -59,8 +59,9 @@ def _check_device_available(device):
                 "available, else the CPU) or device='cpu'."
             )
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps' is not available on this machine; use device='auto' "
-                         "or device='cpu'.")
+        raise ValueError(
+            "device='mps' is not available on this machine; use device='auto' or device='cpu'."
+        )
 
 
 def _free_most_cuda_device():
@@ -131,16 +132,30 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 X = np.asarray(X)
             except ValueError as error:
                 raise ValueError(
-                    f"X must be an array of equally shaped images or vectors: {error}") from None
+                    f"X must be an array of equally shaped images or vectors: {error}"
+                ) from None
         if np.iscomplexobj(X):
             raise ValueError(_complex_message(X.dtype))
         ndim = X.ndim
         if ndim == 2:
-            X = validate_data(self, X, reset=reset, dtype="numeric",
-                              ensure_min_samples=min_samples, ensure_all_finite=False)
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype="numeric",
+                ensure_min_samples=min_samples,
+                ensure_all_finite=False,
+            )
         elif ndim in (3, 4):
-            X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=min_samples,
-                            ensure_all_finite=False, input_name="X", estimator=self)
+            X = check_array(
+                X,
+                allow_nd=True,
+                dtype="numeric",
+                ensure_min_samples=min_samples,
+                ensure_all_finite=False,
+                input_name="X",
+                estimator=self,
+            )
         else:
             raise ValueError(
                 "Reshape your data: X must be images of shape (n_samples, H, W) or "
@@ -165,8 +180,10 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _check_sample_shape(self, sample_shape, reset):
         """Record the sample shape in fit; insist on the same one afterwards."""
         if min(sample_shape) < 1:
-            raise ValueError(f"X holds empty samples of shape {sample_shape}; every image side "
-                             "(and channel count) must be at least 1.")
+            raise ValueError(
+                f"X holds empty samples of shape {sample_shape}; every image side "
+                "(and channel count) must be at least 1."
+            )
         if len(sample_shape) == 1 and self._uses_polar_view():
             raise ValueError(
                 f"{type(self).__name__} projects images to polar coordinates, but X has flat "
@@ -178,9 +195,12 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.input_shape_ = sample_shape
         elif sample_shape != self.input_shape_:
             name, n_features = type(self).__name__, math.prod(sample_shape)
-            found = (f"X has {n_features} features, but {name} is expecting "
-                     f"{self.n_features_in_} features as input"
-                     if n_features != self.n_features_in_ else "X has the right number of values")
+            found = (
+                f"X has {n_features} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input"
+                if n_features != self.n_features_in_
+                else "X has the right number of values"
+            )
             raise ValueError(
                 f"{found}: samples of shape {sample_shape} were given, {name} was fitted on "
                 f"samples of shape {self.input_shape_}."
@@ -202,8 +222,9 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def _make_preprocess(self, X):
         """:class:`Preprocess` with its statistics measured on ``X``."""
-        return Preprocess(self.log_intensity, self.normalize, n_channels=X.shape[1],
-                          nan_policy=self.nan_policy).fit(X, batch_size=max(self.batch_size, 1024))
+        return Preprocess(
+            self.log_intensity, self.normalize, n_channels=X.shape[1], nan_policy=self.nan_policy
+        ).fit(X, batch_size=max(self.batch_size, 1024))
 
     def _uses_polar_view(self):
         """Whether any branch sees a polar projection (which needs images)."""
@@ -250,10 +271,21 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         if self.checkpoint_dir is None:
             return None
-        params = {key: value for key, value in self.get_params(deep=False).items()
-                  if key not in ("verbose", "callbacks", "checkpoint_dir", "device")}
-        fingerprint = joblib.hash((type(self).__name__, params, torch.device(self.device_).type,
-                                   tuple(X.shape), str(X.dtype), data))
+        params = {
+            key: value
+            for key, value in self.get_params(deep=False).items()
+            if key not in ("verbose", "callbacks", "checkpoint_dir", "device")
+        }
+        fingerprint = joblib.hash(
+            (
+                type(self).__name__,
+                params,
+                torch.device(self.device_).type,
+                tuple(X.shape),
+                str(X.dtype),
+                data,
+            )
+        )
         return os.fspath(self.checkpoint_dir), fingerprint
 
     def _train(self, X, make_module, *, y=None, partners=None, data=None, monitor=None):
@@ -265,9 +297,17 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         :class:`~contrastlearn.monitor.TrainingMonitor`) watches the epochs.
         """
         self.device_ = self._resolve_device()
-        self.net_ = train_network(self, make_module, X, y, self._pair_loss,
-                                  after_step=self._after_optimizer_step, partners=partners,
-                                  checkpoint=self._checkpoint(X, data), monitor=monitor)
+        self.net_ = train_network(
+            self,
+            make_module,
+            X,
+            y,
+            self._pair_loss,
+            after_step=self._after_optimizer_step,
+            partners=partners,
+            checkpoint=self._checkpoint(X, data),
+            monitor=monitor,
+        )
         self.history_ = self.net_.history
         return self
 
@@ -324,8 +364,11 @@ def _init_with(parent, method_params, class_name):
     Its signature lists every parameter with its default (the method's own
     last), so sklearn's ``get_params``, ``clone`` and ``set_params`` see them.
     """
-    defaults = {name: param.default for name, param in
-                inspect.signature(parent.__init__).parameters.items() if name != "self"}
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(parent.__init__).parameters.items()
+        if name != "self"
+    }
     defaults.update(method_params)
 
     def __init__(self, **params):
@@ -337,8 +380,11 @@ def _init_with(parent, method_params, class_name):
 
     __init__.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-           for name, default in defaults.items()])
+        + [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+            for name, default in defaults.items()
+        ]
+    )
     __init__.__qualname__ = f"{class_name}.__init__"
     return __init__
 
@@ -385,10 +431,15 @@ class BasePretrainer(NetworkTransformer):
     _parameter_constraints = {
         "backbone": BACKBONE,
         "projection_dims": DIMS,
-        "augment": [None, InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
-                    Options(AUGMENT_PRESETS)],
-        "pairing": [Options(["augment"]),
-                    InstanceOf(LatentNeighbors, name="a contrastlearn.pairing.LatentNeighbors")],
+        "augment": [
+            None,
+            InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
+            Options(AUGMENT_PRESETS),
+        ],
+        "pairing": [
+            Options(["augment"]),
+            InstanceOf(LatentNeighbors, name="a contrastlearn.pairing.LatentNeighbors"),
+        ],
         **NetworkTransformer._parameter_constraints,
         "monitor_samples": ints(0),
         "eval_every": ints(1),
@@ -397,13 +448,36 @@ class BasePretrainer(NetworkTransformer):
         "tol": NONNEGATIVE,
     }
 
-    def __init__(self, *, backbone="auto", projection_dims=(256, 128), image_shape=None,
-                 normalize="dataset", log_intensity=False, nan_policy="raise",
-                 augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", optimizer="adamw", warmup_epochs=0,
-                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None, monitor_samples=256, eval_every=1, early_stopping=False,
-                 n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        backbone="auto",
+        projection_dims=(256, 128),
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         self.backbone = backbone
         self.projection_dims = projection_dims
         self.image_shape = image_shape
@@ -454,16 +528,21 @@ class BasePretrainer(NetworkTransformer):
                     "features. Pass image_shape=(H, W) or (C, H, W) to reshape them, or use "
                     "backbone='mlp'."
                 )
-            backbone = backbones.make_backbone(name, input_shape[0], n_features=input_shape[0],
-                                               image_size=tuple(input_shape[1:]) or None)
+            backbone = backbones.make_backbone(
+                name,
+                input_shape[0],
+                n_features=input_shape[0],
+                image_size=tuple(input_shape[1:]) or None,
+            )
         return backbone, backbones.embedding_dim(backbone, input_shape)
 
     def _make_module(self, X):
         """Build preprocessing (with statistics measured on ``X``), backbone and head."""
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
-        return PretrainModule(self._make_preprocess(X), backbone, self._make_head(n_out),
-                              view=self._make_view())
+        return PretrainModule(
+            self._make_preprocess(X), backbone, self._make_head(n_out), view=self._make_view()
+        )
 
     def _total_steps(self, X):
         """Optimiser steps of a whole fit on ``X`` (e.g. a momentum schedule's length)."""
@@ -492,7 +571,8 @@ class BasePretrainer(NetworkTransformer):
                 f"{lonely} of {n_samples} images have no latent neighbour within the steps "
                 f"{dict(zip(pairs.factors_, pairs.steps_.tolist()))}; they are paired with a "
                 "second augmentation of themselves. Use larger steps or more of the grid.",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         return pairs.sample
 
@@ -505,12 +585,16 @@ class BasePretrainer(NetworkTransformer):
         """``eval_set`` as ``(images, labels)`` checked against the training data, or None."""
         if eval_set is None:
             if self.early_stopping:
-                raise ValueError("early_stopping=True stops on the k-NN score of labelled "
-                                 "validation images: pass fit(X, eval_set=(X_val, y_val)).")
+                raise ValueError(
+                    "early_stopping=True stops on the k-NN score of labelled "
+                    "validation images: pass fit(X, eval_set=(X_val, y_val))."
+                )
             return None
         if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-            raise ValueError("eval_set must be a pair (X_val, y_val) of validation images and "
-                             f"their labels; got {type(eval_set).__name__}.")
+            raise ValueError(
+                "eval_set must be a pair (X_val, y_val) of validation images and "
+                f"their labels; got {type(eval_set).__name__}."
+            )
         try:
             X_val = self._validate_input(eval_set[0], reset=False)
         except ValueError as error:
@@ -520,13 +604,16 @@ class BasePretrainer(NetworkTransformer):
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
                 "eval_set's labels y_val must be class labels (n_samples,) or a multi-hot "
-                f"matrix (n_samples, n_labels); got {kind} values of shape {y_val.shape}.")
+                f"matrix (n_samples, n_labels); got {kind} values of shape {y_val.shape}."
+            )
         if len(y_val) != len(X_val):
             raise ValueError(f"eval_set holds {len(X_val)} images but {len(y_val)} labels.")
         if len(y_val) < 10 or (kind != "multilabel-indicator" and len(np.unique(y_val)) < 2):
-            raise ValueError("eval_set needs at least 10 labelled images of at least 2 classes "
-                             "for its 5-fold k-NN score; got "
-                             f"{len(y_val)} of {len(np.unique(y_val, axis=0))} class(es).")
+            raise ValueError(
+                "eval_set needs at least 10 labelled images of at least 2 classes "
+                "for its 5-fold k-NN score; got "
+                f"{len(y_val)} of {len(np.unique(y_val, axis=0))} class(es)."
+            )
         return X_val, y_val
 
     def _make_monitor(self, X, eval_set):
@@ -537,9 +624,14 @@ class BasePretrainer(NetworkTransformer):
             return None
         rows = np.sort(np.random.RandomState(0).choice(len(X), size, replace=False))
         return TrainingMonitor(
-            X[rows] if size >= 2 else None, self._augmented_embedding, eval_set=eval_set,
-            eval_every=self.eval_every, early_stopping=self.early_stopping,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol)
+            X[rows] if size >= 2 else None,
+            self._augmented_embedding,
+            eval_set=eval_set,
+            eval_every=self.eval_every,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+        )
 
     def _train(self, X, make_module, *, monitor=None, **kwargs):
         if monitor is not None and monitor.eval_set is not None:
@@ -558,10 +650,12 @@ class BasePretrainer(NetworkTransformer):
         monitor = self._make_monitor(X, eval_set)
         partners = self._fit_pairing(latents, len(X))
         self.augment_ = resolve_augment(self.augment, self._default_augment())
-        return self._train(X, lambda: self._make_module(X), partners=partners, data=latents,
-                           monitor=monitor)
+        return self._train(
+            X, lambda: self._make_module(X), partners=partners, data=latents, monitor=monitor
+        )
 
-    fit.__doc__ = FIT_DOC = """Learn a representation from unlabelled images.
+    fit.__doc__ = FIT_DOC = (
+        """Learn a representation from unlabelled images.
 
         Parameters
         ----------
@@ -594,5 +688,8 @@ class BasePretrainer(NetworkTransformer):
         self
             The fitted pretrainer.
 
-        """ + FIT_RAISES_DOC + """
         """
+        + FIT_RAISES_DOC
+        + """
+        """
+    )

@@ -142,8 +142,9 @@ class StopOnDivergence(Callback):
         self.checkpoint_dir = checkpoint_dir
 
     def on_epoch_begin(self, net, **kwargs):
-        self.good_weights_ = {key: value.detach().clone()
-                              for key, value in net.module_.state_dict().items()}
+        self.good_weights_ = {
+            key: value.detach().clone() for key, value in net.module_.state_dict().items()
+        }
 
     def check(self, net, losses, first_batch):
         """Raise :class:`Diverged` when one of ``losses`` is not finite.
@@ -162,8 +163,9 @@ class StopOnDivergence(Callback):
         loss = losses[bad]
         net.module_.load_state_dict(self.good_weights_)
         epoch, batch = len(net.history), first_batch + bad
-        kept = (f"; {self.checkpoint_dir} holds the last complete epoch"
-                if self.checkpoint_dir else "")
+        kept = (
+            f"; {self.checkpoint_dir} holds the last complete epoch" if self.checkpoint_dir else ""
+        )
         raise Diverged(
             f"The training loss became {loss} in epoch {epoch}, batch {batch}: training "
             f"diverged and was stopped. The model keeps the weights from the start of epoch "

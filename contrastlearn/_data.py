@@ -15,10 +15,20 @@ from . import distributed
 PREFETCH_BATCHES = {"cuda": 2, "cpu": 0}
 
 # dtypes that torch.from_numpy accepts and that convert to float on the device.
-_TORCH_NATIVE_DTYPES = {np.dtype(t) for t in (
-    np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64,
-    np.float16, np.float32, np.float64,
-)}
+_TORCH_NATIVE_DTYPES = {
+    np.dtype(t)
+    for t in (
+        np.bool_,
+        np.uint8,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.float16,
+        np.float32,
+        np.float64,
+    )
+}
 
 
 def as_tensor(batch):
@@ -70,8 +80,18 @@ class BatchIterator:
         Batches read ahead; 0 reads each batch when it is needed.
     """
 
-    def __init__(self, dataset, batch_size, training, drop_last, device, channels_last,
-                 partners=None, generator=None, prefetch=2):
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        training,
+        drop_last,
+        device,
+        channels_last,
+        partners=None,
+        generator=None,
+        prefetch=2,
+    ):
         self.X = dataset.X
         self.y = dataset.y
         self.partners = partners

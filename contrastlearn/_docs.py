@@ -1,6 +1,5 @@
 """Docstring pieces shared by the network estimators: parameters, attributes, raises."""
 
-
 #: Docstring entries of the parameters shared by the networks' estimators, by name.
 PARAMETER_DOCS = {
     "backbone": """backbone : str or torch.nn.Module, default="auto"
@@ -133,10 +132,25 @@ PARAMETER_DOCS = {
 }
 
 #: The training parameters of every estimator built on :class:`NetworkTransformer`.
-TRAINING_PARAMETERS = ("image_shape", "normalize", "log_intensity", "nan_policy", "max_epochs",
-                       "batch_size", "lr", "weight_decay", "lr_schedule", "optimizer",
-                       "warmup_epochs", "device", "random_state", "verbose", "callbacks",
-                       "compile", "checkpoint_dir")
+TRAINING_PARAMETERS = (
+    "image_shape",
+    "normalize",
+    "log_intensity",
+    "nan_policy",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "lr_schedule",
+    "optimizer",
+    "warmup_epochs",
+    "device",
+    "random_state",
+    "verbose",
+    "callbacks",
+    "compile",
+    "checkpoint_dir",
+)
 
 #: The monitoring parameters of every pretrainer (see :mod:`contrastlearn.monitor`).
 MONITOR_PARAMETERS = ("monitor_samples", "eval_every", "early_stopping", "n_iter_no_change", "tol")
@@ -169,11 +183,35 @@ def parameters_doc(names, **defaults):
     return text
 
 
-PARAMETERS_DOC = parameters_doc(
-    ("backbone", "projection_dims", "image_shape", "normalize", "log_intensity", "nan_policy",
-     "augment", "pairing", "max_epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
-     "optimizer", "warmup_epochs", "device", "random_state", "verbose", "callbacks", "compile",
-     "checkpoint_dir") + MONITOR_PARAMETERS) + ATTRIBUTES_DOC + """
+PARAMETERS_DOC = (
+    parameters_doc(
+        (
+            "backbone",
+            "projection_dims",
+            "image_shape",
+            "normalize",
+            "log_intensity",
+            "nan_policy",
+            "augment",
+            "pairing",
+            "max_epochs",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "lr_schedule",
+            "optimizer",
+            "warmup_epochs",
+            "device",
+            "random_state",
+            "verbose",
+            "callbacks",
+            "compile",
+            "checkpoint_dir",
+        )
+        + MONITOR_PARAMETERS
+    )
+    + ATTRIBUTES_DOC
+    + """
     augment_ : Augment
         The augmentation pipeline used.
     best_epoch_ : int
@@ -181,6 +219,7 @@ PARAMETERS_DOC = parameters_doc(
         weights the estimator keeps with ``early_stopping=True``).
     best_validation_score_ : float
         With an ``eval_set``: that best ``valid_knn``."""
+)
 """The parameters every pretrainer shares, for the methods' docstrings.
 
 ``{projection_dims}`` stands for the method's default head widths.

@@ -48,8 +48,13 @@ def check_finite_pixels(X, rows=None, source=None):
 
 def _is_lazy(X):
     """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
-    return (not isinstance(X, (np.ndarray, torch.Tensor)) and not sp.issparse(X)
-            and hasattr(X, "shape") and hasattr(X, "dtype") and hasattr(X, "__getitem__"))
+    return (
+        not isinstance(X, (np.ndarray, torch.Tensor))
+        and not sp.issparse(X)
+        and hasattr(X, "shape")
+        and hasattr(X, "dtype")
+        and hasattr(X, "__getitem__")
+    )
 
 
 class _LazyImages:
@@ -99,5 +104,7 @@ class _LazyImages:
 
 
 def _complex_message(dtype):
-    return (f"Complex data not supported: X has dtype {dtype}. Pass real intensities, e.g. "
-            "np.abs(X) ** 2 for a complex wave field.")
+    return (
+        f"Complex data not supported: X has dtype {dtype}. Pass real intensities, e.g. "
+        "np.abs(X) ** 2 for a complex wave field."
+    )

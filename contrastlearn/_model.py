@@ -74,14 +74,14 @@ class Preprocess(nn.Module):
         dims = [0] + list(range(2, X.ndim))
         rows = distributed.shard(range(len(X)))
         for start in range(rows.start, rows.stop, batch_size):
-            x, valid = self.scale(as_tensor(X[start:min(start + batch_size, rows.stop)]))
+            x, valid = self.scale(as_tensor(X[start : min(start + batch_size, rows.stop)]))
             x = x.double()
             total += x.sum(dims)
             total_sq += (x * x).sum(dims)
-            count += (valid.sum(dims) if valid is not None
-                      else math.prod(x.shape) / x.shape[1])
-        total, total_sq, count = (distributed.all_reduce_sum(value)
-                                  for value in (total, total_sq, count))
+            count += valid.sum(dims) if valid is not None else math.prod(x.shape) / x.shape[1]
+        total, total_sq, count = (
+            distributed.all_reduce_sum(value) for value in (total, total_sq, count)
+        )
         count = count.clamp_min(1)
         mean = total / count
         std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
@@ -97,8 +97,10 @@ class Preprocess(nn.Module):
         elif self.normalize == "image":
             dims = tuple(range(1, x.ndim))
             if valid is None:
-                mean, std = x.mean(dim=dims, keepdim=True), x.std(dim=dims, keepdim=True,
-                                                                   unbiased=False)
+                mean, std = (
+                    x.mean(dim=dims, keepdim=True),
+                    x.std(dim=dims, keepdim=True, unbiased=False),
+                )
             else:
                 count = valid.sum(dim=dims, keepdim=True).clamp_min(1)
                 mean = x.sum(dim=dims, keepdim=True) / count

@@ -96,8 +96,16 @@ class Trainer(NeuralNet):
     several processes), which :func:`train_network` sets for the fit.
     """
 
-    def __init__(self, *args, training_loss=None, after_step=None, keep_partial_batches=False,
-                 partners=None, data_order=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        training_loss=None,
+        after_step=None,
+        keep_partial_batches=False,
+        partners=None,
+        data_order=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.training_loss = training_loss
         self.after_step = after_step
@@ -127,8 +135,9 @@ class Trainer(NeuralNet):
     def notify(self, method_name, **cb_kwargs):
         super().notify(method_name, **cb_kwargs)
         # After every callback has seen the epoch (the table printed, the checkpoint written).
-        if method_name == "on_epoch_end" and getattr(dict(self.callbacks_).get("monitor"),
-                                                     "stopped_", False):
+        if method_name == "on_epoch_end" and getattr(
+            dict(self.callbacks_).get("monitor"), "stopped_", False
+        ):
             raise _EarlyStop
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
@@ -146,8 +155,10 @@ class Trainer(NeuralNet):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             pending.append(step["loss"].detach())
-            self.history.record_batch(prefix + "_batch_size", get_len(
-                batch[0] if isinstance(batch, (tuple, list)) else batch))
+            self.history.record_batch(
+                prefix + "_batch_size",
+                get_len(batch[0] if isinstance(batch, (tuple, list)) else batch),
+            )
             self.notify("on_batch_end", batch=batch, training=training, **step)
             count += 1
             if len(pending) == LOSS_READ_STEPS:
@@ -161,7 +172,7 @@ class Trainer(NeuralNet):
         if not losses:
             return
         values = torch.stack(losses).float().tolist()
-        batches = self.history[-1]["batches"][count - len(values):count]
+        batches = self.history[-1]["batches"][count - len(values) : count]
         for entry, value in zip(batches, values):
             entry[prefix + "_loss"] = value
         divergence = dict(self.callbacks_).get("stop_on_divergence")
@@ -169,12 +180,17 @@ class Trainer(NeuralNet):
             divergence.check(self, values, count - len(values) + 1)
 
     def get_iterator(self, dataset, training=False):
-        return BatchIterator(dataset, self.batch_size, training=training,
-                             drop_last=training and not self.keep_partial_batches,
-                             device=self.device, channels_last=self._on_cuda,
-                             partners=self.partners if training else None,
-                             generator=self.data_order if training else None,
-                             prefetch=PREFETCH_BATCHES.get(torch.device(self.device).type, 0))
+        return BatchIterator(
+            dataset,
+            self.batch_size,
+            training=training,
+            drop_last=training and not self.keep_partial_batches,
+            device=self.device,
+            channels_last=self._on_cuda,
+            partners=self.partners if training else None,
+            generator=self.data_order if training else None,
+            prefetch=PREFETCH_BATCHES.get(torch.device(self.device).type, 0),
+        )
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -186,8 +202,9 @@ class Trainer(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, y = batch
-        loss_module = (self.loss_modules.get("loss")
-                       or TrainingLoss(self.module_, self.training_loss))
+        loss_module = self.loss_modules.get("loss") or TrainingLoss(
+            self.module_, self.training_loss
+        )
         with self._autocast():
             loss = loss_module(x, y)
         loss.backward()  # averages the gradients over the processes, if there are several
@@ -225,22 +242,31 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
             torch.cuda.empty_cache()
         try:
             x = to_device(as_tensor(X[:size]), net.device, net._on_cuda)
-            other = x if paired else None if y is None else to_device(
-                as_tensor(y[:size]), net.device, net._on_cuda)
+            other = (
+                x
+                if paired
+                else None
+                if y is None
+                else to_device(as_tensor(y[:size]), net.device, net._on_cuda)
+            )
             net.train_step((x, other))
             fits = size
         except torch.OutOfMemoryError:
             size //= 2
     net.optimizer_.zero_grad(set_to_none=True)
     if fits is not None:
-        advice = (f"A step of {fits} images fits: pass batch_size={fits} (and scale lr with "
-                  "it if you tuned it).")
+        advice = (
+            f"A step of {fits} images fits: pass batch_size={fits} (and scale lr with "
+            "it if you tuned it)."
+        )
     elif distributed.world_size() > 1:
         advice = f"Try batch_size={batch_size // 2}."
     else:
         advice = "Not even 2 images fit: use a smaller backbone or smaller images."
-    return (f"The {torch.device(net.device).type} device ran out of memory training with "
-            f"batch_size={batch_size}. {advice} Nothing was trained with another batch size.")
+    return (
+        f"The {torch.device(net.device).type} device ran out of memory training with "
+        f"batch_size={batch_size}. {advice} Nothing was trained with another batch size."
+    )
 
 
 #: The optimisers a pretrainer's ``optimizer`` parameter names.
@@ -252,19 +278,40 @@ def _lr_schedule(owner, X, keep_partial_batches):
     warmup_epochs = getattr(owner, "warmup_epochs", 0)
     if owner.lr_schedule != "cosine" and not warmup_epochs:
         return None
-    steps_per_epoch = len(BatchIterator(SimpleNamespace(X=X, y=None), owner.batch_size,
-                                        training=True, drop_last=not keep_partial_batches,
-                                        device="cpu", channels_last=False))
-    factor = WarmupCosine(total_steps=steps_per_epoch * owner.max_epochs,
-                          warmup_steps=round(warmup_epochs * steps_per_epoch),
-                          cosine=owner.lr_schedule == "cosine")
-    return LRScheduler(policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=factor,
-                       step_every="batch")
+    steps_per_epoch = len(
+        BatchIterator(
+            SimpleNamespace(X=X, y=None),
+            owner.batch_size,
+            training=True,
+            drop_last=not keep_partial_batches,
+            device="cpu",
+            channels_last=False,
+        )
+    )
+    factor = WarmupCosine(
+        total_steps=steps_per_epoch * owner.max_epochs,
+        warmup_steps=round(warmup_epochs * steps_per_epoch),
+        cosine=owner.lr_schedule == "cosine",
+    )
+    return LRScheduler(
+        policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=factor, step_every="batch"
+    )
 
 
-def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
-                  optimizer_params=None, keep_partial_batches=False, partners=None,
-                  checkpoint=None, monitor=None):
+def train_network(
+    owner,
+    make_module,
+    X,
+    y,
+    training_loss,
+    *,
+    after_step=None,
+    optimizer_params=None,
+    keep_partial_batches=False,
+    partners=None,
+    checkpoint=None,
+    monitor=None,
+):
     """Seed torch, build the module and train it: the one training loop of the library.
 
     Parameters
@@ -321,20 +368,25 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
         )
     # Every process must draw the same weights and batches: rank 0's seed decides.
     seed = distributed.broadcast_object(
-        int(check_random_state(owner.random_state).randint(np.iinfo(np.int32).max)))
+        int(check_random_state(owner.random_state).randint(np.iinfo(np.int32).max))
+    )
     cuda = torch.device(owner.device_).type == "cuda"
     main_process = distributed.rank() == 0
     verbose = owner.verbose if main_process else 0
-    callbacks = [callback for callback in owner.callbacks or []
-                 if main_process or not isinstance(callback[1] if isinstance(callback, tuple)
-                                                   else callback, _WRITERS)]
+    callbacks = [
+        callback
+        for callback in owner.callbacks or []
+        if main_process
+        or not isinstance(callback[1] if isinstance(callback, tuple) else callback, _WRITERS)
+    ]
     schedule = _lr_schedule(owner, X, keep_partial_batches)
     if schedule is not None:
         callbacks.append(("lr_schedule", schedule))
     if verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
-    callbacks.append(("stop_on_divergence",
-                      StopOnDivergence(checkpoint[0] if checkpoint is not None else None)))
+    callbacks.append(
+        ("stop_on_divergence", StopOnDivergence(checkpoint[0] if checkpoint is not None else None))
+    )
     if monitor is not None:  # before the checkpoint, which saves what it records
         callbacks.append(("monitor", monitor))
     state = None
@@ -373,7 +425,8 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
         net.initialize()
         net.loss_modules["loss"] = distributed.data_parallel(
-            TrainingLoss(net.module_, net.training_loss), owner.device_)
+            TrainingLoss(net.module_, net.training_loss), owner.device_
+        )
         done = 0
         if state is not None:  # what the schedule and the epoch numbers start from
             net.module_.load_state_dict(state["module"])
@@ -397,15 +450,22 @@ def train_network(owner, make_module, X, y, training_loss, *, after_step=None,
             net.loss_modules.clear()
             net.training_loss = training_loss  # a compiled function does not pickle
         if out_of_memory:
-            raise BatchTooLarge(_out_of_memory_message(
-                net, X, y, paired=partners is not None, batch_size=owner.batch_size))
+            raise BatchTooLarge(
+                _out_of_memory_message(
+                    net, X, y, paired=partners is not None, batch_size=owner.batch_size
+                )
+            )
         if net.interrupted:
             owner.net_, owner.history_ = net, net.history
             raise KeyboardInterrupt(
                 f"Training was interrupted in epoch {len(net.history)}; "
                 f"{type(owner).__name__} keeps the weights reached so far"
-                + (" and checkpoint_dir the last complete epoch, from which fit goes on"
-                   if checkpoint is not None else "") + "."
+                + (
+                    " and checkpoint_dir the last complete epoch, from which fit goes on"
+                    if checkpoint is not None
+                    else ""
+                )
+                + "."
             )
     # Processes differ only in BatchNorm statistics: keep rank 0's everywhere.
     distributed.broadcast_module(net.module_)

@@ -22,8 +22,16 @@ from .validation import (
     validate_parameters,
 )
 
-__all__ = ["BOOL", "NONNEGATIVE", "POSITIVE", "PROBABILITY", "RANDOM_STATE", "ints",
-           "InvalidParameterError", "validate_parameters"]
+__all__ = [
+    "BOOL",
+    "NONNEGATIVE",
+    "POSITIVE",
+    "PROBABILITY",
+    "RANDOM_STATE",
+    "ints",
+    "InvalidParameterError",
+    "validate_parameters",
+]
 
 
 def ints(low, high=None):
@@ -36,12 +44,20 @@ POSITIVE = Interval(numbers.Real, 0, closed="neither")
 NONNEGATIVE = Interval(numbers.Real, 0)
 PROBABILITY = Interval(numbers.Real, 0, 1, closed="both")
 RANDOM_STATE = [None, ints(0), InstanceOf(np.random.RandomState, name="a numpy RandomState")]
-DIMS = Predicate(lambda v: isinstance(v, (tuple, list)) and len(v) >= 1
-                 and all(ints(1).is_satisfied_by(d) for d in v),
-                 "a non-empty tuple of ints >= 1")
-IMAGE_SHAPE = Predicate(lambda v: isinstance(v, (tuple, list)) and len(v) in (2, 3)
-                        and all(ints(1).is_satisfied_by(d) for d in v),
-                        "a tuple (H, W) or (C, H, W) of ints >= 1")
+DIMS = Predicate(
+    lambda v: (
+        isinstance(v, (tuple, list)) and len(v) >= 1 and all(ints(1).is_satisfied_by(d) for d in v)
+    ),
+    "a non-empty tuple of ints >= 1",
+)
+IMAGE_SHAPE = Predicate(
+    lambda v: (
+        isinstance(v, (tuple, list))
+        and len(v) in (2, 3)
+        and all(ints(1).is_satisfied_by(d) for d in v)
+    ),
+    "a tuple (H, W) or (C, H, W) of ints >= 1",
+)
 SCALE = Pair(positive=True, high=1)
 
 
@@ -54,7 +70,8 @@ def _is_device(value):
 
 
 DEVICE = [Options(["auto"]), Predicate(_is_device, "a torch device such as 'cpu' or 'cuda:0'")]
-BACKBONE = [Options(["auto"]),
-            Predicate(backbones.is_backbone_name,
-                      "a name from contrastlearn.backbones.BACKBONE_NAMES"),
-            InstanceOf(nn.Module, name="a torch.nn.Module mapping images to vectors")]
+BACKBONE = [
+    Options(["auto"]),
+    Predicate(backbones.is_backbone_name, "a name from contrastlearn.backbones.BACKBONE_NAMES"),
+    InstanceOf(nn.Module, name="a torch.nn.Module mapping images to vectors"),
+]

@@ -30,8 +30,15 @@ from ._validation import RANDOM_STATE, ints
 from .evaluation._labels import neighbor_count
 from .validation import validate_parameters
 
-__all__ = ["BASELINES", "BaselineEmbedding", "RandomEmbedding", "baseline_embeddings",
-           "minmax_pixels", "squared_w2_distances", "w2_features"]
+__all__ = [
+    "BASELINES",
+    "BaselineEmbedding",
+    "RandomEmbedding",
+    "baseline_embeddings",
+    "minmax_pixels",
+    "squared_w2_distances",
+    "w2_features",
+]
 
 #: The baselines :func:`baseline_embeddings` knows, in the order of the reference's tables.
 BASELINES = ("PCA", "PCA (correlation)", "KernelPCA", "FactorAnalysis", "UMAP", "Random", "VAE")
@@ -121,8 +128,9 @@ def minmax_pixels(X, *, log_intensity=False, batch_size=512):
     """
     rows = []
     for start in range(0, len(X), batch_size):
-        batch = np.asarray(X[start:start + batch_size], dtype=np.float32).reshape(
-            min(batch_size, len(X) - start), -1)
+        batch = np.asarray(X[start : start + batch_size], dtype=np.float32).reshape(
+            min(batch_size, len(X) - start), -1
+        )
         if log_intensity:
             batch = np.log1p(np.maximum(batch, 0))
         low, high = batch.min(1, keepdims=True), batch.max(1, keepdims=True)
@@ -207,8 +215,17 @@ def _one_minus_abs_correlation(features):
     return np.nan_to_num(distance, nan=1.0)
 
 
-def baseline_embeddings(name, X_fit, X_eval, *, n_components, n_neighbors=0.01,
-                        log_intensity=False, vae_params=None, random_state=0):
+def baseline_embeddings(
+    name,
+    X_fit,
+    X_eval,
+    *,
+    n_components,
+    n_neighbors=0.01,
+    log_intensity=False,
+    vae_params=None,
+    random_state=0,
+):
     """Fit one baseline on ``X_fit`` and embed every set of ``X_eval`` the reference's way.
 
     Parameters
@@ -247,11 +264,17 @@ def baseline_embeddings(name, X_fit, X_eval, *, n_components, n_neighbors=0.01,
     if name not in BASELINES:
         raise ValueError(f"Unknown baseline {name!r}; choose from {list(BASELINES)}.")
     if name == "VAE":
-        return _vae_embeddings(X_fit, X_eval, n_neighbors, log_intensity, vae_params or {},
-                               random_state)
+        return _vae_embeddings(
+            X_fit, X_eval, n_neighbors, log_intensity, vae_params or {}, random_state
+        )
     fit_pixels = minmax_pixels(X_fit, log_intensity=log_intensity)
-    pixels = [fit_pixels, *(fit_pixels if X is X_fit
-                            else minmax_pixels(X, log_intensity=log_intensity) for X in X_eval)]
+    pixels = [
+        fit_pixels,
+        *(
+            fit_pixels if X is X_fit else minmax_pixels(X, log_intensity=log_intensity)
+            for X in X_eval
+        ),
+    ]
     n_components = min(n_components, len(X_fit) - 1, fit_pixels.shape[1])
     if name in ("PCA", "PCA (correlation)"):
         model = PCA(n_components, random_state=random_state)
@@ -265,28 +288,39 @@ def baseline_embeddings(name, X_fit, X_eval, *, n_components, n_neighbors=0.01,
         try:
             import umap
         except ImportError:
-            raise ImportError("The 'UMAP' baseline needs umap-learn, which is not a dependency "
-                              "of contrastlearn: pip install umap-learn.") from None
+            raise ImportError(
+                "The 'UMAP' baseline needs umap-learn, which is not a dependency "
+                "of contrastlearn: pip install umap-learn."
+            ) from None
 
         model = umap.UMAP(n_components=n_components, random_state=random_state)
     model = make_pipeline(MinMaxScaler(), model).fit(pixels[0])
     embeddings = [model.transform(p) for p in pixels[1:]]
     if name == "PCA (correlation)":
-        return [BaselineEmbedding(e, _one_minus_abs_correlation(e), "precomputed",
-                                  f"{n_components} components, 1 - abs(corr)") for e in embeddings]
-    return [BaselineEmbedding(e, e, "euclidean", f"{n_components} components, euclidean")
-            for e in embeddings]
+        return [
+            BaselineEmbedding(
+                e,
+                _one_minus_abs_correlation(e),
+                "precomputed",
+                f"{n_components} components, 1 - abs(corr)",
+            )
+            for e in embeddings
+        ]
+    return [
+        BaselineEmbedding(e, e, "euclidean", f"{n_components} components, euclidean")
+        for e in embeddings
+    ]
 
 
 def _vae_embeddings(X_fit, X_eval, n_neighbors, log_intensity, vae_params, random_state):
     from .vae import VAE
 
-    vae = VAE(**{"log_intensity": log_intensity, "random_state": random_state,
-                 **vae_params}).fit(X_fit)
+    vae = VAE(**{"log_intensity": log_intensity, "random_state": random_state, **vae_params}).fit(
+        X_fit
+    )
     fit_features = w2_features(*vae.encode(X_fit))
     k = min(neighbor_count(n_neighbors, len(X_fit)), len(X_fit) - 1)
-    isomap = Isomap(n_neighbors=k, n_components=vae.n_components,
-                    metric="precomputed")
+    isomap = Isomap(n_neighbors=k, n_components=vae.n_components, metric="precomputed")
     isomap.fit(squared_w2_distances(fit_features))
     out = []
     for X in X_eval:
@@ -295,6 +329,9 @@ def _vae_embeddings(X_fit, X_eval, n_neighbors, log_intensity, vae_params, rando
         else:
             features = w2_features(*vae.encode(X))
             probe = isomap.transform(squared_w2_distances(features, fit_features))
-        out.append(BaselineEmbedding(probe, features, "euclidean",
-                                     f"{vae.n_components} latents, 2-Wasserstein"))
+        out.append(
+            BaselineEmbedding(
+                probe, features, "euclidean", f"{vae.n_components} latents, 2-Wasserstein"
+            )
+        )
     return out

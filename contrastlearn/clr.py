@@ -1,4 +1,4 @@
-"""SimCLR-style contrastive pretraining (:class:`CLR`) and contrastive projection learning (:class:`CPLR`).
+"""SimCLR-style pretraining (:class:`CLR`) and contrastive projection learning (:class:`CPLR`).
 
 Both contrast two views of every image with the NT-Xent loss; they differ in
 the *representation* each branch sees: ``"cartesian"``, the image as it was
@@ -68,9 +68,11 @@ REPRESENTATION_DOC = """polar : PolarProjection, torch.nn.Module or None, defaul
         (SimCLR), or also after the last layer, bias-free and without shift
         (SimCLR v2 and the reference study, whose head is (512, 512, 128))."""
 
-FIT_DOC = BasePretrainer.FIT_DOC.replace("""
+FIT_DOC = BasePretrainer.FIT_DOC.replace(
+    """
 
-        Returns""", """
+        Returns""",
+    """
         polar_images : array-like, default=None
             Precomputed polar projections of ``X``, one per image and of the
             images' shape (in-memory or on disk, streamed like ``X``), e.g.
@@ -82,7 +84,9 @@ FIT_DOC = BasePretrainer.FIT_DOC.replace("""
             Needs ``project_first=True``, ``embed="image"`` and
             ``pairing="augment"``.
 
-        Returns""", 1)
+        Returns""",
+    1,
+)
 
 
 def _is_projection(v):
@@ -90,13 +94,18 @@ def _is_projection(v):
 
 
 class _ProjectionContrast(BasePretrainer):
-    """What CLR and CPLR share: NT-Xent over representations, a projection, precomputed projections."""
+    """What CLR and CPLR share: NT-Xent over representations, projections, precomputed ones."""
 
     _parameter_constraints = {
         **BasePretrainer._parameter_constraints,
         "temperature": POSITIVE,
-        "polar": [None, Predicate(_is_projection, "a contrastlearn.projection.PolarProjection "
-                                                  "or a torch.nn.Module projecting images")],
+        "polar": [
+            None,
+            Predicate(
+                _is_projection,
+                "a contrastlearn.projection.PolarProjection or a torch.nn.Module projecting images",
+            ),
+        ],
         "project_first": BOOL,
         "embed": Options(["image", "polar"]),
         "projection_batchnorm": Options(["hidden", "all"]),
@@ -150,8 +159,9 @@ class _ProjectionContrast(BasePretrainer):
 
     def _training_loss(self, module, x, partner, polar=None):
         first, second = self._representations()
-        views = torch.cat([self._view(module, first, x, polar),
-                           self._view(module, second, partner, polar)])
+        views = torch.cat(
+            [self._view(module, first, x, polar), self._view(module, second, partner, polar)]
+        )
         z1, z2 = module.project(views).chunk(2)
         return nt_xent(z1, z2, self.temperature, gather_distributed=True)
 
@@ -164,8 +174,11 @@ class _ProjectionContrast(BasePretrainer):
         name = type(self).__name__
         for problem, fix in [
             ("polar" not in self._representations(), "a configuration with a polar branch"),
-            (not self.project_first, "project_first=True (precomputed projections are "
-                                     "augmented in their own coordinates)"),
+            (
+                not self.project_first,
+                "project_first=True (precomputed projections are "
+                "augmented in their own coordinates)",
+            ),
             (self.embed != "image", "embed='image' (transform cannot project like them)"),
             (self.pairing != "augment", "pairing='augment'"),
         ]:
@@ -174,21 +187,30 @@ class _ProjectionContrast(BasePretrainer):
         try:
             polar_images = self._validate_input(polar_images, reset=False)
         except ValueError as error:
-            raise ValueError(f"polar_images must be one projection per image of X, shaped like "
-                             f"X's images: {error}") from None
+            raise ValueError(
+                f"polar_images must be one projection per image of X, shaped like "
+                f"X's images: {error}"
+            ) from None
         if len(polar_images) != len(X):
-            raise ValueError(f"polar_images has {len(polar_images)} images but X has {len(X)}; "
-                             "it must hold one projection per image.")
+            raise ValueError(
+                f"polar_images has {len(polar_images)} images but X has {len(X)}; "
+                "it must hold one projection per image."
+            )
         self.augment_ = resolve_augment(self.augment, self._default_augment())
-        return self._train(X, lambda: self._make_module(X, polar_images), y=polar_images,
-                           data=("polar_images", tuple(polar_images.shape),
-                                 str(polar_images.dtype)), monitor=monitor)
+        return self._train(
+            X,
+            lambda: self._make_module(X, polar_images),
+            y=polar_images,
+            data=("polar_images", tuple(polar_images.shape), str(polar_images.dtype)),
+            monitor=monitor,
+        )
 
     fit.__doc__ = FIT_DOC
 
 
 class CLR(_ProjectionContrast):
-    __doc__ = """SimCLR-style contrastive pretrainer with the NT-Xent loss.
+    __doc__ = (
+        """SimCLR-style contrastive pretrainer with the NT-Xent loss.
 
     Every image of a batch is augmented twice (:class:`~contrastlearn.augment.Augment`,
     on the model's device); both views are put in the ``view`` representation
@@ -208,8 +230,12 @@ class CLR(_ProjectionContrast):
         The representation both branches see: the images themselves, or their
         polar projection (the reference study's "Polar ⟷ Polar" and
         "Cartesian ⟷ Cartesian", see :mod:`contrastlearn.clr`).
-    """ + REPRESENTATION_DOC + """
-    """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
+    """
+        + REPRESENTATION_DOC
+        + """
+    """
+        + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)")
+        + """
 
     Notes
     -----
@@ -248,29 +274,76 @@ class CLR(_ProjectionContrast):
     >>> clr.get_feature_names_out()[:3]
     array(['clr0', 'clr1', 'clr2'], dtype=object)
     """
+    )
 
     _parameter_constraints = {
         **_ProjectionContrast._parameter_constraints,
         "view": Options(_REPRESENTATIONS),
     }
 
-    def __init__(self, *, temperature=0.1, view="cartesian", polar=None, project_first=False,
-                 embed="image", backbone="auto", projection_dims=(256, 128),
-                 projection_batchnorm="hidden", image_shape=None, normalize="dataset",
-                 log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
-                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        temperature=0.1,
+        view="cartesian",
+        polar=None,
+        project_first=False,
+        embed="image",
+        backbone="auto",
+        projection_dims=(256, 128),
+        projection_batchnorm="hidden",
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         super().__init__(
-            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
-            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
-            warmup_epochs=warmup_epochs, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
-            monitor_samples=monitor_samples, eval_every=eval_every,
-            early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
+            backbone=backbone,
+            projection_dims=projection_dims,
+            image_shape=image_shape,
+            normalize=normalize,
+            log_intensity=log_intensity,
+            nan_policy=nan_policy,
+            augment=augment,
+            pairing=pairing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            warmup_epochs=warmup_epochs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            compile=compile,
+            checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples,
+            eval_every=eval_every,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.temperature = temperature
         self.view = view
@@ -284,7 +357,8 @@ class CLR(_ProjectionContrast):
 
 
 class CPLR(_ProjectionContrast):
-    __doc__ = """Contrastive projection learning: contrast an image with its polar projection.
+    __doc__ = (
+        """Contrastive projection learning: contrast an image with its polar projection.
 
     Zimmermann et al. (2023) found that for diffraction patterns contrasting
     an image with its polar (or cartesian) projection beats plain CLR. For
@@ -320,8 +394,12 @@ class CPLR(_ProjectionContrast):
         Representations of branch 1 and branch 2.
     shared_backbone : bool, default=True
         Whether the two branches share backbone and projection head.
-    """ + REPRESENTATION_DOC + """
-    """ + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)") + """
+    """
+        + REPRESENTATION_DOC
+        + """
+    """
+        + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)")
+        + """
 
     See Also
     --------
@@ -346,6 +424,7 @@ class CPLR(_ProjectionContrast):
     >>> cplr.get_feature_names_out()[:2]
     array(['cplr0', 'cplr1'], dtype=object)
     """
+    )
 
     _parameter_constraints = {
         **_ProjectionContrast._parameter_constraints,
@@ -353,24 +432,70 @@ class CPLR(_ProjectionContrast):
         "shared_backbone": BOOL,
     }
 
-    def __init__(self, *, temperature=0.1, mode="polar-cartesian", shared_backbone=True,
-                 polar=None, project_first=False, embed="image", backbone="auto",
-                 projection_dims=(256, 128), projection_batchnorm="hidden", image_shape=None,
-                 normalize="dataset", log_intensity=False, nan_policy="raise", augment=None,
-                 pairing="augment", max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6,
-                 lr_schedule="cosine", optimizer="adamw", warmup_epochs=0, device="auto",
-                 random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None, monitor_samples=256, eval_every=1,
-                 early_stopping=False, n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        temperature=0.1,
+        mode="polar-cartesian",
+        shared_backbone=True,
+        polar=None,
+        project_first=False,
+        embed="image",
+        backbone="auto",
+        projection_dims=(256, 128),
+        projection_batchnorm="hidden",
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         super().__init__(
-            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
-            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
-            warmup_epochs=warmup_epochs, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks, compile=compile, checkpoint_dir=checkpoint_dir,
-            monitor_samples=monitor_samples, eval_every=eval_every,
-            early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
+            backbone=backbone,
+            projection_dims=projection_dims,
+            image_shape=image_shape,
+            normalize=normalize,
+            log_intensity=log_intensity,
+            nan_policy=nan_policy,
+            augment=augment,
+            pairing=pairing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            warmup_epochs=warmup_epochs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            compile=compile,
+            checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples,
+            eval_every=eval_every,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.temperature = temperature
         self.mode = mode

@@ -24,8 +24,9 @@ from .evaluation import few_label_accuracy
 from .model_selection import projection_grid_search
 
 #: Augmentations that keep a digit's identity: small rotations, mild crops, no flips.
-DIGITS_AUGMENT = Augment(crop_scale=(0.6, 1.0), rotation=15.0, hflip=0.0, vflip=0.0,
-                         blur_prob=0.0, noise_std=0.1)
+DIGITS_AUGMENT = Augment(
+    crop_scale=(0.6, 1.0), rotation=15.0, hflip=0.0, vflip=0.0, blur_prob=0.0, noise_std=0.1
+)
 
 #: Augmentations for diffraction patterns: any rotation and flips (the physics is
 #: symmetric), mild crops that keep the pattern's centre near the image centre.
@@ -54,8 +55,9 @@ def diffraction_shots(n_samples, image_size=64, random_state=0):
     return X[kept], Y[kept], names
 
 
-def run_diffraction_demo(n_samples=2000, image_size=64, max_epochs=10, temperature=0.1,
-                         random_state=0, verbose=1):
+def run_diffraction_demo(
+    n_samples=2000, image_size=64, max_epochs=10, temperature=0.1, random_state=0, verbose=1
+):
     """Pretrain CPLR and CLR (recorded, polar) on simulated diffraction patterns and score them.
 
     Parameters
@@ -80,10 +82,18 @@ def run_diffraction_demo(n_samples=2000, image_size=64, max_epochs=10, temperatu
     """
     X, Y, _ = diffraction_shots(n_samples, image_size, random_state)
     return projection_grid_search(
-        X, Y, configurations=["C-C", "P-P", "C-P"], temperatures=[temperature],
-        protocol="reference", baselines=["PCA", "Random"], max_epochs=max_epochs,
-        batch_size=128, log_intensity=True, augment=DIFFRACTION_AUGMENT,
-        random_state=random_state, verbose=verbose,
+        X,
+        Y,
+        configurations=["C-C", "P-P", "C-P"],
+        temperatures=[temperature],
+        protocol="reference",
+        baselines=["PCA", "Random"],
+        max_epochs=max_epochs,
+        batch_size=128,
+        log_intensity=True,
+        augment=DIFFRACTION_AUGMENT,
+        random_state=random_state,
+        verbose=verbose,
     )
 
 
@@ -112,8 +122,13 @@ def run_digits_demo(max_epochs=30, label_fraction=0.1, random_state=0, verbose=1
     pixels = digits.data
 
     def clr(epochs):
-        return CLR(temperature=0.5, augment=DIGITS_AUGMENT, max_epochs=epochs,
-                   random_state=random_state, verbose=verbose if epochs else 0)
+        return CLR(
+            temperature=0.5,
+            augment=DIGITS_AUGMENT,
+            max_epochs=epochs,
+            random_state=random_state,
+            verbose=verbose if epochs else 0,
+        )
 
     representations = {
         f"CLR embedding ({max_epochs} epochs)": lambda: clr(max_epochs).fit_transform(images),
@@ -126,14 +141,21 @@ def run_digits_demo(max_epochs=30, label_fraction=0.1, random_state=0, verbose=1
         start = time.perf_counter()
         embedding = make()
         seconds = time.perf_counter() - start
-        rows.append({
-            "representation": name,
-            "dims": embedding.shape[1],
-            "fit s": round(seconds, 1),
-            f"linear probe acc ({label_fraction:.0%} labels)": few_label_accuracy(
-                embedding, y, label_fraction=label_fraction, random_state=random_state),
-            f"5-NN acc ({label_fraction:.0%} labels)": few_label_accuracy(
-                embedding, y, label_fraction=label_fraction, classifier="knn",
-                random_state=random_state),
-        })
+        rows.append(
+            {
+                "representation": name,
+                "dims": embedding.shape[1],
+                "fit s": round(seconds, 1),
+                f"linear probe acc ({label_fraction:.0%} labels)": few_label_accuracy(
+                    embedding, y, label_fraction=label_fraction, random_state=random_state
+                ),
+                f"5-NN acc ({label_fraction:.0%} labels)": few_label_accuracy(
+                    embedding,
+                    y,
+                    label_fraction=label_fraction,
+                    classifier="knn",
+                    random_state=random_state,
+                ),
+            }
+        )
     return pd.DataFrame(rows).set_index("representation")

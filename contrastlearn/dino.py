@@ -26,7 +26,8 @@ def _update_center(center, teacher_outputs, momentum):
 
 
 class DINO(BasePretrainer):
-    __doc__ = """Self-distillation with no labels: a student learns to match an EMA teacher.
+    __doc__ = (
+        """Self-distillation with no labels: a student learns to match an EMA teacher.
 
     Every batch yields two global crops (the ``augment`` pipeline at full
     size) and ``n_local_crops`` small local crops (the same pipeline with
@@ -68,7 +69,9 @@ class DINO(BasePretrainer):
         ``crop_scale`` (``(0.4, 1.0)`` when ``augment`` is None).
     local_crop_size : int or None, default=None
         Side of the local crops in pixels; None means half the image side.
-    """ + PARAMETERS_DOC.replace("{projection_dims}", "(1024, 1024, 256)") + """
+    """
+        + PARAMETERS_DOC.replace("{projection_dims}", "(1024, 1024, 256)")
+        + """
 
     Notes
     -----
@@ -108,6 +111,7 @@ class DINO(BasePretrainer):
     >>> dino.transform(X).shape
     (200, 256)
     """
+    )
 
     _parameter_constraints = {
         **BasePretrainer._parameter_constraints,
@@ -123,26 +127,73 @@ class DINO(BasePretrainer):
         "local_crop_size": [None, ints(1)],
     }
 
-    def __init__(self, *, n_prototypes=4096, student_temperature=0.1, teacher_temperature=0.04,
-                 warmup_teacher_temperature=0.04, warmup_teacher_epochs=0,
-                 teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
-                 local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="auto",
-                 projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
-                 log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
-                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        n_prototypes=4096,
+        student_temperature=0.1,
+        teacher_temperature=0.04,
+        warmup_teacher_temperature=0.04,
+        warmup_teacher_epochs=0,
+        teacher_momentum=0.996,
+        center_momentum=0.9,
+        n_local_crops=6,
+        local_crop_scale=(0.05, 0.4),
+        local_crop_size=None,
+        backbone="auto",
+        projection_dims=(1024, 1024, 256),
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         super().__init__(
-            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
-            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
-            warmup_epochs=warmup_epochs, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
-            eval_every=eval_every, early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change, tol=tol,
+            backbone=backbone,
+            projection_dims=projection_dims,
+            image_shape=image_shape,
+            normalize=normalize,
+            log_intensity=log_intensity,
+            nan_policy=nan_policy,
+            augment=augment,
+            pairing=pairing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            warmup_epochs=warmup_epochs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            compile=compile,
+            checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples,
+            eval_every=eval_every,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.n_prototypes = n_prototypes
         self.student_temperature = student_temperature
@@ -164,8 +215,10 @@ class DINO(BasePretrainer):
     def _make_module(self, X):
         """Teacher as ``backbone``/``head`` (what ``transform`` uses), plus a trainable student."""
         if len(X.shape) != 4 and self.n_local_crops:
-            raise ValueError("DINO's local crops need images; pass image_shape=(H, W) for flat "
-                             "input or set n_local_crops=0.")
+            raise ValueError(
+                "DINO's local crops need images; pass image_shape=(H, W) for flat "
+                "input or set n_local_crops=0."
+            )
         module = super()._make_module(X)
         module.student_backbone = copy.deepcopy(module.backbone)
         module.student_head = copy.deepcopy(module.head)
@@ -173,12 +226,14 @@ class DINO(BasePretrainer):
         module.head.requires_grad_(False)
         module.register_buffer("center", torch.zeros(self.n_prototypes))
         module.steps_per_epoch = max(len(X) // self.batch_size, 1)
-        module.momentum_teacher = MomentumTeacher(self.teacher_momentum, 1.0,
-                                                  total_steps=self._total_steps(X))
+        module.momentum_teacher = MomentumTeacher(
+            self.teacher_momentum, 1.0, total_steps=self._total_steps(X)
+        )
         # A tensor, not a float, so that a compiled training step is not
         # specialised (and recompiled) for every step's temperature.
-        module.register_buffer("teacher_temperature",
-                               torch.tensor(self._current_teacher_temperature(module)))
+        module.register_buffer(
+            "teacher_temperature", torch.tensor(self._current_teacher_temperature(module))
+        )
         self.local_augment_ = clone(self.augment_).set_params(crop_scale=self.local_crop_scale)
         side = self.local_crop_size or max(X.shape[-1] // 2, 1)
         self.local_crop_shape_ = (side, side) if len(X.shape) == 4 else None
@@ -189,8 +244,9 @@ class DINO(BasePretrainer):
         if epoch >= self.warmup_teacher_epochs:
             return self.teacher_temperature
         fraction = epoch / self.warmup_teacher_epochs
-        return (self.warmup_teacher_temperature
-                + fraction * (self.teacher_temperature - self.warmup_teacher_temperature))
+        return self.warmup_teacher_temperature + fraction * (
+            self.teacher_temperature - self.warmup_teacher_temperature
+        )
 
     def _crops(self, module, x, partner):
         """Global crops of ``x`` and of ``partner`` ``(2n, ...)``; local crops of ``x``.
@@ -200,15 +256,21 @@ class DINO(BasePretrainer):
         global_crops = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
         if not self.n_local_crops:
             return global_crops, None
-        local_crops = module.view(torch.cat([
-            self.local_augment_(x, output_size=self.local_crop_shape_)
-            for _ in range(self.n_local_crops)]))
+        local_crops = module.view(
+            torch.cat(
+                [
+                    self.local_augment_(x, output_size=self.local_crop_shape_)
+                    for _ in range(self.n_local_crops)
+                ]
+            )
+        )
         return global_crops, local_crops
 
     def _distillation_loss(self, module, student, teacher):
         """:func:`dino_loss` of ``(crops, n, K)`` outputs, then the centre update."""
-        loss = dino_loss(student, teacher, module.center, self.student_temperature,
-                         module.teacher_temperature)
+        loss = dino_loss(
+            student, teacher, module.center, self.student_temperature, module.teacher_temperature
+        )
         _update_center(module.center, teacher, self.center_momentum)
         return loss
 
@@ -220,10 +282,12 @@ class DINO(BasePretrainer):
             student.append(module.student_head(module.student_backbone(local_crops)))
         with torch.no_grad():
             teacher = module.head(module.backbone(global_crops)).view(2, n, -1)
-        return self._distillation_loss(module, torch.cat(student).view(-1, n, teacher.shape[-1]),
-                                       teacher)
+        return self._distillation_loss(
+            module, torch.cat(student).view(-1, n, teacher.shape[-1]), teacher
+        )
 
     def _after_optimizer_step(self, module):
-        module.momentum_teacher.update([module.backbone, module.head],
-                                       [module.student_backbone, module.student_head])
+        module.momentum_teacher.update(
+            [module.backbone, module.head], [module.student_backbone, module.student_head]
+        )
         module.teacher_temperature.fill_(self._current_teacher_temperature(module))

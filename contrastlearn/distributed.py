@@ -30,9 +30,21 @@ import torch.distributed as dist
 from torch.distributed.nn.functional import all_gather as _all_gather_with_gradients
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["is_launched", "rank", "world_size", "local_device", "setup", "gather",
-           "data_parallel", "average_gradients", "all_reduce_sum", "all_reduce_mean",
-           "broadcast_object", "broadcast_module", "shard"]
+__all__ = [
+    "is_launched",
+    "rank",
+    "world_size",
+    "local_device",
+    "setup",
+    "gather",
+    "data_parallel",
+    "average_gradients",
+    "all_reduce_sum",
+    "all_reduce_mean",
+    "broadcast_object",
+    "broadcast_module",
+    "shard",
+]
 
 
 def is_launched():
@@ -96,8 +108,9 @@ def setup(device):
     on_cuda = torch.device(device).type == "cuda"
     if on_cuda:
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if on_cuda else "gloo",
-                            device_id=torch.device(device) if on_cuda else None)
+    dist.init_process_group(
+        "nccl" if on_cuda else "gloo", device_id=torch.device(device) if on_cuda else None
+    )
     atexit.register(_leave)
 
 
@@ -167,8 +180,11 @@ def data_parallel(module, device):
         return module
     device = torch.device(device)
     return DistributedDataParallel(
-        module, device_ids=[device.index] if device.type == "cuda" else None,
-        broadcast_buffers=False, static_graph=True)
+        module,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        broadcast_buffers=False,
+        static_graph=True,
+    )
 
 
 def all_reduce_sum(tensor):
@@ -281,4 +297,4 @@ def shard(items):
     """
     size, extra = divmod(len(items), world_size())
     start = rank() * size + min(rank(), extra)
-    return items[start:start + size + (rank() < extra)]
+    return items[start : start + size + (rank() < extra)]

@@ -28,8 +28,9 @@ class _Classifier(nn.Module):
         self.encoder = encoder
         # Standardised features make the head's learning rate independent of the
         # backbone's output scale (the linear-probe recipe of MAE).
-        self.linear = nn.Sequential(nn.BatchNorm1d(n_features, affine=False),
-                                    nn.Linear(n_features, n_classes))
+        self.linear = nn.Sequential(
+            nn.BatchNorm1d(n_features, affine=False), nn.Linear(n_features, n_classes)
+        )
         self.train_encoder = train_encoder
         encoder.requires_grad_(train_encoder)
 
@@ -114,21 +115,52 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **{name: BasePretrainer._parameter_constraints[name] for name in (
-            "backbone", "augment", "batch_size", "lr", "weight_decay", "lr_schedule", "device",
-            "random_state", "verbose", "callbacks")},
-        "pretrainer": [None, InstanceOf(BasePretrainer, FrozenEstimator,
-                                        name="a contrastlearn pretrainer or a FrozenEstimator "
-                                             "of a fitted one")],
+        **{
+            name: BasePretrainer._parameter_constraints[name]
+            for name in (
+                "backbone",
+                "augment",
+                "batch_size",
+                "lr",
+                "weight_decay",
+                "lr_schedule",
+                "device",
+                "random_state",
+                "verbose",
+                "callbacks",
+            )
+        },
+        "pretrainer": [
+            None,
+            InstanceOf(
+                BasePretrainer,
+                FrozenEstimator,
+                name="a contrastlearn pretrainer or a FrozenEstimator of a fitted one",
+            ),
+        ],
         "fine_tune": BOOL,
         "backbone_lr_scale": NONNEGATIVE,
         "max_epochs": ints(1),
     }
 
-    def __init__(self, pretrainer=None, *, fine_tune=False, backbone_lr_scale=0.1,
-                 backbone="auto", augment=None, max_epochs=30, batch_size=128, lr=1e-3,
-                 weight_decay=1e-4, lr_schedule="cosine", device="auto", random_state=None,
-                 verbose=0, callbacks=None):
+    def __init__(
+        self,
+        pretrainer=None,
+        *,
+        fine_tune=False,
+        backbone_lr_scale=0.1,
+        backbone="auto",
+        augment=None,
+        max_epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=1e-4,
+        lr_schedule="cosine",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
         self.pretrainer = pretrainer
         self.fine_tune = fine_tune
         self.backbone_lr_scale = backbone_lr_scale
@@ -146,8 +178,12 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
 
     def _fitted_pretrainer(self, X):
         if self.pretrainer is None:
-            return CLR(backbone=self.backbone, max_epochs=0, device=self.device,
-                       random_state=self.random_state).fit(X)
+            return CLR(
+                backbone=self.backbone,
+                max_epochs=0,
+                device=self.device,
+                random_state=self.random_state,
+            ).fit(X)
         if isinstance(self.pretrainer, FrozenEstimator):
             check_is_fitted(self.pretrainer.estimator, "net_")
             return self.pretrainer.estimator
@@ -189,12 +225,19 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.augment_ = self.augment.validate() if self.augment is not None else None
 
         def make_module():
-            return _Classifier(copy.deepcopy(self.pretrainer_.net_.module_).cpu(),
-                               self.pretrainer_._n_features_out, len(self.classes_),
-                               train_encoder)
+            return _Classifier(
+                copy.deepcopy(self.pretrainer_.net_.module_).cpu(),
+                self.pretrainer_._n_features_out,
+                len(self.classes_),
+                train_encoder,
+            )
 
         self.net_ = train_network(
-            self, make_module, X, encoder.transform(y).astype(np.int64), self._training_loss,
+            self,
+            make_module,
+            X,
+            encoder.transform(y).astype(np.int64),
+            self._training_loss,
             optimizer_params={"param_groups": [("encoder.*", {"lr": self.lr * scale})]},
             keep_partial_batches=True,
         )

@@ -53,8 +53,11 @@ def projection_head(in_features, dims, batchnorm="hidden"):
     layers, width = [], in_features
     normed = batchnorm == "all"
     for hidden in dims[:-1]:
-        layers += [nn.Linear(width, hidden, bias=not normed), nn.BatchNorm1d(hidden),
-                   nn.ReLU(inplace=True)]
+        layers += [
+            nn.Linear(width, hidden, bias=not normed),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+        ]
         width = hidden
     layers.append(nn.Linear(width, dims[-1], bias=not normed))
     if normed:
@@ -227,8 +230,10 @@ class MomentumTeacher(nn.Module):
     def current_momentum(self):
         """float: The momentum the next :meth:`update` applies."""
         progress = min(self._steps_taken / self.total_steps, 1.0)
-        return self.final_momentum - (self.final_momentum - self.momentum) * (
-            math.cos(math.pi * progress) + 1) / 2
+        return (
+            self.final_momentum
+            - (self.final_momentum - self.momentum) * (math.cos(math.pi * progress) + 1) / 2
+        )
 
     @torch.no_grad()
     def update(self, teacher, student):
@@ -242,8 +247,10 @@ class MomentumTeacher(nn.Module):
         """
         teacher_params, student_params = _parameters(teacher), _parameters(student)
         if len(teacher_params) != len(student_params):
-            raise ValueError(f"The teacher has {len(teacher_params)} parameter tensors and the "
-                             f"student {len(student_params)}: they must be the same network.")
+            raise ValueError(
+                f"The teacher has {len(teacher_params)} parameter tensors and the "
+                f"student {len(student_params)}: they must be the same network."
+            )
         momentum = self.current_momentum()
         torch._foreach_mul_(teacher_params, momentum)
         torch._foreach_add_(teacher_params, student_params, alpha=1 - momentum)
@@ -256,8 +263,10 @@ class MomentumTeacher(nn.Module):
             self._steps_taken = int(state_dict[prefix + "step"])
 
     def extra_repr(self):
-        return (f"momentum={self.momentum}, final_momentum={self.final_momentum}, "
-                f"total_steps={self.total_steps}")
+        return (
+            f"momentum={self.momentum}, final_momentum={self.final_momentum}, "
+            f"total_steps={self.total_steps}"
+        )
 
 
 def _parameters(modules):

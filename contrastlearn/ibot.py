@@ -39,7 +39,7 @@ _DINO_DOC = DINO.__doc__  # its parameters and sections, without DINO's own reci
 
 
 class iBOT(DINO):  # noqa: N801 (the method's own spelling)
-    __doc__ = """iBOT: DINO's self-distillation plus masked image modelling with an online tokenizer.
+    __doc__ = """iBOT: DINO's self-distillation plus masked image modelling, an online tokenizer.
 
     Everything :class:`DINO` does (EMA teacher, centring, sharpening,
     multi-crop, ``transform`` = the teacher's CLS embedding), plus: in each
@@ -60,10 +60,13 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         Fraction of each global crop's patches masked for the student.
     patch_loss_weight : float, default=1.0
     teacher_patch_temperature : float, default=0.07
-    """ + (_DINO_DOC[_DINO_DOC.index("    n_prototypes : int"):_DINO_DOC.index("    Notes")]
-           + _DINO_DOC[_DINO_DOC.index("    See Also"):]).replace(
+    """ + (
+        _DINO_DOC[_DINO_DOC.index("    n_prototypes : int") : _DINO_DOC.index("    Notes")]
+        + _DINO_DOC[_DINO_DOC.index("    See Also") :]
+    ).replace(
         'backbone : str or torch.nn.Module, default="auto"',
-        'backbone : str or torch.nn.Module, default="vit_small_p8"')
+        'backbone : str or torch.nn.Module, default="vit_small_p8"',
+    )
 
     _parameter_constraints = {
         **DINO._parameter_constraints,
@@ -72,33 +75,86 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         "teacher_patch_temperature": POSITIVE,
     }
 
-    def __init__(self, *, mask_ratio=0.3, patch_loss_weight=1.0, teacher_patch_temperature=0.07,
-                 n_prototypes=4096, student_temperature=0.1, teacher_temperature=0.04,
-                 warmup_teacher_temperature=0.04, warmup_teacher_epochs=0,
-                 teacher_momentum=0.996, center_momentum=0.9, n_local_crops=6,
-                 local_crop_scale=(0.05, 0.4), local_crop_size=None, backbone="vit_small_p8",
-                 projection_dims=(1024, 1024, 256), image_shape=None, normalize="dataset",
-                 log_intensity=False, nan_policy="raise", augment=None, pairing="augment",
-                 max_epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-6, lr_schedule="cosine",
-                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None, monitor_samples=256,
-                 eval_every=1, early_stopping=False, n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        mask_ratio=0.3,
+        patch_loss_weight=1.0,
+        teacher_patch_temperature=0.07,
+        n_prototypes=4096,
+        student_temperature=0.1,
+        teacher_temperature=0.04,
+        warmup_teacher_temperature=0.04,
+        warmup_teacher_epochs=0,
+        teacher_momentum=0.996,
+        center_momentum=0.9,
+        n_local_crops=6,
+        local_crop_scale=(0.05, 0.4),
+        local_crop_size=None,
+        backbone="vit_small_p8",
+        projection_dims=(1024, 1024, 256),
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         super().__init__(
-            n_prototypes=n_prototypes, student_temperature=student_temperature,
+            n_prototypes=n_prototypes,
+            student_temperature=student_temperature,
             teacher_temperature=teacher_temperature,
             warmup_teacher_temperature=warmup_teacher_temperature,
-            warmup_teacher_epochs=warmup_teacher_epochs, teacher_momentum=teacher_momentum,
-            center_momentum=center_momentum, n_local_crops=n_local_crops,
-            local_crop_scale=local_crop_scale, local_crop_size=local_crop_size,
-            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
-            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
-            warmup_epochs=warmup_epochs, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
-            eval_every=eval_every, early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change, tol=tol,
+            warmup_teacher_epochs=warmup_teacher_epochs,
+            teacher_momentum=teacher_momentum,
+            center_momentum=center_momentum,
+            n_local_crops=n_local_crops,
+            local_crop_scale=local_crop_scale,
+            local_crop_size=local_crop_size,
+            backbone=backbone,
+            projection_dims=projection_dims,
+            image_shape=image_shape,
+            normalize=normalize,
+            log_intensity=log_intensity,
+            nan_policy=nan_policy,
+            augment=augment,
+            pairing=pairing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            warmup_epochs=warmup_epochs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            compile=compile,
+            checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples,
+            eval_every=eval_every,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.mask_ratio = mask_ratio
         self.patch_loss_weight = patch_loss_weight
@@ -120,17 +176,26 @@ class iBOT(DINO):  # noqa: N801 (the method's own spelling)
         grid = [side // module.backbone.patch_size for side in global_crops.shape[-2:]]
         mask = random_patch_mask(2 * n, grid[0] * grid[1], self.mask_ratio, global_crops.device)
         student_tokens = module.student_head(
-            module.student_backbone.forward_tokens(global_crops, mask=mask))  # (2n, 1 + P, K)
+            module.student_backbone.forward_tokens(global_crops, mask=mask)
+        )  # (2n, 1 + P, K)
         student = [student_tokens[:, 0]]
         if local_crops is not None:
             student.append(module.student_head(module.student_backbone(local_crops)))
         with torch.no_grad():
             teacher_tokens = module.head(module.backbone.forward_tokens(global_crops))
         prototypes = teacher_tokens.shape[-1]
-        cls_loss = self._distillation_loss(module, torch.cat(student).view(-1, n, prototypes),
-                                           teacher_tokens[:, 0].view(2, n, prototypes))
-        patch_loss = ibot_patch_loss(student_tokens[:, 1:], teacher_tokens[:, 1:], mask,
-                                     module.patch_center, self.student_temperature,
-                                     self.teacher_patch_temperature)
+        cls_loss = self._distillation_loss(
+            module,
+            torch.cat(student).view(-1, n, prototypes),
+            teacher_tokens[:, 0].view(2, n, prototypes),
+        )
+        patch_loss = ibot_patch_loss(
+            student_tokens[:, 1:],
+            teacher_tokens[:, 1:],
+            mask,
+            module.patch_center,
+            self.student_temperature,
+            self.teacher_patch_temperature,
+        )
         _update_center(module.patch_center, teacher_tokens[:, 1:], self.center_momentum)
         return cls_loss + self.patch_loss_weight * patch_loss

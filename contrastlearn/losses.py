@@ -128,8 +128,9 @@ def negative_cosine(p, z):
     return -F.cosine_similarity(p.to(dtype), z.detach().to(dtype), dim=1).mean()
 
 
-def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
-              teacher_temperature=0.04):
+def dino_loss(
+    student_outputs, teacher_outputs, center, student_temperature=0.1, teacher_temperature=0.04
+):
     r"""DINO's self-distillation loss between multi-crop student and teacher outputs.
 
     The teacher's outputs for the global crops are centred and sharpened,
@@ -176,41 +177,54 @@ def dino_loss(student_outputs, teacher_outputs, center, student_temperature=0.1,
     >>> round(dino_loss(same, same, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
-    _check_tensors(student_outputs=student_outputs, teacher_outputs=teacher_outputs,
-                   center=center)
+    _check_tensors(student_outputs=student_outputs, teacher_outputs=teacher_outputs, center=center)
     if student_outputs.ndim != 3 or teacher_outputs.ndim != 3:
         raise ValueError(
             "student_outputs and teacher_outputs must be 3-D (n_crops, n_samples, "
             f"n_prototypes); got {tuple(student_outputs.shape)} and {tuple(teacher_outputs.shape)}."
         )
-    if (student_outputs.shape[1:] != teacher_outputs.shape[1:]
-            or teacher_outputs.shape[0] > student_outputs.shape[0]):
+    if (
+        student_outputs.shape[1:] != teacher_outputs.shape[1:]
+        or teacher_outputs.shape[0] > student_outputs.shape[0]
+    ):
         raise ValueError(
             "teacher_outputs must cover the first global crops of student_outputs with the "
             f"same (n_samples, n_prototypes); got {tuple(teacher_outputs.shape)} for student "
             f"outputs {tuple(student_outputs.shape)}."
         )
     if center.shape != (student_outputs.shape[-1],):
-        raise ValueError(f"center must have shape ({student_outputs.shape[-1]},); got "
-                         f"{tuple(center.shape)}.")
-    if not all(t > 0 for t in (student_temperature, teacher_temperature)
-               if not isinstance(t, torch.Tensor)):
-        raise ValueError("student_temperature and teacher_temperature must be > 0; got "
-                         f"{student_temperature!r} and {teacher_temperature!r}.")
+        raise ValueError(
+            f"center must have shape ({student_outputs.shape[-1]},); got {tuple(center.shape)}."
+        )
+    if not all(
+        t > 0 for t in (student_temperature, teacher_temperature) if not isinstance(t, torch.Tensor)
+    ):
+        raise ValueError(
+            "student_temperature and teacher_temperature must be > 0; got "
+            f"{student_temperature!r} and {teacher_temperature!r}."
+        )
     dtype = torch.float64 if student_outputs.dtype == torch.float64 else torch.float32
     log_student = F.log_softmax(student_outputs.to(dtype) / student_temperature, dim=-1)
-    teacher = F.softmax((teacher_outputs.detach().to(dtype) - center.to(dtype))
-                        / teacher_temperature, dim=-1)
+    teacher = F.softmax(
+        (teacher_outputs.detach().to(dtype) - center.to(dtype)) / teacher_temperature, dim=-1
+    )
     # cross[i, j] = mean over samples of H(teacher crop i, student crop j)
     cross = -torch.einsum("ibk,jbk->ij", teacher, log_student) / student_outputs.shape[1]
     n_teacher = teacher_outputs.shape[0]
-    same_view = torch.eye(n_teacher, student_outputs.shape[0], dtype=torch.bool,
-                          device=cross.device)
+    same_view = torch.eye(
+        n_teacher, student_outputs.shape[0], dtype=torch.bool, device=cross.device
+    )
     return cross.masked_fill(same_view, 0).sum() / (cross.numel() - n_teacher)
 
 
-def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temperature=0.1,
-                    teacher_temperature=0.07):
+def ibot_patch_loss(
+    student_patches,
+    teacher_patches,
+    mask,
+    center,
+    student_temperature=0.1,
+    teacher_temperature=0.07,
+):
     r"""iBOT's masked-image-modelling loss: predict the teacher's patch tokens where masked.
 
     For every masked patch :math:`p` of an image, the teacher (which saw the
@@ -251,19 +265,25 @@ def ibot_patch_loss(student_patches, teacher_patches, mask, center, student_temp
     >>> round(ibot_patch_loss(outputs, outputs, mask, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
-    _check_tensors(student_patches=student_patches, teacher_patches=teacher_patches, mask=mask,
-                   center=center)
+    _check_tensors(
+        student_patches=student_patches, teacher_patches=teacher_patches, mask=mask, center=center
+    )
     if student_patches.shape != teacher_patches.shape or student_patches.ndim != 3:
-        raise ValueError("student_patches and teacher_patches must have the same 3-D shape "
-                         f"(n_images, n_patches, n_prototypes); got {tuple(student_patches.shape)}"
-                         f" and {tuple(teacher_patches.shape)}.")
+        raise ValueError(
+            "student_patches and teacher_patches must have the same 3-D shape "
+            f"(n_images, n_patches, n_prototypes); got {tuple(student_patches.shape)}"
+            f" and {tuple(teacher_patches.shape)}."
+        )
     if mask.shape != student_patches.shape[:2] or mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor of shape {tuple(student_patches.shape[:2])}; "
-                         f"got {mask.dtype} of shape {tuple(mask.shape)}.")
+        raise ValueError(
+            f"mask must be a bool tensor of shape {tuple(student_patches.shape[:2])}; "
+            f"got {mask.dtype} of shape {tuple(mask.shape)}."
+        )
     dtype = torch.float64 if student_patches.dtype == torch.float64 else torch.float32
     log_student = F.log_softmax(student_patches.to(dtype) / student_temperature, dim=-1)
-    teacher = F.softmax((teacher_patches.detach().to(dtype) - center.to(dtype))
-                        / teacher_temperature, dim=-1)
+    teacher = F.softmax(
+        (teacher_patches.detach().to(dtype) - center.to(dtype)) / teacher_temperature, dim=-1
+    )
     per_patch = -(teacher * log_student).sum(-1)  # (n_images, n_patches)
     weights = mask.to(dtype)
     counts = weights.sum(1)
@@ -279,8 +299,12 @@ def _check_tensors(**arguments):
 
 def _check_pair(a, b, name_a, name_b):
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
-        raise TypeError(f"{name_a} and {name_b} must be torch tensors; got "
-                        f"{type(a).__name__} and {type(b).__name__}.")
+        raise TypeError(
+            f"{name_a} and {name_b} must be torch tensors; got "
+            f"{type(a).__name__} and {type(b).__name__}."
+        )
     if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must be 2-D tensors of the same shape "
-                         f"(n_samples, n_dims); got {tuple(a.shape)} and {tuple(b.shape)}.")
+        raise ValueError(
+            f"{name_a} and {name_b} must be 2-D tensors of the same shape "
+            f"(n_samples, n_dims); got {tuple(a.shape)} and {tuple(b.shape)}."
+        )

@@ -1,4 +1,5 @@
-"""The studies we follow as one call: the CLR/CPLR configuration x temperature grid, label efficiency."""
+"""The studies we follow as one call: the CLR/CPLR configuration x temperature grid, label
+efficiency."""
 
 import time
 
@@ -16,8 +17,13 @@ from .evaluation import LinearProbe, linear_evaluation, overlap_score
 from .evaluation._labels import _label_indicator
 from .finetune import FineTunedClassifier
 
-__all__ = ["projection_grid_search", "label_efficiency", "CONFIGURATIONS", "PROTOCOLS",
-           "REFERENCE_TEMPERATURES"]
+__all__ = [
+    "projection_grid_search",
+    "label_efficiency",
+    "CONFIGURATIONS",
+    "PROTOCOLS",
+    "REFERENCE_TEMPERATURES",
+]
 
 #: The four configurations of the reference study: (Type, Mode, estimator parameters).
 #: Modes are named as in contrastlearn; ``clr.REFERENCE_NAMES`` gives the study's names.
@@ -49,25 +55,46 @@ def _split_scores(probe, neighbors, metric, Y, n_neighbors):
     predicted = LinearProbe().fit(probe_train, Y_train.astype(int)).predict(probe_test)
     scored = np.flatnonzero(Y_test.any(0))  # labels with no positive are skipped, not 0
     precision, recall, f1, _ = precision_recall_fscore_support(
-        Y_test, predicted, labels=scored, average="macro", zero_division=0)
+        Y_test, predicted, labels=scored, average="macro", zero_division=0
+    )
     accuracy = np.mean([(predicted[:, label] == Y_test[:, label]).mean() for label in scored])
-    return {"F1": f1, "Precision": precision, "Recall": recall, "Accuracy": accuracy,
-            "Overlap": overlap_score(neighbors_test, Y_test, n_neighbors, metric)}
+    return {
+        "F1": f1,
+        "Precision": precision,
+        "Recall": recall,
+        "Accuracy": accuracy,
+        "Overlap": overlap_score(neighbors_test, Y_test, n_neighbors, metric),
+    }
 
 
 def _reference_scores(probe, neighbors, metric, Y, n_neighbors, random_state):
     """The reference's per-label perceptron, 5-fold CV on all images, and overlap on all."""
     macro = linear_evaluation(probe[0], Y[0], random_state=random_state).loc["macro avg"]
-    return {"F1": macro["f1"], "Precision": macro["precision"], "Recall": macro["recall"],
-            "Accuracy": macro["accuracy"],
-            "Overlap": overlap_score(neighbors[0], Y[0], n_neighbors, metric)}
+    return {
+        "F1": macro["f1"],
+        "Precision": macro["precision"],
+        "Recall": macro["recall"],
+        "Accuracy": macro["accuracy"],
+        "Overlap": overlap_score(neighbors[0], Y[0], n_neighbors, metric),
+    }
 
 
-def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
-                           temperatures=REFERENCE_TEMPERATURES, protocol="reference",
-                           labels=None, n_neighbors=0.01, test_size=0.25,
-                           baselines=DEFAULT_BASELINES, vae_params=None, random_state=0,
-                           verbose=0, **params):
+def projection_grid_search(
+    X,
+    Y,
+    *,
+    configurations=("C-C", "P-P", "P-C", "C-P"),
+    temperatures=REFERENCE_TEMPERATURES,
+    protocol="reference",
+    labels=None,
+    n_neighbors=0.01,
+    test_size=0.25,
+    baselines=DEFAULT_BASELINES,
+    vae_params=None,
+    random_state=0,
+    verbose=0,
+    **params,
+):
     """Run the CLR/CPLR representation x temperature grid and score every model and baseline.
 
     For every configuration and temperature a pretrainer is fitted without
@@ -167,53 +194,83 @@ def projection_grid_search(X, Y, *, configurations=("C-C", "P-P", "P-C", "C-P"),
         X_fit = np.asarray(X)
         sets, Y_sets = [X_fit], [Y]
     else:
-        train, test = (np.sort(part) for part in train_test_split(
-            np.arange(len(X)), test_size=test_size, random_state=random_state))
+        train, test = (
+            np.sort(part)
+            for part in train_test_split(
+                np.arange(len(X)), test_size=test_size, random_state=random_state
+            )
+        )
         X_fit = np.asarray(X[train])
         sets, Y_sets = [X_fit, np.asarray(X[test])], [Y[train], Y[test]]
 
     def scores(probe, neighbors, metric):
         if protocol == "reference":
-            return _reference_scores(probe, neighbors, metric, Y_sets, n_neighbors,
-                                     random_state)
+            return _reference_scores(probe, neighbors, metric, Y_sets, n_neighbors, random_state)
         return _split_scores(probe, neighbors, metric, Y_sets, n_neighbors)
 
     def report(row):
         rows.append(row)
         if verbose:
             temperature = "" if np.isnan(row["Temperature"]) else f" T={row['Temperature']:<5}"
-            print(f"{row['Type']:5} {row['Mode']:30}{temperature} F1={row['F1']:.3f} "
-                  f"overlap={row['Overlap']:.3f} ({row['Fit seconds']:.0f} s)", flush=True)
+            print(
+                f"{row['Type']:5} {row['Mode']:30}{temperature} F1={row['F1']:.3f} "
+                f"overlap={row['Overlap']:.3f} ({row['Fit seconds']:.0f} s)",
+                flush=True,
+            )
 
     rows, n_features = [], 64
     for key in configurations:
         kind, mode, estimator_class, representation = CONFIGURATIONS[key]
         for temperature in temperatures:
             start = time.perf_counter()
-            model = estimator_class(temperature=temperature, random_state=random_state,
-                                    verbose=max(verbose - 1, 0), **representation,
-                                    **params).fit(X_fit)
+            model = estimator_class(
+                temperature=temperature,
+                random_state=random_state,
+                verbose=max(verbose - 1, 0),
+                **representation,
+                **params,
+            ).fit(X_fit)
             seconds = time.perf_counter() - start
             n_features = model._n_features_out
             embeddings = [model.transform(images) for images in sets]
-            report({"Type": kind, "Mode": mode,
+            report(
+                {
+                    "Type": kind,
+                    "Mode": mode,
                     "Reference mode": _reference_name(estimator_class, representation),
-                    "Temperature": temperature, **scores(embeddings, embeddings, "cosine"),
-                    "Fit seconds": seconds})
+                    "Temperature": temperature,
+                    **scores(embeddings, embeddings, "cosine"),
+                    "Fit seconds": seconds,
+                }
+            )
     vae_params = {key: params[key] for key in ("max_epochs", "device") if key in params} | (
-        vae_params or {})
+        vae_params or {}
+    )
     for name in baselines:
         start = time.perf_counter()
         embedded = baseline_embeddings(
-            name, X_fit, sets, n_components=n_features, n_neighbors=n_neighbors,
-            log_intensity=params.get("log_intensity", False), vae_params=vae_params,
-            random_state=random_state)
+            name,
+            X_fit,
+            sets,
+            n_components=n_features,
+            n_neighbors=n_neighbors,
+            log_intensity=params.get("log_intensity", False),
+            vae_params=vae_params,
+            random_state=random_state,
+        )
         seconds = time.perf_counter() - start
-        report({"Type": name, "Mode": embedded[0].description, "Reference mode": "",
+        report(
+            {
+                "Type": name,
+                "Mode": embedded[0].description,
+                "Reference mode": "",
                 "Temperature": np.nan,
-                **scores([e.probe for e in embedded], [e.neighbors for e in embedded],
-                         embedded[0].metric),
-                "Fit seconds": seconds})
+                **scores(
+                    [e.probe for e in embedded], [e.neighbors for e in embedded], embedded[0].metric
+                ),
+                "Fit seconds": seconds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -233,9 +290,19 @@ def _pretrained(model, X_pool, random_state):
     return clone(model).set_params(random_state=random_state).fit(X_pool)
 
 
-def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test_size=0.25,
-                     supervised_backbone="auto", fine_tune=False, random_state=0, verbose=0,
-                     **classifier_params):
+def label_efficiency(
+    X,
+    y,
+    pretrainers,
+    *,
+    n_labels=(300, 600, 1200, None),
+    test_size=0.25,
+    supervised_backbone="auto",
+    fine_tune=False,
+    random_state=0,
+    verbose=0,
+    **classifier_params,
+):
     """Accuracy and ROC AUC of pretrained models against supervised training, by number of labels.
 
     The images are split (stratified) into a training pool and a test set.
@@ -298,38 +365,62 @@ def label_efficiency(X, y, pretrainers, *, n_labels=(300, 600, 1200, None), test
         raise ValueError(f"y has {len(y)} labels but X has {len(X)} images.")
     if not isinstance(pretrainers, dict) or not pretrainers:
         raise ValueError("pretrainers must be a non-empty dict {method name: pretrainer}.")
-    pool, test = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y,
-                                  random_state=random_state)
+    pool, test = train_test_split(
+        np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state
+    )
     pool, test = np.sort(pool), np.sort(test)
     X_pool, X_test, y_pool, y_test = np.asarray(X[pool]), np.asarray(X[test]), y[pool], y[test]
-    fitted = {name: _pretrained(model, X_pool, random_state)
-              for name, model in pretrainers.items()}
+    fitted = {name: _pretrained(model, X_pool, random_state) for name, model in pretrainers.items()}
     rows = []
     for size in n_labels:
         size = len(pool) if size is None else int(size)
         if size > len(pool):
             continue
-        labelled = (np.arange(len(pool)) if size == len(pool) else
-                    np.sort(train_test_split(np.arange(len(pool)), train_size=size,
-                                             stratify=y_pool, random_state=random_state)[0]))
+        labelled = (
+            np.arange(len(pool))
+            if size == len(pool)
+            else np.sort(
+                train_test_split(
+                    np.arange(len(pool)),
+                    train_size=size,
+                    stratify=y_pool,
+                    random_state=random_state,
+                )[0]
+            )
+        )
         candidates = [(name, FrozenEstimator(model)) for name, model in fitted.items()]
         if supervised_backbone is not None:
             candidates.append(("supervised", None))
         for method, pretrained in candidates:
             classifier = FineTunedClassifier(
-                pretrained, fine_tune=fine_tune,
+                pretrained,
+                fine_tune=fine_tune,
                 backbone="auto" if supervised_backbone is None else supervised_backbone,
-                random_state=random_state, **classifier_params,
+                random_state=random_state,
+                **classifier_params,
             ).fit(X_pool[labelled], y_pool[labelled])
             backbone = _backbone_name(classifier.pretrainer_)
             proba = classifier.predict_proba(X_test)
-            auc = (roc_auc_score(y_test, proba[:, 1]) if proba.shape[1] == 2 else
-                   roc_auc_score(y_test, proba, multi_class="ovr", labels=classifier.classes_))
-            rows.append({"Method": method, "Backbone": backbone, "Labels": size,
-                         "Accuracy": accuracy_score(y_test, classifier.predict(X_test)),
-                         "ROC AUC": auc})
+            auc = (
+                roc_auc_score(y_test, proba[:, 1])
+                if proba.shape[1] == 2
+                else roc_auc_score(y_test, proba, multi_class="ovr", labels=classifier.classes_)
+            )
+            rows.append(
+                {
+                    "Method": method,
+                    "Backbone": backbone,
+                    "Labels": size,
+                    "Accuracy": accuracy_score(y_test, classifier.predict(X_test)),
+                    "ROC AUC": auc,
+                }
+            )
             if verbose:
-                print(f"{method:10} {backbone:14} {size:6} labels: accuracy "
-                      f"{rows[-1]['Accuracy']:.3f}, ROC AUC {auc:.3f}", flush=True)
-    return (pd.DataFrame(rows).sort_values(["Method", "Labels"], kind="stable")
-            .reset_index(drop=True))
+                print(
+                    f"{method:10} {backbone:14} {size:6} labels: accuracy "
+                    f"{rows[-1]['Accuracy']:.3f}, ROC AUC {auc:.3f}",
+                    flush=True,
+                )
+    return (
+        pd.DataFrame(rows).sort_values(["Method", "Labels"], kind="stable").reset_index(drop=True)
+    )

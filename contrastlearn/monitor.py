@@ -44,19 +44,29 @@ from skorch.callbacks import Callback
 
 from . import distributed
 
-__all__ = ["rankme", "alignment", "uniformity", "knn_score", "history_frame",
-           "CollapseWarning", "TrainingMonitor", "HEALTH_COLUMNS"]
+__all__ = [
+    "rankme",
+    "alignment",
+    "uniformity",
+    "knn_score",
+    "history_frame",
+    "CollapseWarning",
+    "TrainingMonitor",
+    "HEALTH_COLUMNS",
+]
 
 #: The per-epoch columns every pretrainer's ``history_`` gets (with ``monitor_samples > 0``).
 HEALTH_COLUMNS = ("rankme", "alignment", "uniformity")
 
 
 def _as_tensor(embeddings):
-    z = torch.as_tensor(np.asarray(embeddings) if not isinstance(embeddings, torch.Tensor)
-                        else embeddings)
+    z = torch.as_tensor(
+        np.asarray(embeddings) if not isinstance(embeddings, torch.Tensor) else embeddings
+    )
     if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"embeddings must be a 2-D array of at least 2 rows; got shape "
-                         f"{tuple(z.shape)}.")
+        raise ValueError(
+            f"embeddings must be a 2-D array of at least 2 rows; got shape {tuple(z.shape)}."
+        )
     return z.detach().to(torch.float64)
 
 
@@ -124,8 +134,10 @@ def alignment(embeddings, positives, alpha=2):
     """
     z, zp = (F.normalize(_as_tensor(e), dim=1) for e in (embeddings, positives))
     if z.shape != zp.shape:
-        raise ValueError(f"embeddings and positives must have the same shape; got "
-                         f"{tuple(z.shape)} and {tuple(zp.shape)}.")
+        raise ValueError(
+            f"embeddings and positives must have the same shape; got "
+            f"{tuple(z.shape)} and {tuple(zp.shape)}."
+        )
     return float((z - zp).norm(dim=1).pow(alpha).mean())
 
 
@@ -203,8 +215,9 @@ def knn_score(embeddings, y, *, n_neighbors=10, n_splits=5, random_state=0):
     if not multilabel and np.unique(y, return_counts=True)[1].min() >= n_splits:
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
     smallest_fold = len(y) - math.ceil(len(y) / n_splits)
-    probe = KNeighborsClassifier(min(n_neighbors, smallest_fold), metric="cosine",
-                                 weights="distance")
+    probe = KNeighborsClassifier(
+        min(n_neighbors, smallest_fold), metric="cosine", weights="distance"
+    )
     predicted = cross_val_predict(probe, embeddings, y, cv=folds)
     if multilabel:
         return float(f1_score(y, predicted, average="macro", zero_division=0))
@@ -277,8 +290,17 @@ class TrainingMonitor(Callback):
         Seeds the augmentations of the health sample.
     """
 
-    def __init__(self, sample, embed_augmented, eval_set=None, eval_every=1,
-                 early_stopping=False, n_iter_no_change=5, tol=1e-4, seed=0):
+    def __init__(
+        self,
+        sample,
+        embed_augmented,
+        eval_set=None,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+        seed=0,
+    ):
         self.sample = sample
         self.embed_augmented = embed_augmented
         self.eval_set = eval_set
@@ -295,9 +317,13 @@ class TrainingMonitor(Callback):
 
     # The state a checkpoint keeps, so that a resumed fit stops where an uninterrupted one would.
     def state_dict(self):
-        return {"best_score": self.best_score_, "best_epoch": self.best_epoch_,
-                "best_module": self.best_module_, "misses": self.misses_,
-                "stopped": self.stopped_}
+        return {
+            "best_score": self.best_score_,
+            "best_epoch": self.best_epoch_,
+            "best_module": self.best_module_,
+            "misses": self.misses_,
+            "stopped": self.stopped_,
+        }
 
     def load_state_dict(self, state):
         self.best_score_, self.best_epoch_ = state["best_score"], state["best_epoch"]
@@ -314,8 +340,11 @@ class TrainingMonitor(Callback):
                 clean.append(net.module_(x).float().cpu())
                 augmented.append(self.embed_augmented(net.module_, x).float().cpu())
         clean, augmented = torch.cat(clean), torch.cat(augmented)
-        return {"rankme": rankme(clean), "alignment": alignment(clean, augmented),
-                "uniformity": uniformity(clean)}
+        return {
+            "rankme": rankme(clean),
+            "alignment": alignment(clean, augmented),
+            "uniformity": uniformity(clean),
+        }
 
     def on_epoch_end(self, net, **kwargs):
         start = time.perf_counter()
@@ -323,8 +352,7 @@ class TrainingMonitor(Callback):
         if self.sample is not None:
             for name, value in self._health(net).items():
                 net.history.record(name, value)
-        if self.eval_set is not None and (epoch % self.eval_every == 0
-                                          or epoch == net.max_epochs):
+        if self.eval_set is not None and (epoch % self.eval_every == 0 or epoch == net.max_epochs):
             X_val, y_val = self.eval_set
             score = knn_score(net.forward(X_val).numpy(), y_val)
             improved = score > self.best_score_ + self.tol
@@ -333,12 +361,15 @@ class TrainingMonitor(Callback):
             if improved:
                 self.best_score_, self.best_epoch_, self.misses_ = score, epoch, 0
                 if self.early_stopping:
-                    self.best_module_ = {key: value.detach().clone() for key, value
-                                         in net.module_.state_dict().items()}
+                    self.best_module_ = {
+                        key: value.detach().clone()
+                        for key, value in net.module_.state_dict().items()
+                    }
             else:
                 self.misses_ += 1
             self.stopped_ = distributed.broadcast_object(
-                self.early_stopping and self.misses_ >= self.n_iter_no_change)
+                self.early_stopping and self.misses_ >= self.n_iter_no_change
+            )
         net.history.record("monitor_dur", time.perf_counter() - start)
 
     def on_train_end(self, net, **kwargs):
@@ -361,12 +392,16 @@ def _warn_on_collapse(history):
         return
     best = int(np.argmax(ranks))
     if ranks[-1] < max(2.0, ranks[best] / 10):
-        fall = (f", down from {ranks[best]:.2f} after epoch {best + 1}"
-                if ranks[best] > 1.5 * ranks[-1] else "")
+        fall = (
+            f", down from {ranks[best]:.2f} after epoch {best + 1}"
+            if ranks[best] > 1.5 * ranks[-1]
+            else ""
+        )
         warnings.warn(
             f"The embedding has collapsed: its effective rank (history_ column 'rankme') is "
             f"{ranks[-1]:.2f} after epoch {len(ranks)}{fall}, so all images get nearly the "
             "same embedding. Try a lower lr, a higher temperature or stronger augmentation "
             "(or check that the images differ).",
-            CollapseWarning, stacklevel=2,
+            CollapseWarning,
+            stacklevel=2,
         )

@@ -71,17 +71,33 @@ class LARS(torch.optim.Optimizer):
     >>> optimizer.step()
     """
 
-    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, trust_coefficient=0.001,
-                 exclude_bias_and_norm=True):
-        for name, value, valid in [("lr", lr, lr > 0), ("momentum", momentum, 0 <= momentum < 1),
-                                   ("weight_decay", weight_decay, weight_decay >= 0),
-                                   ("trust_coefficient", trust_coefficient,
-                                    trust_coefficient > 0)]:
+    def __init__(
+        self,
+        params,
+        lr,
+        momentum=0.9,
+        weight_decay=0.0,
+        trust_coefficient=0.001,
+        exclude_bias_and_norm=True,
+    ):
+        for name, value, valid in [
+            ("lr", lr, lr > 0),
+            ("momentum", momentum, 0 <= momentum < 1),
+            ("weight_decay", weight_decay, weight_decay >= 0),
+            ("trust_coefficient", trust_coefficient, trust_coefficient > 0),
+        ]:
             if not valid:
                 raise ValueError(f"LARS got an invalid {name}: {value!r}.")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      trust_coefficient=trust_coefficient,
-                                      exclude_bias_and_norm=exclude_bias_and_norm))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                weight_decay=weight_decay,
+                trust_coefficient=trust_coefficient,
+                exclude_bias_and_norm=exclude_bias_and_norm,
+            ),
+        )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -109,11 +125,15 @@ class LARS(torch.optim.Optimizer):
                 if not (group["exclude_bias_and_norm"] and param.ndim <= 1):
                     if group["weight_decay"]:
                         grad = grad.add(param, alpha=group["weight_decay"])
-                    param_norm, grad_norm = torch.linalg.vector_norm(param), \
-                        torch.linalg.vector_norm(grad)
-                    trust = torch.where((param_norm > 0) & (grad_norm > 0),
-                                        group["trust_coefficient"] * param_norm / grad_norm,
-                                        torch.ones_like(param_norm))
+                    param_norm, grad_norm = (
+                        torch.linalg.vector_norm(param),
+                        torch.linalg.vector_norm(grad),
+                    )
+                    trust = torch.where(
+                        (param_norm > 0) & (grad_norm > 0),
+                        group["trust_coefficient"] * param_norm / grad_norm,
+                        torch.ones_like(param_norm),
+                    )
                     grad = grad * trust
                 state = self.state[param]
                 if "velocity" not in state:

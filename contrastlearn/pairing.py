@@ -34,8 +34,11 @@ def _is_step(value):
 
 def _is_names(value):
     """A non-empty list (or tuple) of strings: column names."""
-    return (isinstance(value, (list, tuple)) and len(value) > 0
-            and all(isinstance(name, str) for name in value))
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(name, str) for name in value)
+    )
 
 
 class LatentNeighbors(BaseEstimator):
@@ -106,13 +109,18 @@ class LatentNeighbors(BaseEstimator):
         self.periodic = periodic
 
     _parameter_constraints = {
-        "step": [Interval(numbers.Integral, 0),
-                 Predicate(lambda v: isinstance(v, dict) and v and all(map(_is_step, v.values())),
-                           "a non-empty dict of ints >= 0")],
+        "step": [
+            Interval(numbers.Integral, 0),
+            Predicate(
+                lambda v: isinstance(v, dict) and v and all(map(_is_step, v.values())),
+                "a non-empty dict of ints >= 0",
+            ),
+        ],
         "factors": [None, Predicate(_is_names, "a non-empty list of column names")],
-        "periodic": Predicate(lambda v: isinstance(v, (list, tuple))
-                              and all(isinstance(name, str) for name in v),
-                              "a list of factor names"),
+        "periodic": Predicate(
+            lambda v: isinstance(v, (list, tuple)) and all(isinstance(name, str) for name in v),
+            "a list of factor names",
+        ),
     }
 
     def _validate(self, table):
@@ -124,15 +132,21 @@ class LatentNeighbors(BaseEstimator):
         named = list(step) if isinstance(step, dict) else []
         for name in [*factors, *named, *self.periodic]:
             if name not in table.columns:
-                raise ValueError(f"LatentNeighbors uses the factor {name!r}, which is not a "
-                                 f"column of latents; the columns are {list(table.columns)}.")
+                raise ValueError(
+                    f"LatentNeighbors uses the factor {name!r}, which is not a "
+                    f"column of latents; the columns are {list(table.columns)}."
+                )
             if name not in factors:
-                raise ValueError(f"{name!r} is named in 'step' or 'periodic' but is not one of "
-                                 f"the factors {factors}.")
+                raise ValueError(
+                    f"{name!r} is named in 'step' or 'periodic' but is not one of "
+                    f"the factors {factors}."
+                )
         steps = np.array([step.get(f, 0) if isinstance(step, dict) else step for f in factors])
         if not steps.any():
-            raise ValueError("LatentNeighbors needs at least one factor with a step >= 1; "
-                             f"got steps {dict(zip(factors, steps.tolist()))}.")
+            raise ValueError(
+                "LatentNeighbors needs at least one factor with a step >= 1; "
+                f"got steps {dict(zip(factors, steps.tolist()))}."
+            )
         return factors, steps
 
     def fit(self, latents, n_samples=None):
@@ -151,12 +165,16 @@ class LatentNeighbors(BaseEstimator):
         self : LatentNeighbors
         """
         if latents is None:
-            raise ValueError("pairing=LatentNeighbors(...) needs the latent factors of the "
-                             "training images: call fit(X, latents=table) with one row per image.")
+            raise ValueError(
+                "pairing=LatentNeighbors(...) needs the latent factors of the "
+                "training images: call fit(X, latents=table) with one row per image."
+            )
         table = latent_table(latents)
         if n_samples is not None and len(table) != n_samples:
-            raise ValueError(f"latents has {len(table)} rows but X has {n_samples} images; "
-                             "give one row of factors per image.")
+            raise ValueError(
+                f"latents has {len(table)} rows but X has {n_samples} images; "
+                "give one row of factors per image."
+            )
         factors, steps = self._validate(table)
         positions, sizes = [], []
         for name in factors:
@@ -167,7 +185,7 @@ class LatentNeighbors(BaseEstimator):
             sizes.append(len(uniques))
         self.factors_, self.steps_ = factors, steps
         self.n_values_ = np.array(sizes, dtype=np.int64)
-        if math.prod(sizes) >= 2 ** 62:
+        if math.prod(sizes) >= 2**62:
             raise ValueError(f"The factor grid of {factors} has too many cells to index.")
         self._positions = np.stack(positions, axis=1).astype(np.int64)
         self._strides = np.cumprod([1, *sizes[:0:-1]])[::-1].astype(np.int64)
@@ -212,8 +230,12 @@ class LatentNeighbors(BaseEstimator):
         ndarray of shape (n_samples,), dtype int64
         """
         n = len(self._positions)
-        return np.concatenate([self._candidates(np.arange(i, min(i + _CHUNK, n)))[1].sum(axis=1)
-                               for i in range(0, n, _CHUNK)])
+        return np.concatenate(
+            [
+                self._candidates(np.arange(i, min(i + _CHUNK, n)))[1].sum(axis=1)
+                for i in range(0, n, _CHUNK)
+            ]
+        )
 
     def sample(self, rows, random):
         """Draw one latent neighbour for each of ``rows``.
@@ -235,8 +257,10 @@ class LatentNeighbors(BaseEstimator):
         start, count = self._candidates(rows)
         cumulative = count.cumsum(axis=1)
         total = cumulative[:, -1]
-        pick = np.minimum((np.asarray(random, dtype=np.float64) * total).astype(np.int64),
-                          np.maximum(total - 1, 0))
+        pick = np.minimum(
+            (np.asarray(random, dtype=np.float64) * total).astype(np.int64),
+            np.maximum(total - 1, 0),
+        )
         offset = (cumulative > pick[:, None]).argmax(axis=1)
         at = np.arange(len(rows))
         within = pick - (cumulative[at, offset] - count[at, offset])
@@ -255,19 +279,26 @@ def latent_table(latents):
         for name, values in latents.items():
             values = values if isinstance(values, pd.Series) else np.asarray(values)
             if values.ndim != 1:
-                raise ValueError(f"latents[{name!r}] must be 1-D (one value per sample); got "
-                                 f"an array of shape {values.shape}.")
+                raise ValueError(
+                    f"latents[{name!r}] must be 1-D (one value per sample); got "
+                    f"an array of shape {values.shape}."
+                )
             columns[name] = values
         lengths = {name: len(values) for name, values in columns.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"The arrays of latents must all have the same length; got "
-                             f"lengths {lengths}.")
+            raise ValueError(
+                f"The arrays of latents must all have the same length; got lengths {lengths}."
+            )
         return pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
     if isinstance(latents, (np.ndarray, list, tuple)):
         array = np.asarray(latents)
         if array.ndim != 2:
-            raise ValueError("latents given as an array must be 2-D (n_samples, n_factors); "
-                             f"got an array of shape {array.shape}.")
+            raise ValueError(
+                "latents given as an array must be 2-D (n_samples, n_factors); "
+                f"got an array of shape {array.shape}."
+            )
         return pd.DataFrame(array, columns=[f"factor{i}" for i in range(array.shape[1])])
-    raise TypeError("latents must be a pandas DataFrame, a dict of 1-D arrays or a 2-D array; "
-                    f"got {type(latents).__name__}.")
+    raise TypeError(
+        "latents must be a pandas DataFrame, a dict of 1-D arrays or a 2-D array; "
+        f"got {type(latents).__name__}."
+    )

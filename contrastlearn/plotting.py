@@ -24,8 +24,10 @@ def _check_queries(queries, n_samples):
         queries = [queries]
     queries = np.asarray(queries)
     if queries.ndim != 1 or queries.size == 0 or queries.dtype.kind not in "iu":
-        raise ValueError("queries must be an int or a non-empty 1-D sequence of int sample "
-                         f"indices; got {queries!r}.")
+        raise ValueError(
+            "queries must be an int or a non-empty 1-D sequence of int sample "
+            f"indices; got {queries!r}."
+        )
     if queries.min() < 0 or queries.max() >= n_samples:
         raise ValueError(f"queries must be indices in [0, {n_samples}); got {queries.tolist()}.")
     return queries.astype(np.intp)
@@ -35,8 +37,10 @@ def _check_k(k, n_samples):
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an int; got {k!r} of type {type(k).__name__}.")
     if not 1 <= k < n_samples:
-        raise ValueError(f"k must be in [1, n_samples - 1 = {n_samples - 1}] (a query is not "
-                         f"its own neighbour); got {k}.")
+        raise ValueError(
+            f"k must be in [1, n_samples - 1 = {n_samples - 1}] (a query is not "
+            f"its own neighbour); got {k}."
+        )
     return int(k)
 
 
@@ -99,7 +103,7 @@ def _image(X, index):
     Only this image is read, so ``X`` may be an on-disk HDF5 dataset.
     """
     image = X[int(index)]
-    if hasattr(image, "detach"):                      # a torch tensor
+    if hasattr(image, "detach"):  # a torch tensor
         image = image.detach().cpu().numpy()
     image = np.asarray(image, dtype=np.float64)
     if image.ndim == 3:
@@ -112,9 +116,21 @@ def _image(X, index):
     return image
 
 
-def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
-                   label_names=None, titles=None, log_scale=False, cmap="viridis",
-                   axes=None, figsize=None):
+def plot_neighbors(
+    X,
+    embeddings,
+    queries,
+    k=5,
+    *,
+    metric="cosine",
+    labels=None,
+    label_names=None,
+    titles=None,
+    log_scale=False,
+    cmap="viridis",
+    axes=None,
+    figsize=None,
+):
     """Show query images beside their nearest neighbours in one or more embeddings.
 
     Each row shows a query image and then its ``k`` nearest neighbours in
@@ -201,16 +217,20 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
         import matplotlib.pyplot as plt
         from matplotlib.colors import LogNorm
     except ImportError as exc:
-        raise ImportError("plot_neighbors needs matplotlib, which contrastlearn does not "
-                          "install: pip install matplotlib") from exc
+        raise ImportError(
+            "plot_neighbors needs matplotlib, which contrastlearn does not "
+            "install: pip install matplotlib"
+        ) from exc
 
     shape = getattr(X, "shape", None)
     if shape is None:
         X = np.asarray(X)
         shape = X.shape
     if len(shape) not in (3, 4):
-        raise ValueError("X must hold images of shape (n_samples, H, W) or "
-                         f"(n_samples, C, H, W); got shape {tuple(shape)}.")
+        raise ValueError(
+            "X must hold images of shape (n_samples, H, W) or "
+            f"(n_samples, C, H, W); got shape {tuple(shape)}."
+        )
     n_samples = shape[0]
 
     if isinstance(embeddings, Mapping):
@@ -224,8 +244,10 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
     for name, emb in methods:
         n_emb = len(emb) if hasattr(emb, "__len__") else None
         if n_emb != n_samples:
-            raise ValueError(f"embedding {name!r} has {n_emb} rows but X has {n_samples} "
-                             "images; they must match.")
+            raise ValueError(
+                f"embedding {name!r} has {n_emb} rows but X has {n_samples} "
+                "images; they must match."
+            )
     queries = _check_queries(queries, n_samples)
     k = _check_k(k, n_samples)
     found = {name: nearest_neighbors(emb, queries, k, metric=metric) for name, emb in methods}
@@ -233,8 +255,9 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
     if titles is not None:
         titles = [str(t) for t in titles] if not isinstance(titles, str) else [titles]
         if len(titles) != len(queries):
-            raise ValueError(f"titles must have one entry per query ({len(queries)}); "
-                             f"got {len(titles)}.")
+            raise ValueError(
+                f"titles must have one entry per query ({len(queries)}); got {len(titles)}."
+            )
     if labels is not None:
         indicator, classes = _label_indicator(labels, name="labels")
         if len(indicator) != n_samples:
@@ -242,28 +265,40 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
         if label_names is None:
             label_names = [str(c) for c in classes]
         elif len(label_names) != indicator.shape[1]:
-            raise ValueError(f"label_names must have one name per label "
-                             f"({indicator.shape[1]}); got {len(label_names)}.")
+            raise ValueError(
+                f"label_names must have one name per label "
+                f"({indicator.shape[1]}); got {len(label_names)}."
+            )
     elif label_names is not None:
         raise ValueError("label_names needs labels.")
 
     n_rows, n_cols = len(methods) * len(queries), k + 1
     if axes is None:
-        fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, layout="constrained",
-                                 figsize=figsize or (1.6 * n_cols, 1.6 * n_rows + 0.2))
+        fig, axes = plt.subplots(
+            n_rows,
+            n_cols,
+            squeeze=False,
+            layout="constrained",
+            figsize=figsize or (1.6 * n_cols, 1.6 * n_rows + 0.2),
+        )
     else:
         axes = np.asarray(axes, dtype=object)
         if axes.size != n_rows * n_cols:
-            raise ValueError(f"axes must hold n_methods * n_queries x (k + 1) = {n_rows} x "
-                             f"{n_cols} Axes; got {axes.shape}.")
+            raise ValueError(
+                f"axes must hold n_methods * n_queries x (k + 1) = {n_rows} x "
+                f"{n_cols} Axes; got {axes.shape}."
+            )
         axes = axes.reshape(n_rows, n_cols)
         fig = axes[0, 0].figure
 
     colormap = matplotlib.colormaps.get_cmap(cmap)
     colormap = colormap.with_extremes(bad=colormap(0.0))
     cache = {}
-    text_style = dict(color="white", fontsize="x-small",
-                      bbox=dict(facecolor="black", alpha=0.5, linewidth=0, pad=1))
+    text_style = dict(
+        color="white",
+        fontsize="x-small",
+        bbox=dict(facecolor="black", alpha=0.5, linewidth=0, pad=1),
+    )
     for block, (name, neighbors) in enumerate(found.items()):
         for row, query in enumerate(queries):
             shown = [query, *neighbors[row]]
@@ -281,8 +316,11 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if col == 0:
-                    ax.set_title(titles[row] if titles is not None else f"query {index}",
-                                 fontsize="small", fontweight="bold")
+                    ax.set_title(
+                        titles[row] if titles is not None else f"query {index}",
+                        fontsize="small",
+                        fontweight="bold",
+                    )
                     if named:
                         ax.set_ylabel(name, fontweight="bold")
                 else:
@@ -294,8 +332,7 @@ def plot_neighbors(X, embeddings, queries, k=5, *, metric="cosine", labels=None,
                     if col > 0:
                         overlap = _pair_overlap(indicator[query], indicator[index])
                         text = "–" if np.isnan(overlap) else f"{overlap:.2f}"
-                        ax.text(0.96, 0.04, f"overlap {text}", va="bottom", ha="right",
-                                **style)
+                        ax.text(0.96, 0.04, f"overlap {text}", va="bottom", ha="right", **style)
     fig.neighbors_ = found
     return fig
 
@@ -350,19 +387,31 @@ def plot_history(history, *, axes=None, figsize=None):
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("plot_history needs matplotlib: pip install matplotlib") from error
     frame = history if hasattr(history, "columns") else history_frame(history)
-    panels = [(title, [c for c in columns if c in frame and frame[c].notna().any()])
-              for title, columns in HISTORY_PANELS]
+    panels = [
+        (title, [c for c in columns if c in frame and frame[c].notna().any()])
+        for title, columns in HISTORY_PANELS
+    ]
     panels = [(title, columns) for title, columns in panels if columns]
     if not panels:
-        raise ValueError("history has none of the columns plot_history draws: "
-                         + ", ".join(c for _, columns in HISTORY_PANELS for c in columns) + ".")
+        raise ValueError(
+            "history has none of the columns plot_history draws: "
+            + ", ".join(c for _, columns in HISTORY_PANELS for c in columns)
+            + "."
+        )
     if axes is None:
-        _, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
-                               figsize=figsize or (3.2 * len(panels), 2.8))
+        _, axes = plt.subplots(
+            1,
+            len(panels),
+            squeeze=False,
+            layout="constrained",
+            figsize=figsize or (3.2 * len(panels), 2.8),
+        )
         axes = axes[0]
     elif len(axes) != len(panels):
-        raise ValueError(f"axes must hold {len(panels)} Axes, one per panel "
-                         f"({', '.join(title for title, _ in panels)}); got {len(axes)}.")
+        raise ValueError(
+            f"axes must hold {len(panels)} Axes, one per panel "
+            f"({', '.join(title for title, _ in panels)}); got {len(axes)}."
+        )
     for ax, (title, columns) in zip(axes, panels):
         for column in columns:
             values = frame[column].dropna()

@@ -37,8 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["to_polar", "to_cartesian", "central_mask", "PolarProjection",
-           "REFERENCE_PROJECTION_SETTINGS"]
+__all__ = [
+    "to_polar",
+    "to_cartesian",
+    "central_mask",
+    "PolarProjection",
+    "REFERENCE_PROJECTION_SETTINGS",
+]
 
 _INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -50,15 +55,19 @@ def _as_batch(images, name):
         array = np.asarray(images)
         if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
             raise TypeError(f"{name} must be real numbers; got dtype {array.dtype}.")
-        tensor = torch.from_numpy(np.array(array, dtype=np.float64 if array.dtype == np.float64
-                                           else np.float32))
+        tensor = torch.from_numpy(
+            np.array(array, dtype=np.float64 if array.dtype == np.float64 else np.float32)
+        )
     else:
         tensor = images if images.is_floating_point() else images.float()
     if tensor.ndim not in (2, 3, 4):
-        raise ValueError(f"{name} must have shape (H, W), (n, H, W) or (n, C, H, W); got "
-                         f"{tuple(tensor.shape)}.")
+        raise ValueError(
+            f"{name} must have shape (H, W), (n, H, W) or (n, C, H, W); got {tuple(tensor.shape)}."
+        )
     leading = tensor.shape[:-2]
-    batch = {2: lambda t: t[None, None], 3: lambda t: t[:, None], 4: lambda t: t}[tensor.ndim](tensor)
+    batch = {2: lambda t: t[None, None], 3: lambda t: t[:, None], 4: lambda t: t}[tensor.ndim](
+        tensor
+    )
 
     def restore(out):
         out = out.reshape(*leading, *out.shape[-2:])
@@ -98,8 +107,10 @@ def _check_angle_range(angle_range):
         return None
     start, stop = _pair(angle_range, "angle_range")
     if not 0 < abs(stop - start) <= 2 * math.pi + 1e-9:
-        raise ValueError("angle_range must be (start, stop) in radians with 0 < |stop - start| "
-                         f"<= 2 pi; got {angle_range!r}.")
+        raise ValueError(
+            "angle_range must be (start, stop) in radians with 0 < |stop - start| "
+            f"<= 2 pi; got {angle_range!r}."
+        )
     return start, stop
 
 
@@ -117,8 +128,10 @@ def _radial_range(min_radius, max_radius, log_radial, height, width):
         min_radius = 1.0 if log_radial else 0.0
     min_radius = _number(min_radius, "min_radius")
     if log_radial and not 0 < min_radius < max_radius:
-        raise ValueError(f"min_radius must be in (0, max_radius={max_radius}) for log-radial "
-                         f"sampling; got {min_radius!r}.")
+        raise ValueError(
+            f"min_radius must be in (0, max_radius={max_radius}) for log-radial "
+            f"sampling; got {min_radius!r}."
+        )
     if not 0 <= min_radius < max_radius:
         raise ValueError(f"min_radius must be in [0, max_radius={max_radius}); got {min_radius!r}.")
     return min_radius, max_radius
@@ -130,16 +143,19 @@ def _centres(center, height, width, like, n=None):
     ``n=None`` accepts any number of per-image centres.
     """
     if center is None:
-        return torch.tensor([[(height - 1) / 2, (width - 1) / 2]], dtype=like.dtype,
-                            device=like.device)
+        return torch.tensor(
+            [[(height - 1) / 2, (width - 1) / 2]], dtype=like.dtype, device=like.device
+        )
     center = torch.as_tensor(center, dtype=like.dtype, device=like.device)
     if center.shape == (2,):
         return center[None]
     if center.ndim == 2 and center.shape[1] == 2 and (n is None or len(center) == n):
         return center
     expected = "(n, 2)" if n is None else f"({n}, 2)"
-    raise ValueError(f"center must be (row, col) or one (row, col) per image, shape "
-                     f"{expected}; got shape {tuple(center.shape)}.")
+    raise ValueError(
+        f"center must be (row, col) or one (row, col) per image, shape "
+        f"{expected}; got shape {tuple(center.shape)}."
+    )
 
 
 def _gaussian_blur(images, sigma):
@@ -147,7 +163,7 @@ def _gaussian_blur(images, sigma):
     if sigma <= 1e-15:  # scipy skips such axes too
         return images
     radius = int(4.0 * sigma + 0.5)
-    taps = np.exp(-0.5 / sigma ** 2 * np.arange(-radius, radius + 1) ** 2)
+    taps = np.exp(-0.5 / sigma**2 * np.arange(-radius, radius + 1) ** 2)
     taps = (taps / taps.sum()).tolist()
     for axis in (-2, -1):
         size = images.shape[axis]
@@ -215,9 +231,15 @@ def central_mask(shape, radius, *, sigma=1.5, center=None):
         raise ValueError(f"shape must be positive (H, W); got {shape!r}.")
     radius, sigma = _non_negative(radius, "radius"), _non_negative(sigma, "sigma")
     as_torch = isinstance(center, torch.Tensor)
-    like = (center if as_torch and center.is_floating_point()
-            else torch.zeros((), dtype=torch.float32 if as_torch else torch.float64,
-                             device=center.device if as_torch else "cpu"))
+    like = (
+        center
+        if as_torch and center.is_floating_point()
+        else torch.zeros(
+            (),
+            dtype=torch.float32 if as_torch else torch.float64,
+            device=center.device if as_torch else "cpu",
+        )
+    )
     masks = _masks(_centres(center, height, width, like), height, width, radius, sigma)
     masks = masks if np.ndim(center) == 2 else masks[0]
     return masks if as_torch else masks.numpy().astype(np.float32)
@@ -237,9 +259,20 @@ def _angles(n_angles, angle_range, like):
     return torch.linspace(*angle_range, n_angles, dtype=like.dtype, device=like.device)
 
 
-def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=None,
-             min_radius=None, angle_range=None, log_radial=False, interpolation="bilinear",
-             mask_radius=None, mask_sigma=1.5):
+def to_polar(
+    images,
+    center=None,
+    n_radii=None,
+    n_angles=None,
+    *,
+    max_radius=None,
+    min_radius=None,
+    angle_range=None,
+    log_radial=False,
+    interpolation="bilinear",
+    mask_radius=None,
+    mask_sigma=1.5,
+):
     """Resample images onto a polar (radius x angle) grid around a centre.
 
     Parameters
@@ -310,26 +343,46 @@ def to_polar(images, center=None, n_radii=None, n_angles=None, *, max_radius=Non
     angle_range = _check_angle_range(angle_range)
     _check_interpolation(interpolation)
     if n_radii < 2 or n_angles < (1 if angle_range is None else 2):
-        raise ValueError(f"n_radii must be >= 2 and n_angles >= 1 (>= 2 with angle_range); got "
-                         f"{n_radii}, {n_angles}.")
+        raise ValueError(
+            f"n_radii must be >= 2 and n_angles >= 1 (>= 2 with angle_range); got "
+            f"{n_radii}, {n_angles}."
+        )
     centres = _centres(center, height, width, batch, len(batch))
     if mask_radius is not None:
         radius = _non_negative(mask_radius, "mask_radius")
-        batch = batch * _masks(centres, height, width, radius,
-                               _non_negative(mask_sigma, "mask_sigma"))[:, None]
+        batch = (
+            batch
+            * _masks(centres, height, width, radius, _non_negative(mask_sigma, "mask_sigma"))[
+                :, None
+            ]
+        )
     radii = _radii(n_radii, min_radius, max_radius, log_radial, batch)
     angles = _angles(n_angles, angle_range, batch)
     rows = centres[:, 0, None, None] + radii[None, :, None] * torch.sin(angles)[None, None, :]
     cols = centres[:, 1, None, None] + radii[None, :, None] * torch.cos(angles)[None, None, :]
     # Pixel coordinates -> grid_sample's [-1, 1] (align_corners=False: pixel centres).
     grid = torch.stack([(2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1], dim=-1)
-    out = F.grid_sample(batch, grid.expand(len(batch), -1, -1, -1), mode=interpolation,
-                        padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(
+        batch,
+        grid.expand(len(batch), -1, -1, -1),
+        mode=interpolation,
+        padding_mode="zeros",
+        align_corners=False,
+    )
     return restore(out)
 
 
-def to_cartesian(polar, output_shape=None, center=None, *, max_radius=None, min_radius=None,
-                 angle_range=None, log_radial=False, interpolation="bilinear"):
+def to_cartesian(
+    polar,
+    output_shape=None,
+    center=None,
+    *,
+    max_radius=None,
+    min_radius=None,
+    angle_range=None,
+    log_radial=False,
+    interpolation="bilinear",
+):
     """Resample polar images (radius x angle, as from :func:`to_polar`) back to pixels.
 
     Parameters
@@ -389,8 +442,9 @@ def to_cartesian(polar, output_shape=None, center=None, *, max_radius=None, min_
     d_row, d_col = rows - centres[:, 0, None, None], cols - centres[:, 1, None, None]
     radius = torch.hypot(d_row, d_col)
     if log_radial:
-        position = (torch.log(radius.clamp_min(1e-12) / min_radius)
-                    / math.log(max_radius / min_radius))
+        position = torch.log(radius.clamp_min(1e-12) / min_radius) / math.log(
+            max_radius / min_radius
+        )
     else:
         position = (radius - min_radius) / (max_radius - min_radius)
     if angle_range is None:
@@ -458,17 +512,31 @@ class PolarProjection(nn.Module):
     torch.Size([2, 1, 64, 64])
     """
 
-    _defaults = {"log_radial": False, "radial_range": None, "angle_range": None,
-                 "interpolation": "bilinear", "mask_radius": None, "mask_sigma": 1.5,
-                 "center": "middle"}
+    _defaults = {
+        "log_radial": False,
+        "radial_range": None,
+        "angle_range": None,
+        "interpolation": "bilinear",
+        "mask_radius": None,
+        "mask_sigma": 1.5,
+        "center": "middle",
+    }
 
-    def __init__(self, log_radial=False, *, radial_range=None, angle_range=None,
-                 interpolation="bilinear", mask_radius=None, mask_sigma=1.5, center="middle"):
+    def __init__(
+        self,
+        log_radial=False,
+        *,
+        radial_range=None,
+        angle_range=None,
+        interpolation="bilinear",
+        mask_radius=None,
+        mask_sigma=1.5,
+        center="middle",
+    ):
         super().__init__()
         if not (isinstance(center, str) and center in ("middle", "pixel")):
             if isinstance(center, str):
-                raise ValueError(f"center must be 'middle', 'pixel' or (row, col); got "
-                                 f"{center!r}.")
+                raise ValueError(f"center must be 'middle', 'pixel' or (row, col); got {center!r}.")
             center = _pair(center, "center")
         if not isinstance(log_radial, (bool, np.bool_)):
             raise TypeError(f"log_radial must be True or False; got {log_radial!r}.")
@@ -478,14 +546,16 @@ class PolarProjection(nn.Module):
             if not (0 < low < high if log_radial else 0 <= low < high):
                 raise ValueError(
                     "radial_range must be (low, high) fractions of the half-width with "
-                    f"{'0 < low' if log_radial else '0 <= low'} < high; got {radial_range!r}.")
+                    f"{'0 < low' if log_radial else '0 <= low'} < high; got {radial_range!r}."
+                )
         _check_interpolation(interpolation)
         self.log_radial = bool(log_radial)
         self.radial_range = radial_range
         self.angle_range = _check_angle_range(angle_range)
         self.interpolation = interpolation
-        self.mask_radius = (None if mask_radius is None
-                            else _non_negative(mask_radius, "mask_radius"))
+        self.mask_radius = (
+            None if mask_radius is None else _non_negative(mask_radius, "mask_radius")
+        )
         self.mask_sigma = _non_negative(mask_sigma, "mask_sigma")
         self.center = center
 
@@ -500,15 +570,24 @@ class PolarProjection(nn.Module):
         center = self.center
         if isinstance(center, str):
             center = None if center == "middle" else (height // 2, width // 2)
-        return to_polar(x, center, max_radius=pixels(high), min_radius=pixels(low),
-                        angle_range=self.angle_range, log_radial=self.log_radial,
-                        interpolation=self.interpolation, mask_radius=pixels(self.mask_radius),
-                        mask_sigma=self.mask_sigma)
+        return to_polar(
+            x,
+            center,
+            max_radius=pixels(high),
+            min_radius=pixels(low),
+            angle_range=self.angle_range,
+            log_radial=self.log_radial,
+            interpolation=self.interpolation,
+            mask_radius=pixels(self.mask_radius),
+            mask_sigma=self.mask_sigma,
+        )
 
     def extra_repr(self):
-        return ", ".join(f"{name}={getattr(self, name)!r}"
-                         for name, default in self._defaults.items()
-                         if getattr(self, name) != default)
+        return ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name, default in self._defaults.items()
+            if getattr(self, name) != default
+        )
 
 
 def _reference_crop(size, hole_fraction=0.30):
@@ -531,9 +610,13 @@ def _reference_settings(size=1035):
     """PolarProjection settings of the reference's projection crop of ``size``-pixel images."""
     _, _, _, (left, right), cut = _reference_crop(size)
     last = size - 1  # the reference samples rho = j / last and phi = 2 pi i / last
-    return {"radial_range": (left / last, (last - right) / last),
-            "angle_range": (-2 * math.pi * cut / last, -2 * math.pi * (last - cut) / last),
-            "interpolation": "nearest", "mask_radius": 0.3, "mask_sigma": 1.5}
+    return {
+        "radial_range": (left / last, (last - right) / last),
+        "angle_range": (-2 * math.pi * cut / last, -2 * math.pi * (last - cut) / last),
+        "interpolation": "nearest",
+        "mask_radius": 0.3,
+        "mask_sigma": 1.5,
+    }
 
 
 #: :class:`PolarProjection` keyword arguments reproducing the reference

@@ -11,7 +11,8 @@ from .losses import negative_cosine
 
 
 class SimSiam(BasePretrainer):
-    __doc__ = """Simple Siamese pretrainer: predict one view's projection from the other's.
+    __doc__ = (
+        """Simple Siamese pretrainer: predict one view's projection from the other's.
 
     Every image is augmented twice; both views pass through the backbone and
     the projector (an MLP ending in BatchNorm), giving ``z1, z2``; a predictor
@@ -27,7 +28,9 @@ class SimSiam(BasePretrainer):
     predictor_hidden : int, default=128
         Width of the predictor's bottleneck (SimSiam uses a quarter of the
         projection size).
-    """ + PARAMETERS_DOC.replace("{projection_dims}", "(512, 512)") + """
+    """
+        + PARAMETERS_DOC.replace("{projection_dims}", "(512, 512)")
+        + """
 
     Notes
     -----
@@ -62,35 +65,79 @@ class SimSiam(BasePretrainer):
     >>> cl.SimSiam(max_epochs=2, batch_size=64, random_state=0).fit_transform(X).shape
     (200, 256)
     """
+    )
 
     _parameter_constraints = {
         **BasePretrainer._parameter_constraints,
         "predictor_hidden": ints(1),
     }
 
-    def __init__(self, *, predictor_hidden=128, backbone="auto", projection_dims=(512, 512),
-                 image_shape=None, normalize="dataset", log_intensity=False, nan_policy="raise",
-                 augment=None, pairing="augment", max_epochs=20, batch_size=256, lr=1e-3,
-                 weight_decay=1e-6, lr_schedule="cosine", optimizer="adamw", warmup_epochs=0,
-                 device="auto", random_state=None, verbose=0, callbacks=None, compile=False,
-                 checkpoint_dir=None, monitor_samples=256, eval_every=1,
-                 early_stopping=False, n_iter_no_change=5, tol=1e-4):
+    def __init__(
+        self,
+        *,
+        predictor_hidden=128,
+        backbone="auto",
+        projection_dims=(512, 512),
+        image_shape=None,
+        normalize="dataset",
+        log_intensity=False,
+        nan_policy="raise",
+        augment=None,
+        pairing="augment",
+        max_epochs=20,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-6,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+        monitor_samples=256,
+        eval_every=1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        tol=1e-4,
+    ):
         super().__init__(
-            backbone=backbone, projection_dims=projection_dims, image_shape=image_shape,
-            normalize=normalize, log_intensity=log_intensity, nan_policy=nan_policy,
-            augment=augment, pairing=pairing, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule, optimizer=optimizer,
-            warmup_epochs=warmup_epochs, device=device,
-            random_state=random_state, verbose=verbose, callbacks=callbacks, compile=compile,
-            checkpoint_dir=checkpoint_dir, monitor_samples=monitor_samples,
-            eval_every=eval_every, early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change, tol=tol,
+            backbone=backbone,
+            projection_dims=projection_dims,
+            image_shape=image_shape,
+            normalize=normalize,
+            log_intensity=log_intensity,
+            nan_policy=nan_policy,
+            augment=augment,
+            pairing=pairing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            warmup_epochs=warmup_epochs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            compile=compile,
+            checkpoint_dir=checkpoint_dir,
+            monitor_samples=monitor_samples,
+            eval_every=eval_every,
+            early_stopping=early_stopping,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.predictor_hidden = predictor_hidden
 
     def _make_head(self, in_features):
-        return nn.Sequential(projection_head(in_features, self.projection_dims),
-                             nn.BatchNorm1d(self.projection_dims[-1]))
+        return nn.Sequential(
+            projection_head(in_features, self.projection_dims),
+            nn.BatchNorm1d(self.projection_dims[-1]),
+        )
 
     def _make_module(self, X):
         module = super()._make_module(X)

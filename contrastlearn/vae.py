@@ -63,22 +63,41 @@ class VAENetwork(nn.Module):
         last = _CHANNELS * sizes[-1][0] * sizes[-1][1]
         encoder = []
         for i in range(len(sizes) - 1):
-            encoder += [nn.Conv2d(channels if i == 0 else _CHANNELS, _CHANNELS, 4, 2, 1),
-                        nn.ReLU()]
-        decoder = [nn.Linear(n_components, _HIDDEN), nn.ReLU(), nn.Linear(_HIDDEN, _HIDDEN),
-                   nn.ReLU(), nn.Linear(_HIDDEN, last), nn.ReLU(),
-                   nn.Unflatten(1, (_CHANNELS, *sizes[-1]))]
+            encoder += [nn.Conv2d(channels if i == 0 else _CHANNELS, _CHANNELS, 4, 2, 1), nn.ReLU()]
+        decoder = [
+            nn.Linear(n_components, _HIDDEN),
+            nn.ReLU(),
+            nn.Linear(_HIDDEN, _HIDDEN),
+            nn.ReLU(),
+            nn.Linear(_HIDDEN, last),
+            nn.ReLU(),
+            nn.Unflatten(1, (_CHANNELS, *sizes[-1])),
+        ]
         for i, (h, w) in enumerate(reversed(sizes[:-1])):
             final = i == len(sizes) - 2
             # A transposed convolution doubles a side; output_padding restores an odd one.
-            decoder.append(nn.ConvTranspose2d(_CHANNELS, channels if final else _CHANNELS, 4, 2,
-                                              1, output_padding=(h % 2, w % 2)))
+            decoder.append(
+                nn.ConvTranspose2d(
+                    _CHANNELS,
+                    channels if final else _CHANNELS,
+                    4,
+                    2,
+                    1,
+                    output_padding=(h % 2, w % 2),
+                )
+            )
             if not final:
                 decoder.append(nn.ReLU())
         self.preprocess = preprocess
-        self.encoder = nn.Sequential(*encoder, nn.Flatten(), nn.Linear(last, _HIDDEN), nn.ReLU(),
-                                     nn.Linear(_HIDDEN, _HIDDEN), nn.ReLU(),
-                                     nn.Linear(_HIDDEN, 2 * n_components))
+        self.encoder = nn.Sequential(
+            *encoder,
+            nn.Flatten(),
+            nn.Linear(last, _HIDDEN),
+            nn.ReLU(),
+            nn.Linear(_HIDDEN, _HIDDEN),
+            nn.ReLU(),
+            nn.Linear(_HIDDEN, 2 * n_components),
+        )
         self.decoder = nn.Sequential(*decoder)
 
     def forward(self, x):
@@ -121,7 +140,8 @@ def vae_loss(mean, log_var, decoded, x, beta, reconstruction="bernoulli"):
 
 
 class VAE(NetworkTransformer):
-    __doc__ = """β-VAE: a convolutional variational autoencoder as a baseline embedding.
+    __doc__ = (
+        """β-VAE: a convolutional variational autoencoder as a baseline embedding.
 
     The encoder of Burgess et al. (2018) maps an image to a diagonal
     Gaussian posterior over ``n_components`` latents: ``k`` convolutions of
@@ -164,7 +184,9 @@ class VAE(NetworkTransformer):
         values outside [0, 1] and need ``reconstruction="gaussian"``; with
         None and ``"bernoulli"``, the (``log_intensity``-scaled) pixels must
         already lie in [0, 1].
-    """ + parameters_doc(("log_intensity", "nan_policy", "max_epochs")) + """
+    """
+        + parameters_doc(("log_intensity", "nan_policy", "max_epochs"))
+        + """
     batch_size : int, default=64
         Images per step. Data smaller than this trains in one batch;
         otherwise the last incomplete batch of an epoch is dropped.
@@ -178,12 +200,19 @@ class VAE(NetworkTransformer):
         after the warm-up to 0 at the end of ``max_epochs``; or constant, as
         in Burgess et al. (short fits then leave the early phase in which the
         latents are unused, the posterior equal to the prior, sooner).
-    """ + parameters_doc(("optimizer", "warmup_epochs", "device")) + """
+    """
+        + parameters_doc(("optimizer", "warmup_epochs", "device"))
+        + """
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation
         noise. With an int, a CPU fit is repeatable bit for bit.
-    """ + parameters_doc(("verbose", "callbacks")) + """
-    """ + parameters_doc(("compile", "checkpoint_dir")) + ATTRIBUTES_DOC + """
+    """
+        + parameters_doc(("verbose", "callbacks"))
+        + """
+    """
+        + parameters_doc(("compile", "checkpoint_dir"))
+        + ATTRIBUTES_DOC
+        + """
 
     See Also
     --------
@@ -214,6 +243,7 @@ class VAE(NetworkTransformer):
     >>> vae.get_feature_names_out()[:3]
     array(['vae0', 'vae1', 'vae2'], dtype=object)
     """
+    )
 
     _parameter_constraints = {
         "n_components": ints(1),
@@ -222,11 +252,30 @@ class VAE(NetworkTransformer):
         **NetworkTransformer._parameter_constraints,
     }
 
-    def __init__(self, *, n_components=10, beta=1.0, reconstruction="bernoulli",
-                 image_shape=None, normalize="minmax", log_intensity=False, nan_policy="raise",
-                 max_epochs=20, batch_size=64, lr=5e-4, weight_decay=0.0, lr_schedule=None,
-                 optimizer="adamw", warmup_epochs=0, device="auto", random_state=None, verbose=0,
-                 callbacks=None, compile=False, checkpoint_dir=None):
+    def __init__(
+        self,
+        *,
+        n_components=10,
+        beta=1.0,
+        reconstruction="bernoulli",
+        image_shape=None,
+        normalize="minmax",
+        log_intensity=False,
+        nan_policy="raise",
+        max_epochs=20,
+        batch_size=64,
+        lr=5e-4,
+        weight_decay=0.0,
+        lr_schedule=None,
+        optimizer="adamw",
+        warmup_epochs=0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        compile=False,
+        checkpoint_dir=None,
+    ):
         self.n_components = n_components
         self.beta = beta
         self.reconstruction = reconstruction
@@ -274,13 +323,16 @@ class VAE(NetworkTransformer):
                 "them."
             )
         if min(images.shape[2:]) < MIN_SIDE:
-            raise ValueError(f"VAE needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels; got "
-                             f"samples of shape {tuple(images.shape[1:])}.")
+            raise ValueError(
+                f"VAE needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels; got "
+                f"samples of shape {tuple(images.shape[1:])}."
+            )
         self._sample_shape = tuple(np.shape(X)[1:])  # what the decoding methods return
         self._n_features_out = self.n_components
         return self._train(images, lambda: self._make_module(images))
 
-    fit.__doc__ = """Train the VAE on unlabelled images.
+    fit.__doc__ = (
+        """Train the VAE on unlabelled images.
 
         Parameters
         ----------
@@ -298,12 +350,15 @@ class VAE(NetworkTransformer):
         self
             The fitted estimator.
 
-        """ + FIT_RAISES_DOC + """
+        """
+        + FIT_RAISES_DOC
+        + """
         ValueError
             For bad parameters, ``reconstruction="bernoulli"`` with
             ``normalize="dataset"`` or ``"image"``, flat input without
             ``image_shape``, or images smaller than 8 pixels a side.
         """
+    )
 
     # ------------------------------------------------------------ public API
     def encode(self, X):
@@ -319,8 +374,10 @@ class VAE(NetworkTransformer):
         mean, log_variance : ndarray of shape (n_samples, n_components), dtype float32
         """
         stats = super().transform(X)
-        return (np.ascontiguousarray(stats[:, :self.n_components]),
-                np.ascontiguousarray(stats[:, self.n_components:]))
+        return (
+            np.ascontiguousarray(stats[:, : self.n_components]),
+            np.ascontiguousarray(stats[:, self.n_components :]),
+        )
 
     def transform(self, X):
         """The posterior mean of every image's latent code.
@@ -356,14 +413,17 @@ class VAE(NetworkTransformer):
             Z = Z.detach().cpu().numpy()
         Z = check_array(Z, dtype=np.float32, input_name="Z", estimator=self)
         if Z.shape[1] != self.n_components:
-            raise ValueError(f"Z has {Z.shape[1]} columns, but this VAE has n_components="
-                             f"{self.n_components} latents.")
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but this VAE has n_components="
+                f"{self.n_components} latents."
+            )
         module, device = self.net_.module_, self.net_.device
         batches = []
         with torch.no_grad():
             for start in range(0, len(Z), self.net_.batch_size):
                 decoded = module.decode(
-                    torch.from_numpy(Z[start:start + self.net_.batch_size]).to(device)).float()
+                    torch.from_numpy(Z[start : start + self.net_.batch_size]).to(device)
+                ).float()
                 if self.reconstruction == "bernoulli":
                     decoded = decoded.sigmoid()
                 batches.append(decoded.cpu())

@@ -17,8 +17,17 @@ A constraint is an :class:`Interval`, :class:`Options`, :class:`InstanceOf`,
 import math
 import numbers
 
-__all__ = ["Constraint", "InstanceOf", "Interval", "InvalidParameterError", "Options", "Pair",
-           "Predicate", "check_parameter", "validate_parameters"]
+__all__ = [
+    "Constraint",
+    "InstanceOf",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "Pair",
+    "Predicate",
+    "check_parameter",
+    "validate_parameters",
+]
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -37,8 +46,7 @@ class Constraint:
 
 
 def _is_real(value):
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value):
@@ -79,19 +87,19 @@ class Interval(Constraint):
             return False
         left_closed = self.closed in ("left", "both")
         right_closed = self.closed in ("right", "both")
-        if self.left is not None and not (value >= self.left if left_closed
-                                          else value > self.left):
+        if self.left is not None and not (value >= self.left if left_closed else value > self.left):
             return False
-        return self.right is None or (value <= self.right if right_closed
-                                      else value < self.right)
+        return self.right is None or (value <= self.right if right_closed else value < self.right)
 
     def __str__(self):
         noun = "an int" if self.kind is numbers.Integral else "a float"
         left_closed = self.closed in ("left", "both")
         right_closed = self.closed in ("right", "both")
         if self.left is not None and self.right is not None:
-            return (f"{noun} in {'[' if left_closed else '('}{self.left:g}, {self.right:g}"
-                    f"{']' if right_closed else ')'}")
+            return (
+                f"{noun} in {'[' if left_closed else '('}{self.left:g}, {self.right:g}"
+                f"{']' if right_closed else ')'}"
+            )
         if self.left is not None:
             return f"{noun} {'>=' if left_closed else '>'} {self.left:g}"
         if self.right is not None:
@@ -117,8 +125,10 @@ class Options(Constraint):
         self.values = tuple(values)
 
     def is_satisfied_by(self, value):
-        return any(value is option or (type(value) is type(option) and value == option)
-                   for option in self.values)
+        return any(
+            value is option or (type(value) is type(option) and value == option)
+            for option in self.values
+        )
 
     def __str__(self):
         return "one of " + ", ".join(repr(option) for option in self.values)
@@ -174,8 +184,9 @@ class Pair(Constraint):
         self.low, self.high, self.positive, self.strict = low, high, positive, strict
 
     def is_satisfied_by(self, value):
-        if not (isinstance(value, (tuple, list)) and len(value) == 2
-                and all(_is_real(v) for v in value)):
+        if not (
+            isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_real(v) for v in value)
+        ):
             return False
         first, second = value
         if (first >= second) if self.strict else (first > second):
@@ -191,8 +202,11 @@ class Pair(Constraint):
         if self.positive:
             bounds = f" in (0, {self.high:g}]" if self.high is not None else " > 0"
         elif self.low is not None:
-            bounds = (f" in [{self.low:g}, {self.high:g}]" if self.high is not None
-                      else f" >= {self.low:g}")
+            bounds = (
+                f" in [{self.low:g}, {self.high:g}]"
+                if self.high is not None
+                else f" >= {self.low:g}"
+            )
         else:
             bounds = f" <= {self.high:g}" if self.high is not None else ""
         return f"a pair (low, high) of numbers{bounds} with {order}"
@@ -229,8 +243,9 @@ def _as_constraints(constraints):
 
 
 def _describe(constraints):
-    words = ["None" if isinstance(c, Options) and c.values == (None,) else str(c)
-             for c in constraints]
+    words = [
+        "None" if isinstance(c, Options) and c.values == (None,) else str(c) for c in constraints
+    ]
     return " or ".join(words)
 
 
@@ -257,12 +272,13 @@ def check_parameter(owner, name, value, constraints):
     >>> check_parameter("f", "k", 0, Interval(numbers.Integral, 1))
     Traceback (most recent call last):
     ...
-    contrastlearn.validation.InvalidParameterError: The 'k' parameter of f must be an int >= 1. Got 0.
+    contrastlearn.validation.InvalidParameterError: The 'k' parameter of f must be an int >= 1...
     """
     constraints = _as_constraints(constraints)
     if not any(c.is_satisfied_by(value) for c in constraints):
         raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be {_describe(constraints)}. Got {value!r}.")
+            f"The {name!r} parameter of {owner} must be {_describe(constraints)}. Got {value!r}."
+        )
     return value
 
 

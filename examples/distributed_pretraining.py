@@ -31,8 +31,7 @@ images, labels = digits.images, digits.target
 
 # batch_size is the global batch: 256 images per step over all processes,
 # so it must divide by the number of processes.
-clr = cl.CLR(augment=DIGITS_AUGMENT, batch_size=256, max_epochs=10, random_state=0,
-             verbose=1)
+clr = cl.CLR(augment=DIGITS_AUGMENT, batch_size=256, max_epochs=10, random_state=0, verbose=1)
 clr.fit(images)
 
 # Every process has the model; let one of them evaluate and save it.

@@ -25,8 +25,9 @@ from contrastlearn.evaluation import few_label_accuracy
 digits = load_digits()
 images, labels = digits.images, digits.target
 
-augment = cl.Augment(crop_scale=(0.6, 1.0), rotation=15, hflip=0, vflip=0,
-                     blur_prob=0, noise_std=0.1)
+augment = cl.Augment(
+    crop_scale=(0.6, 1.0), rotation=15, hflip=0, vflip=0, blur_prob=0, noise_std=0.1
+)
 clr = cl.CLR(temperature=0.5, augment=augment, max_epochs=30, random_state=0)
 embedding = clr.fit_transform(images)
 print(embedding.shape)

@@ -50,17 +50,26 @@ except ValueError as error:
 # multi-label linear probe on the frozen embeddings of the held-out patterns
 # scores it (macro F1), together with the label overlap of nearest neighbours.
 train, test = train_test_split(np.arange(len(X)), test_size=0.25, random_state=0)
-common = dict(max_epochs=8, batch_size=64, log_intensity=True, random_state=0,
-              augment=cl.Augment(crop_scale=(0.8, 1.0), blur_prob=0.0))
-runs = {"clean patterns": (X, "raise"), "replace": (broken, "replace"),
-        "mask": (broken, "mask")}
+common = dict(
+    max_epochs=8,
+    batch_size=64,
+    log_intensity=True,
+    random_state=0,
+    augment=cl.Augment(crop_scale=(0.8, 1.0), blur_prob=0.0),
+)
+runs = {"clean patterns": (X, "raise"), "replace": (broken, "replace"), "mask": (broken, "mask")}
 rows, models = [], {}
 for name, (images, policy) in runs.items():
     clr = cl.CLR(nan_policy=policy, **common).fit(images[train])
     emb_train, emb_test = clr.transform(images[train]), clr.transform(images[test])
     probe = cl.LinearProbe().fit(emb_train, Y[train])
-    rows.append({"data": name, "probe F1": probe.score(emb_test, Y[test]),
-                 "overlap": cl.overlap_score(emb_test, Y[test])})
+    rows.append(
+        {
+            "data": name,
+            "probe F1": probe.score(emb_test, Y[test]),
+            "overlap": cl.overlap_score(emb_test, Y[test]),
+        }
+    )
     models[name] = clr
 print(pd.DataFrame(rows).round(3).to_string(index=False))
 
@@ -73,9 +82,11 @@ print(pd.DataFrame(rows).round(3).to_string(index=False))
 # nor background.
 image = torch.as_tensor(broken[hits[:1], None])
 fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
-shown = {"clean (log)": np.log1p(X[hits[0]]),
-         "replace": models["replace"].net_.module_.preprocess(image)[0, 0],
-         "mask": models["mask"].net_.module_.preprocess(image)[0, 0]}
+shown = {
+    "clean (log)": np.log1p(X[hits[0]]),
+    "replace": models["replace"].net_.module_.preprocess(image)[0, 0],
+    "mask": models["mask"].net_.module_.preprocess(image)[0, 0],
+}
 for ax, (title, picture) in zip(axes, shown.items()):
     ax.imshow(np.asarray(picture), cmap="magma")
     ax.set_title(title)

@@ -59,10 +59,15 @@ full = cl.projection.to_polar(image)
 reference = PolarProjection(**REFERENCE_PROJECTION_SETTINGS)
 cropped = reference(torch.from_numpy(image)[:, None]).numpy()[:, 0]
 fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
-for ax, picture, title in zip(axes, [image[0], full[0], cropped[0]],
-                              ["recorded: 'cartesian'\n(study: 'Polar')",
-                               "to_polar: 'polar'\n(study: 'Cartesian')",
-                               "the study's crop\n(REFERENCE_PROJECTION_SETTINGS)"]):
+for ax, picture, title in zip(
+    axes,
+    [image[0], full[0], cropped[0]],
+    [
+        "recorded: 'cartesian'\n(study: 'Polar')",
+        "to_polar: 'polar'\n(study: 'Cartesian')",
+        "the study's crop\n(REFERENCE_PROJECTION_SETTINGS)",
+    ],
+):
     ax.imshow(picture, cmap="magma", aspect="auto")
     ax.set_title(title, fontsize=8)
     ax.axis("off")
@@ -76,9 +81,17 @@ for ax, picture, title in zip(axes, [image[0], full[0], cropped[0]],
 # that the example runs in seconds: ``benchmarks/diffraction_grid.py`` runs
 # all eight temperatures and all baselines at 64x64 (its tables are in
 # ``benchmarks/results/``).
-table = projection_grid_search(X, Y, temperatures=[0.1, 0.5], baselines=["PCA", "Random"],
-                               max_epochs=3, batch_size=64, log_intensity=True,
-                               augment=DIFFRACTION_AUGMENT, random_state=0)
+table = projection_grid_search(
+    X,
+    Y,
+    temperatures=[0.1, 0.5],
+    baselines=["PCA", "Random"],
+    max_epochs=3,
+    batch_size=64,
+    log_intensity=True,
+    augment=DIFFRACTION_AUGMENT,
+    random_state=0,
+)
 columns = ["Type", "Reference mode", "Mode", "Temperature", "F1", "Accuracy", "Overlap"]
 print(table.sort_values("F1", ascending=False)[columns].round(3).to_string(index=False))
 
@@ -101,8 +114,15 @@ with h5py.File(path, "w") as f:
 shots = cl.datasets.load_cxi(path, exclude_labels=["Round", "Empty"])
 print(shots, shots.label_names[:3], shots.shots.head(3), sep="\n")
 images, projections = cl.datasets.preprocess_diffraction(shots, output_size=32)
-cplr = cl.CPLR(mode="cartesian-polar", project_first=True, normalize="minmax",
-               augment="cplr-reference", max_epochs=2, batch_size=32, random_state=0)
+cplr = cl.CPLR(
+    mode="cartesian-polar",
+    project_first=True,
+    normalize="minmax",
+    augment="cplr-reference",
+    max_epochs=2,
+    batch_size=32,
+    random_state=0,
+)
 print(cplr.fit(images, polar_images=projections).transform(images).shape)
 
 # %%
@@ -110,14 +130,21 @@ print(cplr.fit(images, polar_images=projections).transform(images).shape)
 # -------------------------------------
 # Each row: a query pattern, then its five nearest neighbours for CPLR, CLR
 # and PCA; the label overlap with the query is written on each neighbour.
-common = dict(temperature=0.1, max_epochs=3, batch_size=64, log_intensity=True,
-              augment=DIFFRACTION_AUGMENT, random_state=0)
+common = dict(
+    temperature=0.1,
+    max_epochs=3,
+    batch_size=64,
+    log_intensity=True,
+    augment=DIFFRACTION_AUGMENT,
+    random_state=0,
+)
 pca = cl.baselines.baseline_embeddings("PCA", X, [X], n_components=32, log_intensity=True)[0]
 embeddings = {
     "CPLR": cl.CPLR(mode="cartesian-polar", **common).fit_transform(X),
     "CLR": cl.CLR(**common).fit_transform(X),
     "PCA": pca.probe,
 }
-fig = cl.plotting.plot_neighbors(X, embeddings, queries=[3, 11], k=5, labels=Y,
-                                 label_names=names, log_scale=True)
+fig = cl.plotting.plot_neighbors(
+    X, embeddings, queries=[3, 11], k=5, labels=Y, label_names=names, log_scale=True
+)
 plt.show()

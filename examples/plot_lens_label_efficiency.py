@@ -48,12 +48,18 @@ for row, label in enumerate([1, 0]):
 # ``benchmarks/lens_label_efficiency.py`` for a longer study (and use a ViT,
 # ``backbone="vit_small_p8"``, on a GPU as the reference study did).
 pretrainers = {
-    "DINO": cl.DINO(n_prototypes=512, projection_dims=(256, 256, 64), n_local_crops=2,
-                    max_epochs=5, batch_size=64),
+    "DINO": cl.DINO(
+        n_prototypes=512,
+        projection_dims=(256, 256, 64),
+        n_local_crops=2,
+        max_epochs=5,
+        batch_size=64,
+    ),
     "SimSiam": cl.SimSiam(max_epochs=5, batch_size=64),
 }
-table = label_efficiency(X, y, pretrainers, n_labels=[300, None], max_epochs=15,
-                         batch_size=32, random_state=0)
+table = label_efficiency(
+    X, y, pretrainers, n_labels=[300, None], max_epochs=15, batch_size=32, random_state=0
+)
 print(table.round(3).to_string(index=False))
 
 # %%

@@ -38,19 +38,26 @@ print(f"raw pixels, 10-NN accuracy on eval_set: {pixels:.3f}")
 # validation embedding; ``rankme``, ``alignment`` and ``uniformity`` need no
 # labels and are recorded on every fit.
 runs = {}
-for preset, extra in [("isotropic", {}), ("upright", {"early_stopping": True,
-                                                       "n_iter_no_change": 4})]:
+for preset, extra in [
+    ("isotropic", {}),
+    ("upright", {"early_stopping": True, "n_iter_no_change": 4}),
+]:
     clr = cl.CLR(augment=preset, max_epochs=15, random_state=0, **extra)
     runs[preset] = clr.fit(X, eval_set=(X_val, y_val))
-    print(f"{preset:>9}: {len(clr.history_)} epochs, best valid_knn "
-          f"{clr.best_validation_score_:.3f} after epoch {clr.best_epoch_}, last "
-          f"{clr.history_[-1, 'valid_knn']:.3f}")
+    print(
+        f"{preset:>9}: {len(clr.history_)} epochs, best valid_knn "
+        f"{clr.best_validation_score_:.3f} after epoch {clr.best_epoch_}, last "
+        f"{clr.history_[-1, 'valid_knn']:.3f}"
+    )
 
 # %%
 # The history as a table
 # ----------------------
-print(history_frame(runs["upright"])[["train_loss", "valid_knn", "rankme", "alignment",
-                                      "uniformity"]].round(3))
+print(
+    history_frame(runs["upright"])[
+        ["train_loss", "valid_knn", "rankme", "alignment", "uniformity"]
+    ].round(3)
+)
 
 # %%
 # The history as a figure

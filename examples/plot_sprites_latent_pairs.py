@@ -39,8 +39,10 @@ X, factors = make_sprites(2000, random_state=0)
 fig, axes = plt.subplots(1, 6, figsize=(9, 1.9))
 for ax, image, (_, row) in zip(axes, X, factors.iterrows()):
     ax.imshow(image, cmap="gray_r")
-    ax.set_title(f"{row['shape']}\nscale {row['scale']:.1f}, "
-                 f"{np.degrees(row['orientation']):.0f}°", fontsize=8)
+    ax.set_title(
+        f"{row['shape']}\nscale {row['scale']:.1f}, {np.degrees(row['orientation']):.0f}°",
+        fontsize=8,
+    )
     ax.axis("off")
 print(factors.head().to_string())
 
@@ -54,12 +56,16 @@ print(factors.head().to_string())
 # have none, and ``fit`` warns that it pairs those with themselves.
 pairing = cl.LatentNeighbors(
     step={"shape": 0, "scale": 3, "orientation": 3, "position_x": 3, "position_y": 3},
-    periodic=["orientation"])
+    periodic=["orientation"],
+)
 neighbours = pairing.fit(factors).count_neighbors()
-print(f"neighbours per image: median {np.median(neighbours):.0f}, "
-      f"none for {np.sum(neighbours == 0)} of {len(neighbours)}")
-no_augmentation = cl.Augment(crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0,
-                             jitter_prob=0.0, blur_prob=0.0)
+print(
+    f"neighbours per image: median {np.median(neighbours):.0f}, "
+    f"none for {np.sum(neighbours == 0)} of {len(neighbours)}"
+)
+no_augmentation = cl.Augment(
+    crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0
+)
 common = {"max_epochs": 4, "batch_size": 256, "normalize": None, "random_state": 0}
 models = {
     "augmentation pairs": cl.CLR(**common),
@@ -73,13 +79,15 @@ models = {
 # only a heart's orientation can be read in [0, 360°); modulo a quarter turn
 # it can for every shape, and we read that too.
 targets = factors[["shape", "scale", "orientation", "position_x", "position_y"]].assign(
-    orientation_mod_90=factors["orientation_index"] % 10 * (2 * np.pi / 40))
+    orientation_mod_90=factors["orientation_index"] % 10 * (2 * np.pi / 40)
+)
 periods = {"orientation": 2 * np.pi, "orientation_mod_90": np.pi / 2}
 tables, predictions = {}, {}
 for name, model in models.items():
     embedding = model.fit(X, latents=factors).transform(X)
     tables[name], predictions[name] = latent_readout(
-        embedding, targets, periodic=periods, random_state=0, return_predictions=True)
+        embedding, targets, periodic=periods, random_state=0, return_predictions=True
+    )
 table = pd.concat(tables, names=["pairing"])
 print(table[["r2", "accuracy", "grid_accuracy", "chance"]].round(3).to_string())
 
@@ -93,16 +101,27 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
 names = list(targets.columns)
 width = 0.4
 for k, (name, scores) in enumerate(tables.items()):
-    left.bar(np.arange(len(names)) + (k - 0.5) * width, scores["grid_accuracy"], width,
-             label=name)
-left.scatter(np.arange(len(names)), tables[name]["chance"], marker="_", s=400, color="grey",
-             label="chance", zorder=3)
+    left.bar(np.arange(len(names)) + (k - 0.5) * width, scores["grid_accuracy"], width, label=name)
+left.scatter(
+    np.arange(len(names)),
+    tables[name]["chance"],
+    marker="_",
+    s=400,
+    color="grey",
+    label="chance",
+    zorder=3,
+)
 left.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
 left.set_ylabel("grid accuracy (held out)")
 left.legend(fontsize=8)
 for name, frame in predictions.items():
-    right.scatter(frame["position_x"], frame["position_x_predicted"], s=4, alpha=0.4,
-                  label=f"{name}: R² {tables[name].loc['position_x', 'r2']:.2f}")
+    right.scatter(
+        frame["position_x"],
+        frame["position_x_predicted"],
+        s=4,
+        alpha=0.4,
+        label=f"{name}: R² {tables[name].loc['position_x', 'r2']:.2f}",
+    )
 right.plot([0, 1], [0, 1], color="black", lw=0.8)
 right.set_xlabel("true position_x")
 right.set_ylabel("predicted position_x")

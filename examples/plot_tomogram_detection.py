@@ -50,17 +50,27 @@ contrast = cl.detection.contrast_score(X)
 # ---------------
 flatten = FunctionTransformer(lambda a: a.reshape(len(a), -1))
 detectors = {
-    "CLR": make_pipeline(cl.CLR(max_epochs=5, normalize="image", random_state=0,
-                                augment=cl.Augment(crop_scale=(0.6, 1.0), noise_std=0.1)),
-                         cl.ParticleDetector(background_cluster="low_contrast", random_state=0)),
-    "raw pixels": make_pipeline(flatten, cl.ParticleDetector(background_cluster="low_contrast",
-                                                             random_state=0)),
-    "PCA": make_pipeline(flatten, PCA(16, random_state=0),
-                         cl.ParticleDetector(background_cluster="low_contrast", random_state=0)),
+    "CLR": make_pipeline(
+        cl.CLR(
+            max_epochs=5,
+            normalize="image",
+            random_state=0,
+            augment=cl.Augment(crop_scale=(0.6, 1.0), noise_std=0.1),
+        ),
+        cl.ParticleDetector(background_cluster="low_contrast", random_state=0),
+    ),
+    "raw pixels": make_pipeline(
+        flatten, cl.ParticleDetector(background_cluster="low_contrast", random_state=0)
+    ),
+    "PCA": make_pipeline(
+        flatten,
+        PCA(16, random_state=0),
+        cl.ParticleDetector(background_cluster="low_contrast", random_state=0),
+    ),
 }
 reports = {}
 for name, pipeline in detectors.items():
-    pipeline.fit(X, particledetector__contrast=contrast)     # no labels
+    pipeline.fit(X, particledetector__contrast=contrast)  # no labels
     reports[name] = pipeline[-1].report(pipeline[:-1].transform(X), y)
 print(pd.DataFrame(reports).T.round(3))
 
@@ -76,8 +86,16 @@ colours = {(1, 1): "lime", (0, 1): "red", (1, 0): "yellow"}
 for i in np.flatnonzero(where["slice"] == slice_index):
     colour = colours.get((int(y[i]), int(predicted[i])))
     if colour:
-        ax.add_patch(Rectangle((where["col"][i] - 0.5, where["row"][i] - 0.5), 16, 16,
-                               fill=False, edgecolor=colour, linewidth=1))
+        ax.add_patch(
+            Rectangle(
+                (where["col"][i] - 0.5, where["row"][i] - 0.5),
+                16,
+                16,
+                fill=False,
+                edgecolor=colour,
+                linewidth=1,
+            )
+        )
 ax.set_title(f"slice {slice_index}: CLR + ParticleDetector")
 ax.axis("off")
 plt.show()

@@ -4,7 +4,8 @@
 tests/distributed_job.py OUT_DIR`` run the same code; rank 0 saves to
 ``OUT_DIR/results.npz`` the loss and gradients of NT-Xent over one fixed
 global batch, the loss history, embeddings and final weights of a CLR and a
-DINO fit, the class of the module CLR's training step calls, and the error an uneven batch size gives, for the test to compare.
+DINO fit, the class of the module CLR's training step calls, and the error an
+uneven batch size gives, for the test to compare.
 The CLR fit prints its epoch table and saves skorch checkpoints to
 ``OUT_DIR/checkpoints_rank<rank>``.
 """
@@ -20,8 +21,15 @@ import contrastlearn as cl
 from contrastlearn import distributed
 from contrastlearn.losses import nt_xent
 
-NO_AUGMENTATION = cl.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation=0.0,
-                             hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0)
+NO_AUGMENTATION = cl.Augment(
+    crop_scale=(1.0, 1.0),
+    crop_ratio=(1.0, 1.0),
+    rotation=0.0,
+    hflip=0.0,
+    vflip=0.0,
+    jitter_prob=0.0,
+    blur_prob=0.0,
+)
 
 
 def nt_xent_gradients():
@@ -37,9 +45,11 @@ def nt_xent_gradients():
     loss = nt_xent(z[:, 0], z[:, 1], temperature=0.5, gather_distributed=True)
     loss.backward()
     distributed.average_gradients(layer.parameters())
-    return {"nt_xent_loss": distributed.all_reduce_mean(loss.detach()).numpy(),
-            "nt_xent_weight_grad": layer.weight.grad.numpy(),
-            "nt_xent_bias_grad": layer.bias.grad.numpy()}
+    return {
+        "nt_xent_loss": distributed.all_reduce_mean(loss.detach()).numpy(),
+        "nt_xent_weight_grad": layer.weight.grad.numpy(),
+        "nt_xent_bias_grad": layer.bias.grad.numpy(),
+    }
 
 
 class RecordStepModule(Callback):
@@ -54,10 +64,15 @@ class RecordStepModule(Callback):
 def fitted(name, model, X):
     """Loss history and weights of ``model`` fitted on ``X``, keyed by ``name``."""
     model.fit(X)
-    weights = {f"{name}_weight_{key}": value.numpy()
-               for key, value in model.net_.module_.state_dict().items()}
-    return {f"{name}_loss": np.array(model.history_[:, "train_loss"]),
-            f"{name}_embedding": model.transform(X[:8]), **weights}
+    weights = {
+        f"{name}_weight_{key}": value.numpy()
+        for key, value in model.net_.module_.state_dict().items()
+    }
+    return {
+        f"{name}_loss": np.array(model.history_[:, "train_loss"]),
+        f"{name}_embedding": model.transform(X[:8]),
+        **weights,
+    }
 
 
 def uneven_batch_error(X):
@@ -72,17 +87,34 @@ def uneven_batch_error(X):
 def main(out_dir):
     distributed.setup("cpu")
     X = np.random.default_rng(0).random((64, 1, 16, 16)).astype(np.float32)
-    common = {"backbone": "vit_tiny_p4", "augment": NO_AUGMENTATION, "batch_size": 32,
-              "max_epochs": 3, "device": "cpu", "random_state": 0}
-    checkpoint = Checkpoint(monitor="train_loss_best",
-                            dirname=os.path.join(out_dir, f"checkpoints_rank{distributed.rank()}"))
+    common = {
+        "backbone": "vit_tiny_p4",
+        "augment": NO_AUGMENTATION,
+        "batch_size": 32,
+        "max_epochs": 3,
+        "device": "cpu",
+        "random_state": 0,
+    }
+    checkpoint = Checkpoint(
+        monitor="train_loss_best",
+        dirname=os.path.join(out_dir, f"checkpoints_rank{distributed.rank()}"),
+    )
     results = {
         **nt_xent_gradients(),
-        **fitted("clr", cl.CLR(projection_dims=(16,), verbose=1,
-                               callbacks=[checkpoint, RecordStepModule()], **common), X),
+        **fitted(
+            "clr",
+            cl.CLR(
+                projection_dims=(16,),
+                verbose=1,
+                callbacks=[checkpoint, RecordStepModule()],
+                **common,
+            ),
+            X,
+        ),
         "step_module": RecordStepModule.name,
-        **fitted("dino", cl.DINO(projection_dims=(32, 16), n_prototypes=32, n_local_crops=0,
-                                 **common), X),
+        **fitted(
+            "dino", cl.DINO(projection_dims=(32, 16), n_prototypes=32, n_local_crops=0, **common), X
+        ),
         "world_size": distributed.world_size(),
         "uneven_batch_error": uneven_batch_error(X),
     }

@@ -11,8 +11,8 @@ import signal
 import sys
 
 import numpy as np
-from skorch.callbacks import Callback
 from sklearn.datasets import load_digits
+from skorch.callbacks import Callback
 
 import contrastlearn as cl
 
@@ -39,10 +39,16 @@ def main(directory, out, kill_at=None):
     X = images()
     callbacks = [KillMidEpoch(int(kill_at))] if kill_at else None
     clr = cl.CLR(checkpoint_dir=directory, callbacks=callbacks, **PARAMS).fit(X)
-    weights = {f"weight:{name}": value.numpy()
-               for name, value in clr.net_.module_.state_dict().items()}
-    np.savez(out, embedding=clr.transform(X), loss=np.array(clr.history_[:, "train_loss"]),
-             epoch=np.array(clr.history_[:, "epoch"]), **weights)
+    weights = {
+        f"weight:{name}": value.numpy() for name, value in clr.net_.module_.state_dict().items()
+    }
+    np.savez(
+        out,
+        embedding=clr.transform(X),
+        loss=np.array(clr.history_[:, "train_loss"]),
+        epoch=np.array(clr.history_[:, "epoch"]),
+        **weights,
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from skorch.callbacks import Callback
 from sklearn.utils.estimator_checks import check_estimator
+from skorch.callbacks import Callback
 
 import contrastlearn as cl
 from contrastlearn.evaluation import few_label_accuracy
@@ -59,7 +59,7 @@ def test_the_page_runs_and_its_classes_are_estimators(page):
     model = AlignUniform(uniformity_weight=0.3, max_epochs=3)
     params = clone(model).get_params()
     assert params["uniformity_weight"] == 0.3 and params["max_epochs"] == 3
-    assert params["t"] == 2.0 and params["lr"] == 1e-3          # method and shared defaults
+    assert params["t"] == 2.0 and params["lr"] == 1e-3  # method and shared defaults
     with pytest.raises(TypeError, match="unexpected keyword argument 'temprature'"):
         MeanTeacher(temprature=0.1)
     with pytest.raises(ValueError, match="'teacher_momentum' parameter of MeanTeacher"):
@@ -70,9 +70,9 @@ def test_the_two_view_method_beats_pixels_and_its_untrained_network(page):
     X, y = page["X"], page["y"]
     score = lambda embedding: few_label_accuracy(embedding, y, label_fraction=100 / len(y))  # noqa: E731
     untrained = page["AlignUniform"](augment="upright", max_epochs=0, random_state=0)
-    trained = score(page["embedding"])                       # 0.96 (10 labels per class)
-    assert trained > score(X.reshape(len(X), -1)) + 0.02    # raw pixels: 0.93
-    assert trained > score(untrained.fit_transform(X)) + 0.05   # untrained network: 0.89
+    trained = score(page["embedding"])  # 0.96 (10 labels per class)
+    assert trained > score(X.reshape(len(X), -1)) + 0.02  # raw pixels: 0.93
+    assert trained > score(untrained.fit_transform(X)) + 0.05  # untrained network: 0.89
     history = cl.monitor.history_frame(page["model"].history_)
     assert history["valid_knn"].notna().all() and history["rankme"].iloc[-1] > 10
 
@@ -84,10 +84,12 @@ def test_the_momentum_teacher_moves_slowly_and_resumes_its_schedule(page, tmp_pa
     student = torch.cat([p.flatten() for p in module.backbone.parameters()])
     teacher = torch.cat([p.flatten() for p in module.teacher_backbone.parameters()])
     assert not torch.equal(student, teacher) and not any(
-        p.requires_grad for p in module.teacher_backbone.parameters())
+        p.requires_grad for p in module.teacher_backbone.parameters()
+    )
     # a fit pre-empted in epoch 3 and resumed from its checkpoint ends where a whole fit does
-    params = dict(augment="upright", max_epochs=4, batch_size=128, random_state=0,
-                  checkpoint_dir=tmp_path)
+    params = dict(
+        augment="upright", max_epochs=4, batch_size=128, random_state=0, checkpoint_dir=tmp_path
+    )
     with pytest.raises(RuntimeError, match="pre-empted"):
         page["MeanTeacher"](callbacks=[PreemptedAfter(3)], **params).fit(X)
     resumed = page["MeanTeacher"](**params).fit(X)

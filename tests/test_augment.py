@@ -12,15 +12,17 @@ from contrastlearn.evaluation import few_label_accuracy
 OPS = {
     "random_affine": lambda x: A.random_affine(x),
     "crop_only": lambda x: A.random_affine(x, scale=(0.3, 0.5), rotation=0, hflip=0, vflip=0),
-    "rotation_only": lambda x: A.random_affine(x, scale=(1, 1), ratio=(1, 1), rotation=180,
-                                               hflip=0, vflip=0),
+    "rotation_only": lambda x: A.random_affine(
+        x, scale=(1, 1), ratio=(1, 1), rotation=180, hflip=0, vflip=0
+    ),
     "color_jitter": lambda x: A.color_jitter(x, p=1.0),
     "gaussian_blur": lambda x: A.gaussian_blur(x, p=1.0),
     "gaussian_noise": lambda x: A.gaussian_noise(x, std=0.1),
     "poisson_noise": lambda x: A.poisson_noise(x, photons=20.0),
     "pipeline": Augment(photons=50.0, noise_std=0.05),
-    "translation_only": lambda x: A.random_affine(x, scale=(1, 1), ratio=(1, 1), rotation=0,
-                                                  hflip=0, vflip=0, translate=0.2),
+    "translation_only": lambda x: A.random_affine(
+        x, scale=(1, 1), ratio=(1, 1), rotation=0, hflip=0, vflip=0, translate=0.2
+    ),
     "random_gain": lambda x: A.random_gain(x, gain=(0.5, 1.5), jitter=0.2),
     "random_erasing": lambda x: A.random_erasing(x, p=1.0),
     "cplr_reference": PRESETS["cplr-reference"],
@@ -76,7 +78,9 @@ def test_rotation_moves_a_bright_pixel_around_the_centre():
     mass = out[:, 0].sum((1, 2))
     radius = torch.sqrt(((out[:, 0] * ((rows - 16) ** 2 + (cols - 16) ** 2)).sum((1, 2))) / mass)
     assert torch.allclose(radius, torch.full_like(radius, 10.0), atol=1.0)
-    angle = torch.atan2((out[:, 0] * (rows - 16)).sum((1, 2)), (out[:, 0] * (cols - 16)).sum((1, 2)))
+    angle = torch.atan2(
+        (out[:, 0] * (rows - 16)).sum((1, 2)), (out[:, 0] * (cols - 16)).sum((1, 2))
+    )
     assert angle.std() > 1.0  # spread over the circle, not stuck at 0
 
 
@@ -106,14 +110,17 @@ def test_vectors_get_feature_dropout():
     assert (out == 0).float().mean().item() == pytest.approx(0.3, abs=0.03)
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"crop_scale": (0.5, 1.5)}, "crop_scale"),
-    ({"crop_scale": (0.9, 0.2)}, "crop_scale"),
-    ({"hflip": 2.0}, "hflip"),
-    ({"rotation": -1}, "rotation"),
-    ({"photons": 0}, "photons"),
-    ({"padding_mode": "wrap"}, "padding_mode"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"crop_scale": (0.5, 1.5)}, "crop_scale"),
+        ({"crop_scale": (0.9, 0.2)}, "crop_scale"),
+        ({"hflip": 2.0}, "hflip"),
+        ({"rotation": -1}, "rotation"),
+        ({"photons": 0}, "photons"),
+        ({"padding_mode": "wrap"}, "padding_mode"),
+    ],
+)
 def test_bad_parameters_are_named(params, fragment):
     with pytest.raises(ValueError, match=fragment):
         Augment(**params).validate()
@@ -132,19 +139,101 @@ def test_crops_resampled_to_a_smaller_output_size():
 # Augment()(x) for this x and torch.manual_seed(0), computed with the code before translation,
 # gain and erasing existed (rounded to 6 decimals), and the next torch.rand(1) after that call.
 DEFAULT_VIEW = [
-    0.404947, 0.327198, 0.385495, 0.504389, 0.648981, 0.389547, 0.395121, 0.536289, 0.552662,
-    0.536868, 0.246294, 0.236113, 0.261097, 0.372284, 0.427648, 0.346015, 0.447476, 0.618566,
-    0.626174, 0.555862, 0.711554, 0.602349, 0.622692, 0.772313, 0.69054, 0.298852, 0.340303,
-    0.351712, 0.329558, 0.297256, 0.345622, 0.389247, 0.403918, 0.385011, 0.357929, 0.409225,
-    0.44157, 0.450066, 0.434265, 0.417529, 0.467122, 0.475073, 0.461574, 0.436728, 0.422568,
-    0.496939, 0.481796, 0.440743, 0.394956, 0.370012, 0.574721, 0.694535, 0.61849, 0.613182,
-    0.780053, 0.561148, 0.576391, 0.469001, 0.342819, 0.517226, 0.558389, 0.420169, 0.235956,
-    0.148835, 0.312778, 0.63945, 0.49327, 0.376471, 0.257392, 0.236948, 0.754264, 0.688471,
-    0.633756, 0.414839, 0.206505]
+    0.404947,
+    0.327198,
+    0.385495,
+    0.504389,
+    0.648981,
+    0.389547,
+    0.395121,
+    0.536289,
+    0.552662,
+    0.536868,
+    0.246294,
+    0.236113,
+    0.261097,
+    0.372284,
+    0.427648,
+    0.346015,
+    0.447476,
+    0.618566,
+    0.626174,
+    0.555862,
+    0.711554,
+    0.602349,
+    0.622692,
+    0.772313,
+    0.69054,
+    0.298852,
+    0.340303,
+    0.351712,
+    0.329558,
+    0.297256,
+    0.345622,
+    0.389247,
+    0.403918,
+    0.385011,
+    0.357929,
+    0.409225,
+    0.44157,
+    0.450066,
+    0.434265,
+    0.417529,
+    0.467122,
+    0.475073,
+    0.461574,
+    0.436728,
+    0.422568,
+    0.496939,
+    0.481796,
+    0.440743,
+    0.394956,
+    0.370012,
+    0.574721,
+    0.694535,
+    0.61849,
+    0.613182,
+    0.780053,
+    0.561148,
+    0.576391,
+    0.469001,
+    0.342819,
+    0.517226,
+    0.558389,
+    0.420169,
+    0.235956,
+    0.148835,
+    0.312778,
+    0.63945,
+    0.49327,
+    0.376471,
+    0.257392,
+    0.236948,
+    0.754264,
+    0.688471,
+    0.633756,
+    0.414839,
+    0.206505,
+]
 DEFAULT_NEXT_DRAW = 0.20812976360321045
 DEFAULT_VECTOR_VIEW = [
-    0.496257, 0.768222, 0.0, 0.13203, 0.307423, 0.634079, 0.490093, 0.896445, 0.455628,
-    0.632306, 0.348893, 0.0, 0.0, 0.168859, 0.293888, 0.518522]
+    0.496257,
+    0.768222,
+    0.0,
+    0.13203,
+    0.307423,
+    0.634079,
+    0.490093,
+    0.896445,
+    0.455628,
+    0.632306,
+    0.348893,
+    0.0,
+    0.0,
+    0.168859,
+    0.293888,
+    0.518522,
+]
 
 
 def test_default_pipeline_output_is_unchanged():
@@ -159,11 +248,14 @@ def test_default_pipeline_output_is_unchanged():
 
 
 def _centroid_shift(out, centre):
-    rows, cols = torch.meshgrid(torch.arange(out.shape[-2] * 1.0),
-                                torch.arange(out.shape[-1] * 1.0), indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(out.shape[-2] * 1.0), torch.arange(out.shape[-1] * 1.0), indexing="ij"
+    )
     mass = out[:, 0].sum((1, 2))
-    return ((out[:, 0] * rows).sum((1, 2)) / mass - centre,
-            (out[:, 0] * cols).sum((1, 2)) / mass - centre)
+    return (
+        (out[:, 0] * rows).sum((1, 2)) / mass - centre,
+        (out[:, 0] * cols).sum((1, 2)) / mass - centre,
+    )
 
 
 @pytest.mark.parametrize("translate", [0.0, 0.25])
@@ -186,9 +278,17 @@ def test_translation_shifts_a_centred_dot_within_bounds_after_rotation(translate
 @pytest.mark.parametrize("padding_mode,fills", [("zeros", True), ("border", False)])
 def test_translation_fills_per_padding_mode(padding_mode, fills):
     torch.manual_seed(0)
-    out = Augment(crop_scale=(1, 1), crop_ratio=(1, 1), rotation=0, hflip=0, vflip=0,
-                  translate=0.25, padding_mode=padding_mode, jitter_prob=0,
-                  blur_prob=0)(torch.ones(16, 1, 16, 16))
+    out = Augment(
+        crop_scale=(1, 1),
+        crop_ratio=(1, 1),
+        rotation=0,
+        hflip=0,
+        vflip=0,
+        translate=0.25,
+        padding_mode=padding_mode,
+        jitter_prob=0,
+        blur_prob=0,
+    )(torch.ones(16, 1, 16, 16))
     assert ((out.flatten(1).amin(1) < 0.5).float().mean() > 0.5) == fills
     assert (out <= 1 + 1e-6).all()
 
@@ -206,8 +306,9 @@ def test_gain_factors_lie_in_range_and_jitter_widens_it():
 
 def test_clip_bounds_intensities_after_gain():
     x = torch.rand(32, 1, 16, 16, generator=torch.Generator().manual_seed(0))
-    base = dict(crop_scale=(1, 1), rotation=0, hflip=0, vflip=0, jitter_prob=0, blur_prob=0,
-                gain=(1.5, 2.0))
+    base = dict(
+        crop_scale=(1, 1), rotation=0, hflip=0, vflip=0, jitter_prob=0, blur_prob=0, gain=(1.5, 2.0)
+    )
     torch.manual_seed(0)
     out = Augment(**base, clip=(0.0, 1.0))(x)
     assert out.min() >= 0 and out.max() == 1.0
@@ -218,8 +319,9 @@ def test_clip_bounds_intensities_after_gain():
 def test_erasing_boxes_follow_scale_ratio_and_value():
     torch.manual_seed(0)
     n = 100
-    out = A.random_erasing(torch.ones(500, 2, n, n), p=1.0, scale=(0.05, 0.3),
-                           ratio=(0.25, 2.5), value=-1.0)
+    out = A.random_erasing(
+        torch.ones(500, 2, n, n), p=1.0, scale=(0.05, 0.3), ratio=(0.25, 2.5), value=-1.0
+    )
     erased = out == -1.0
     assert ((out == 1.0) | erased).all() and torch.equal(erased[:, 0], erased[:, 1])
     box = erased[:, 0]
@@ -251,11 +353,29 @@ def test_erasing_is_the_last_image_operation():
 
 def test_cplr_reference_preset_matches_the_reference_list():
     expected = dict(
-        crop_scale=(0.2, 1.0), crop_ratio=(1.0, 1.0), rotation=90.0, hflip=0.5, vflip=0.0,
-        translate=0.125, gain=(0.5, 1.5), gain_jitter=0.2, clip=(0.0, 1.0), brightness=0.0,
-        contrast=0.0, jitter_prob=0.0, blur_sigma=(0.1, 1.5), blur_prob=0.0, photons=None,
-        erase_prob=1.0, erase_scale=(0.05, 0.3), erase_ratio=(0.25, 2.5), erase_value=0.0,
-        noise_std=0.0, feature_drop=0.2, padding_mode="zeros")
+        crop_scale=(0.2, 1.0),
+        crop_ratio=(1.0, 1.0),
+        rotation=90.0,
+        hflip=0.5,
+        vflip=0.0,
+        translate=0.125,
+        gain=(0.5, 1.5),
+        gain_jitter=0.2,
+        clip=(0.0, 1.0),
+        brightness=0.0,
+        contrast=0.0,
+        jitter_prob=0.0,
+        blur_sigma=(0.1, 1.5),
+        blur_prob=0.0,
+        photons=None,
+        erase_prob=1.0,
+        erase_scale=(0.05, 0.3),
+        erase_ratio=(0.25, 2.5),
+        erase_value=0.0,
+        noise_std=0.0,
+        feature_drop=0.2,
+        padding_mode="zeros",
+    )
     assert PRESETS["cplr-reference"].get_params() == expected
     torch.manual_seed(0)
     x = torch.rand(16, 1, 32, 32)
@@ -286,29 +406,36 @@ def test_new_parameters_are_nested_settable():
         def __init__(self, augment=None):
             self.augment = augment
 
-    holder = Holder(Augment()).set_params(augment__erase_prob=0.5, augment__translate=0.1,
-                                          augment__gain=(0.8, 1.2), augment__clip=(0, 1))
+    holder = Holder(Augment()).set_params(
+        augment__erase_prob=0.5,
+        augment__translate=0.1,
+        augment__gain=(0.8, 1.2),
+        augment__clip=(0, 1),
+    )
     params = holder.get_params()
     assert (params["augment__erase_prob"], params["augment__translate"]) == (0.5, 0.1)
     assert holder.augment.gain == (0.8, 1.2) and holder.augment.clip == (0, 1)
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"translate": -0.1}, "translate"),
-    ({"translate": 1.5}, "translate"),
-    ({"gain": (1.5, 0.5)}, "gain"),
-    ({"gain": (-1.0, 1.0)}, "gain"),
-    ({"gain": 1.0}, "gain"),
-    ({"gain_jitter": -0.2}, "gain_jitter"),
-    ({"clip": (1.0, 0.0)}, "clip"),
-    ({"clip": (0.0, float("inf"))}, "clip"),
-    ({"erase_prob": 1.5}, "erase_prob"),
-    ({"erase_scale": (0.1, 1.5)}, "erase_scale"),
-    ({"erase_scale": (0.3, 0.1)}, "erase_scale"),
-    ({"erase_ratio": (0.0, 1.0)}, "erase_ratio"),
-    ({"erase_value": float("nan")}, "erase_value"),
-    ({"erase_value": "0"}, "erase_value"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"translate": -0.1}, "translate"),
+        ({"translate": 1.5}, "translate"),
+        ({"gain": (1.5, 0.5)}, "gain"),
+        ({"gain": (-1.0, 1.0)}, "gain"),
+        ({"gain": 1.0}, "gain"),
+        ({"gain_jitter": -0.2}, "gain_jitter"),
+        ({"clip": (1.0, 0.0)}, "clip"),
+        ({"clip": (0.0, float("inf"))}, "clip"),
+        ({"erase_prob": 1.5}, "erase_prob"),
+        ({"erase_scale": (0.1, 1.5)}, "erase_scale"),
+        ({"erase_scale": (0.3, 0.1)}, "erase_scale"),
+        ({"erase_ratio": (0.0, 1.0)}, "erase_ratio"),
+        ({"erase_value": float("nan")}, "erase_value"),
+        ({"erase_value": "0"}, "erase_value"),
+    ],
+)
 def test_bad_new_parameters_are_named(params, fragment):
     with pytest.raises(ValueError, match=f"The '{fragment}' parameter of Augment must be"):
         Augment(**params).validate()
@@ -329,7 +456,8 @@ def test_upright_beats_isotropic_on_digits():
     X, y = digits.images[:600], digits.target[:600]
     scores = {}
     for preset in ("upright", "isotropic"):
-        clr = cl.CLR(augment=preset, max_epochs=8, batch_size=128, monitor_samples=0,
-                     random_state=0)
+        clr = cl.CLR(
+            augment=preset, max_epochs=8, batch_size=128, monitor_samples=0, random_state=0
+        )
         scores[preset] = few_label_accuracy(clr.fit_transform(X), y, label_fraction=0.2)
     assert scores["upright"] > scores["isotropic"] + 0.02, scores

@@ -85,7 +85,9 @@ def test_resnet_imagenet_stem_output_shape(name, in_channels):
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])
-@pytest.mark.parametrize("name", ["small_cnn", "small_cnn_small"] + [n + "_small" for n in RESNET_NAMES])
+@pytest.mark.parametrize(
+    "name", ["small_cnn", "small_cnn_small"] + [n + "_small" for n in RESNET_NAMES]
+)
 def test_small_image_backbones_output_shape(name, in_channels):
     net = make_backbone(name, in_channels)
     for size in (8, 32):
@@ -188,7 +190,8 @@ def test_selective_kernel_fused_size_has_floor():
 
 
 @pytest.mark.parametrize(
-    "name", ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small", "cplr_resnet18", "vit_tiny"]
+    "name",
+    ["small_cnn", "resnet18", "se_resnet18", "sk_resnet18_small", "cplr_resnet18", "vit_tiny"],
 )
 def test_gradients_reach_first_conv(name):
     net = make_backbone(name, 3)
@@ -218,7 +221,9 @@ def test_channels_last_matches_contiguous(name):
     with torch.no_grad():
         ref = net(x)
         out = net(x.to(memory_format=torch.channels_last))
-        out_cl_model = net.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+        out_cl_model = net.to(memory_format=torch.channels_last)(
+            x.to(memory_format=torch.channels_last)
+        )
     # Kernels differ between memory formats: compare up to float rounding
     # relative to the output scale (a layout bug gives O(1) differences).
     atol = 1e-4 * ref.abs().max().item()
@@ -274,12 +279,17 @@ def test_resnet_rejects_non_numeric_se_ratio(se_ratio):
         ResNet("basic", (1, 1), se_ratio=se_ratio)
 
 
-# ---------------------------------------------------------------- SE ratio, ResNet-D, SE+SK, cplr_resnet18
+# -------------------------------------------------- SE ratio, ResNet-D, SE+SK, cplr_resnet18
 
 
 def test_squeeze_excitation_ratio():
     # SimCLR v2: hidden = max(1, int(channels * se_ratio)).
-    assert [SqueezeExcitation(c, ratio=0.25).hidden_channels for c in (64, 128, 256, 512)] == [16, 32, 64, 128]
+    assert [SqueezeExcitation(c, ratio=0.25).hidden_channels for c in (64, 128, 256, 512)] == [
+        16,
+        32,
+        64,
+        128,
+    ]
     assert SqueezeExcitation(3, ratio=0.25).hidden_channels == 1  # int(0.75) = 0, floored at 1
     assert SqueezeExcitation(10, ratio=0.25).hidden_channels == 2  # int(2.5), truncated
     se = SqueezeExcitation(64, ratio=0.25)
@@ -287,9 +297,16 @@ def test_squeeze_excitation_ratio():
     assert n_params(se) == 64 * 16 + 16 + 16 * 64 + 64
     # ratio 1/16 and the default reduction 16 give the same layer, for any width.
     for c in (1, 15, 16, 17, 64, 100, 2048):
-        assert SqueezeExcitation(c, ratio=1 / 16).hidden_channels == SqueezeExcitation(c).hidden_channels
+        assert (
+            SqueezeExcitation(c, ratio=1 / 16).hidden_channels
+            == SqueezeExcitation(c).hidden_channels
+        )
         assert SqueezeExcitation(c).hidden_channels == max(c // 16, 1)
-    assert SqueezeExcitation(64, 4).hidden_channels == SqueezeExcitation(64, reduction=4).hidden_channels == 16
+    assert (
+        SqueezeExcitation(64, 4).hidden_channels
+        == SqueezeExcitation(64, reduction=4).hidden_channels
+        == 16
+    )
 
 
 @pytest.mark.parametrize(
@@ -313,7 +330,8 @@ def test_resnet_se_ratio_sets_gate_width():
 
 
 def test_existing_resnets_keep_their_layout():
-    # Default keywords: torchvision stem, 1x1-conv shortcuts only where needed, SE width channels // 16.
+    # Default keywords: torchvision stem, 1x1-conv shortcuts only where needed,
+    # SE width channels // 16.
     net = make_backbone("se_resnet18", 3)
     assert net.stem[0][0].kernel_size == (7, 7) and isinstance(net.stem[1], nn.MaxPool2d)
     assert isinstance(net.stages[0][0].shortcut, nn.Identity)
@@ -358,7 +376,9 @@ def test_deep_stem_max_pool_is_tf_same(size):
     x = torch.randn(2, 3, *size)
     expected = tf_same_max_pool_3x3_s2(x)
     torch.testing.assert_close(pool(x), expected, rtol=0, atol=0)
-    torch.testing.assert_close(pool(-x.abs()), tf_same_max_pool_3x3_s2(-x.abs()), rtol=0, atol=0)  # no pad wins
+    torch.testing.assert_close(
+        pool(-x.abs()), tf_same_max_pool_3x3_s2(-x.abs()), rtol=0, atol=0
+    )  # no pad wins
     if size == (6, 6):
         assert not torch.equal(nn.MaxPool2d(3, 2, padding=1)(x), expected)
 
@@ -397,7 +417,9 @@ def test_avgpool_shortcut_stride_2_is_zero_pad_then_valid_average(size):
     expected = torch.empty(2, 3, out_h, out_w)
     for i in range(out_h):
         for j in range(out_w):
-            expected[..., i, j] = padded[..., 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean(dim=(-2, -1))
+            expected[..., i, j] = padded[..., 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean(
+                dim=(-2, -1)
+            )
     torch.testing.assert_close(pool(x), expected)
     assert expected.shape[-2:] == (-(-H // 2), -(-W // 2))  # same size as the stride-2 main branch
 
@@ -410,7 +432,10 @@ def test_avgpool_shortcut_projects_first_block_of_every_stage():
         assert conv.bias is None and (bn.weight == 1).all()
         assert isinstance(stage[1].shortcut, nn.Identity)
     # the first stage projects although channels (8 -> 8) and size stay the same
-    assert (net.stages[0][0].shortcut[1].in_channels, net.stages[0][0].shortcut[1].out_channels) == (8, 8)
+    assert (
+        net.stages[0][0].shortcut[1].in_channels,
+        net.stages[0][0].shortcut[1].out_channels,
+    ) == (8, 8)
     block = randomize_batchnorm(net).eval().stages[1][0]
     x = torch.randn(2, 8, 5, 5)
     with torch.no_grad():
@@ -423,31 +448,48 @@ def test_avgpool_shortcut_projects_first_block_of_every_stage():
 
 
 def test_se_plus_sk_blocks_contain_both():
-    kinds = {a: ResNet("basic", (1, 1), 1, attention=a, stem="small", width=16) for a in (None, "se", "sk", "se+sk")}
+    kinds = {
+        a: ResNet("basic", (1, 1), 1, attention=a, stem="small", width=16)
+        for a in (None, "se", "sk", "se+sk")
+    }
     for block in chain_blocks(kinds["se+sk"]):
-        assert isinstance(block.residual[0], SelectiveKernelConv)  # the 3x3 conv is a selective kernel
-        assert isinstance(block.residual[-1], SqueezeExcitation)  # the gate closes the residual branch
-        assert block.residual[-1].hidden_channels == max(block.residual[-1].gate[1].in_channels // 16, 1)
+        assert isinstance(
+            block.residual[0], SelectiveKernelConv
+        )  # the 3x3 conv is a selective kernel
+        assert isinstance(
+            block.residual[-1], SqueezeExcitation
+        )  # the gate closes the residual branch
+        assert block.residual[-1].hidden_channels == max(
+            block.residual[-1].gate[1].in_channels // 16, 1
+        )
     # SE adds parameters, SK replaces the 3x3 conv: the two changes add up.
     plain = n_params(kinds[None])
-    assert n_params(kinds["se+sk"]) - plain == (n_params(kinds["se"]) - plain) + (n_params(kinds["sk"]) - plain)
+    assert n_params(kinds["se+sk"]) - plain == (n_params(kinds["se"]) - plain) + (
+        n_params(kinds["sk"]) - plain
+    )
     net = ResNet("bottleneck", (1, 1), 1, attention="se+sk", stem="small", width=8)
     for block in chain_blocks(net):  # 1x1, SK 3x3, 1x1, SE
-        assert isinstance(block.residual[1], SelectiveKernelConv) and isinstance(block.residual[-1], SqueezeExcitation)
-        assert (block.residual[2][1].weight == 0).all()  # the zero-init BN is the one before the gate
+        assert isinstance(block.residual[1], SelectiveKernelConv) and isinstance(
+            block.residual[-1], SqueezeExcitation
+        )
+        assert (
+            block.residual[2][1].weight == 0
+        ).all()  # the zero-init BN is the one before the gate
     out = net(torch.randn(2, 1, 8, 8))
     assert out.shape == (2, 64) and torch.isfinite(out).all()
 
 
 def cplr_resnet18_param_count(in_channels):
-    """Trainable parameters of the reference's ResNet-18 (resnet.py with sk_ratio > 0, se_ratio 0.25).
+    """Trainable parameters of the reference's ResNet-18 (resnet.py, sk_ratio > 0, se_ratio 0.25).
 
     Convolutions have no bias; every BatchNorm has gamma and beta (2 per channel); SE_Layer is
     conv1x1(c -> c/4, bias) and conv1x1(c/4 -> c, bias); the projection shortcut of the first block
     of every group is AvgPool (no parameters) + conv1x1 + BN.
     """
     bn = 2
-    stem = 9 * in_channels * 32 + 32 * bn + 9 * 32 * 32 + 32 * bn + 9 * 32 * 64 + 64 * bn  # = 288 * C + 27,904
+    stem = (
+        9 * in_channels * 32 + 32 * bn + 9 * 32 * 32 + 32 * bn + 9 * 32 * 64 + 64 * bn
+    )  # = 288 * C + 27,904
 
     def block(c_in, c, project):
         h = c // 4
@@ -458,7 +500,8 @@ def cplr_resnet18_param_count(in_channels):
     groups = 0
     for c_in, c in ((64, 64), (64, 128), (128, 256), (256, 512)):
         groups += block(c_in, c, True) + block(c, c, False)
-    # groups: 80,336 + 76,112 | 238,496 + 303,776 | 952,128 + 1,213,760 | 3,804,800 + 4,852,352 = 11,521,760
+    # groups: 80,336 + 76,112 | 238,496 + 303,776 | 952,128 + 1,213,760
+    #         | 3,804,800 + 4,852,352 = 11,521,760
     assert groups == 11_521_760
     return stem + groups
 
@@ -474,7 +517,9 @@ def test_cplr_resnet18_layout():
     net = make_backbone("cplr_resnet18", 1)
     assert net.out_features == 512
     blocks = chain_blocks(net)
-    assert len(blocks) == 8 and all(not any(isinstance(m, SelectiveKernelConv) for m in b.modules()) for b in blocks)
+    assert len(blocks) == 8 and all(
+        not any(isinstance(m, SelectiveKernelConv) for m in b.modules()) for b in blocks
+    )
     assert [b.residual[-1].hidden_channels for b in blocks] == [16, 16, 32, 32, 64, 64, 128, 128]
     for block in blocks:
         conv_bn, last, se = block.residual  # conv3x3-BN-ReLU, conv3x3-BN, SE: SE after the 2nd BN
@@ -485,7 +530,12 @@ def test_cplr_resnet18_layout():
     assert [b.residual[0][0].stride for b in blocks[::2]] == [(1, 1), (2, 2), (2, 2), (2, 2)]
     assert [resnet_d_shortcut_pool(net, i).stride for i in range(4)] == [1, 2, 2, 2]
     assert all(isinstance(b.shortcut, nn.Identity) for b in blocks[1::2])
-    assert [type(m).__name__ for m in net.stem] == ["Sequential", "Sequential", "Sequential", "_MaxPool2dSame"]
+    assert [type(m).__name__ for m in net.stem] == [
+        "Sequential",
+        "Sequential",
+        "Sequential",
+        "_MaxPool2dSame",
+    ]
     # the same trunk as se_resnet18d, only with SE ratio 0.25 instead of 1/16
     other = make_backbone("se_resnet18d", 1)
     assert [k for k in net.state_dict()] == [k for k in other.state_dict()]
@@ -504,7 +554,10 @@ def test_cplr_resnet18_spatial_sizes():
         sizes.clear()
         assert net(torch.randn(2, 1, 64, 64)).shape == (2, 512)
         assert [s[-1] for s in sizes] == [16, 16, 8, 4, 2]
-        assert net(torch.randn(2, 1, 33, 47)).shape == (2, 512)  # odd sizes: shortcut and main branch agree
+        assert net(torch.randn(2, 1, 33, 47)).shape == (
+            2,
+            512,
+        )  # odd sizes: shortcut and main branch agree
 
 
 @pytest.mark.parametrize(
@@ -566,12 +619,16 @@ def test_embedding_dim_user_module():
 
 
 def test_embedding_dim_restores_training_flags():
-    module = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    module = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+    )
     module[1].eval()  # mixed modes must survive
     running_mean = module[1].running_mean.clone()
     assert embedding_dim(module, (1, 8, 8)) == 4
     assert [m.training for m in module.modules()] == [True, True, False, True, True]
-    torch.testing.assert_close(module[1].running_mean, running_mean)  # eval forward: stats untouched
+    torch.testing.assert_close(
+        module[1].running_mean, running_mean
+    )  # eval forward: stats untouched
 
 
 def test_embedding_dim_uses_out_features():
@@ -596,9 +653,17 @@ def test_embedding_dim_rejects_non_module():
 def vit_param_count(in_channels, patch_size, n_tokens, dim, depth, mlp_ratio=4):
     """Closed-form parameter count of a DINO/timm ViT without head or mask token."""
     hidden = mlp_ratio * dim
-    block = 2 * 2 * dim + (dim * 3 * dim + 3 * dim) + (dim * dim + dim) + (dim * hidden + hidden) + (hidden * dim + dim)
+    block = (
+        2 * 2 * dim
+        + (dim * 3 * dim + 3 * dim)
+        + (dim * dim + dim)
+        + (dim * hidden + hidden)
+        + (hidden * dim + dim)
+    )
     patch_embed = in_channels * patch_size**2 * dim + dim
-    return patch_embed + dim + n_tokens * dim + depth * block + 2 * dim  # + CLS, positions, final norm
+    return (
+        patch_embed + dim + n_tokens * dim + depth * block + 2 * dim
+    )  # + CLS, positions, final norm
 
 
 def tiny_vit(**kwargs):
@@ -619,7 +684,9 @@ def test_vit_output_shape(name, features, in_channels):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name, patch_size, features", [("vit_tiny_p4", 4, 192), ("vit_small_p16", 16, 384)])
+@pytest.mark.parametrize(
+    "name, patch_size, features", [("vit_tiny_p4", 4, 192), ("vit_small_p16", 16, 384)]
+)
 def test_vit_patch_size_suffix(name, patch_size, features):
     net = make_backbone(name, 3)
     assert net.patch_size == patch_size
@@ -654,7 +721,10 @@ def test_vit_reference_parameter_counts():
 def test_vit_widths_depths_heads():
     with torch.device("meta"):
         nets = {f.__name__: f(3) for f in (vit_tiny, vit_small, vit_base)}
-    spec = {name: (net.out_features, len(net.blocks), net.blocks[0].attn.num_heads) for name, net in nets.items()}
+    spec = {
+        name: (net.out_features, len(net.blocks), net.blocks[0].attn.num_heads)
+        for name, net in nets.items()
+    }
     assert spec == {"vit_tiny": (192, 12, 3), "vit_small": (384, 12, 6), "vit_base": (768, 12, 12)}
     assert all(net.blocks[0].mlp.fc1.out_features == 4 * net.out_features for net in nets.values())
 
@@ -679,7 +749,9 @@ def test_vit_position_embedding_interpolation():
     # A constant field stays constant, whatever the resampling kernel.
     with torch.no_grad():
         net.pos_embed[:, 1:] = 0.5
-    torch.testing.assert_close(net.interpolate_pos_encoding(24, 8)[:, 1:], torch.full((1, 12, 32), 0.5))
+    torch.testing.assert_close(
+        net.interpolate_pos_encoding(24, 8)[:, 1:], torch.full((1, 12, 32), 0.5)
+    )
 
 
 def test_vit_local_crop_uses_interpolated_positions():
@@ -742,8 +814,8 @@ def _change_patch(x, index, patch_size, grid_width):
     """Copy of ``x`` with new random pixels in patch ``index`` (row-major)."""
     r, c = divmod(index, grid_width)
     x = x.clone()
-    x[..., r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size] = torch.randn(
-        x.shape[0], x.shape[1], patch_size, patch_size
+    x[..., r * patch_size : (r + 1) * patch_size, c * patch_size : (c + 1) * patch_size] = (
+        torch.randn(x.shape[0], x.shape[1], patch_size, patch_size)
     )
     return x
 
@@ -756,7 +828,10 @@ def test_vit_masked_patches_are_ignored():
     mask[0, 5] = True  # patch 5 masked in the first sample only
     with torch.no_grad():
         plain, plain_changed = net.forward_tokens(x), net.forward_tokens(x_changed)
-        masked, masked_changed = net.forward_tokens(x, mask=mask), net.forward_tokens(x_changed, mask=mask)
+        masked, masked_changed = (
+            net.forward_tokens(x, mask=mask),
+            net.forward_tokens(x_changed, mask=mask),
+        )
     assert not torch.allclose(plain[0], plain_changed[0])  # unmasked, the pixels matter ...
     assert torch.equal(masked[0], masked_changed[0])  # ... masked, they do not, anywhere
     assert not torch.allclose(masked[1], masked_changed[1])  # the second sample is not masked
@@ -777,7 +852,9 @@ def test_vit_masked_embeddings_equal_mask_token():
     tokens = inputs[0][:, 1:] - net.pos_embed[:, 1:]  # block input minus positions
     torch.testing.assert_close(tokens[mask], net.mask_token[0].expand(int(mask.sum()), -1))
     torch.testing.assert_close(tokens[~mask], patches[~mask])
-    torch.testing.assert_close(inputs[0][:, 0], (net.cls_token + net.pos_embed[:, :1])[:, 0].expand(2, -1))
+    torch.testing.assert_close(
+        inputs[0][:, 0], (net.cls_token + net.pos_embed[:, :1])[:, 0].expand(2, -1)
+    )
 
 
 def test_vit_mask_as_grid_and_validation():
@@ -785,7 +862,9 @@ def test_vit_mask_as_grid_and_validation():
     x = torch.randn(2, 3, 16, 16)
     mask = torch.rand(2, 4, 4) < 0.5
     with torch.no_grad():
-        torch.testing.assert_close(net.forward_tokens(x, mask=mask), net.forward_tokens(x, mask=mask.flatten(1)))
+        torch.testing.assert_close(
+            net.forward_tokens(x, mask=mask), net.forward_tokens(x, mask=mask.flatten(1))
+        )
     with pytest.raises(ValueError, match="boolean"):
         net.forward_tokens(x, mask=mask.float())
     with pytest.raises(ValueError, match=r"\(2, 16\)"):
@@ -797,7 +876,13 @@ def test_vit_gradients():
     mask = torch.zeros(2, 16, dtype=torch.bool)
     mask[:, :4] = True
     net.forward_tokens(torch.randn(2, 3, 16, 16), mask=mask).pow(2).sum().backward()
-    for p in (net.patch_embed.proj.weight, net.cls_token, net.pos_embed, net.mask_token, net.blocks[0].attn.qkv.weight):
+    for p in (
+        net.patch_embed.proj.weight,
+        net.cls_token,
+        net.pos_embed,
+        net.mask_token,
+        net.blocks[0].attn.qkv.weight,
+    ):
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
@@ -858,7 +943,9 @@ def test_make_backbone_vit_image_size():
         make_backbone("vit_tiny", 1, image_size=28)
 
 
-@pytest.mark.parametrize("name", ["vit_huge", "vit_small_p0", "vit_small_p08", "vit_small_small", "vit_tiny_p", "vit"])
+@pytest.mark.parametrize(
+    "name", ["vit_huge", "vit_small_p0", "vit_small_p08", "vit_small_small", "vit_tiny_p", "vit"]
+)
 def test_make_backbone_rejects_bad_vit_names(name):
     assert not is_backbone_name(name)
     with pytest.raises(ValueError, match="unknown backbone name") as info:

@@ -5,8 +5,13 @@ import pytest
 from sklearn import linear_model, model_selection, pipeline, preprocessing
 from sklearn.decomposition import PCA
 
-from contrastlearn.baselines import (RandomEmbedding, baseline_embeddings, minmax_pixels,
-                                     squared_w2_distances, w2_features)
+from contrastlearn.baselines import (
+    RandomEmbedding,
+    baseline_embeddings,
+    minmax_pixels,
+    squared_w2_distances,
+    w2_features,
+)
 from contrastlearn.evaluation import linear_evaluation, overlap_score
 
 
@@ -24,10 +29,18 @@ def w2_multi_normal(us1, us2):
 def test_w2_features_give_the_references_wasserstein_distance():
     rng = np.random.default_rng(0)
     mean, log_var = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
-    expected = np.array([[w2_multi_normal(np.r_[mean[i], log_var[i]], np.r_[mean[j], log_var[j]])
-                          for j in range(6)] for i in range(6)])
-    np.testing.assert_allclose(squared_w2_distances(w2_features(mean, log_var)), expected,
-                               atol=1e-10)
+    expected = np.array(
+        [
+            [
+                w2_multi_normal(np.r_[mean[i], log_var[i]], np.r_[mean[j], log_var[j]])
+                for j in range(6)
+            ]
+            for i in range(6)
+        ]
+    )
+    np.testing.assert_allclose(
+        squared_w2_distances(w2_features(mean, log_var)), expected, atol=1e-10
+    )
 
 
 def test_linear_evaluation_is_the_references_loop():
@@ -37,12 +50,26 @@ def test_linear_evaluation_is_the_references_loop():
     seed = 5635786
     order = np.arange(120)
     np.random.default_rng(seed).shuffle(order)
-    clf = pipeline.make_pipeline(preprocessing.StandardScaler(), linear_model.SGDClassifier(
-        loss="perceptron", eta0=1, learning_rate="invscaling", penalty="l2", alpha=1e-4,
-        shuffle=True, random_state=seed))
-    expected = [np.mean(model_selection.cross_validate(clf, E[order], Y[order, label], cv=5,
-                                                       scoring="f1")["test_score"])
-                for label in range(3)]
+    clf = pipeline.make_pipeline(
+        preprocessing.StandardScaler(),
+        linear_model.SGDClassifier(
+            loss="perceptron",
+            eta0=1,
+            learning_rate="invscaling",
+            penalty="l2",
+            alpha=1e-4,
+            shuffle=True,
+            random_state=seed,
+        ),
+    )
+    expected = [
+        np.mean(
+            model_selection.cross_validate(clf, E[order], Y[order, label], cv=5, scoring="f1")[
+                "test_score"
+            ]
+        )
+        for label in range(3)
+    ]
     table = linear_evaluation(E, Y, label_names=["a", "b", "c"], random_state=seed)
     np.testing.assert_allclose(table.loc[["a", "b", "c"], "f1"], expected)
     assert table.loc["macro avg", "f1"] == pytest.approx(np.mean(expected))
@@ -57,7 +84,7 @@ def test_labels_without_positives_are_skipped_not_scored_zero():
     E = Y + 0.1 * rng.normal(size=(100, 3))
     table = linear_evaluation(E, Y)
     assert list(table.index) == ["0", "2", "macro avg"]
-    assert table.loc["macro avg", "f1"] > 0.9       # not dragged to 2/3 by the empty label
+    assert table.loc["macro avg", "f1"] > 0.9  # not dragged to 2/3 by the empty label
     with pytest.raises(ValueError, match="no positive labels"):
         linear_evaluation(E, np.zeros_like(Y))
     with pytest.raises(ValueError, match="label_names must name the 3"):
@@ -77,20 +104,24 @@ def test_minmax_pixels_and_pca_as_the_reference_scales_them():
     X = rng.gamma(2.0, size=(40, 6, 6)) * rng.uniform(1, 100, size=(40, 1, 1))
     pixels = minmax_pixels(X)
     assert pixels.shape == (40, 36) and pixels.min(1).max() == 0 and pixels.max(1).min() == 1
-    np.testing.assert_allclose(minmax_pixels(X, log_intensity=True),
-                               minmax_pixels(np.log1p(X)), atol=1e-6)
+    np.testing.assert_allclose(
+        minmax_pixels(X, log_intensity=True), minmax_pixels(np.log1p(X)), atol=1e-6
+    )
     ours = baseline_embeddings("PCA", X, [X], n_components=5, random_state=0)[0]
     scaled = preprocessing.MinMaxScaler().fit_transform(pixels)
-    np.testing.assert_allclose(np.abs(ours.probe),
-                               np.abs(PCA(5, random_state=0).fit_transform(scaled)), atol=1e-4)
+    np.testing.assert_allclose(
+        np.abs(ours.probe), np.abs(PCA(5, random_state=0).fit_transform(scaled)), atol=1e-4
+    )
     assert ours.metric == "euclidean"
 
 
 def test_correlation_pca_measures_neighbours_by_one_minus_abs_correlation():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(30, 5, 5))
-    plain, corr = (baseline_embeddings(name, X, [X], n_components=6)[0]
-                   for name in ("PCA", "PCA (correlation)"))
+    plain, corr = (
+        baseline_embeddings(name, X, [X], n_components=6)[0]
+        for name in ("PCA", "PCA (correlation)")
+    )
     np.testing.assert_array_equal(plain.probe, corr.probe)
     assert corr.metric == "precomputed" and corr.neighbors.shape == (30, 30)
     np.testing.assert_allclose(corr.neighbors, 1 - np.abs(np.corrcoef(corr.probe)), atol=1e-12)
@@ -99,8 +130,7 @@ def test_correlation_pca_measures_neighbours_by_one_minus_abs_correlation():
 def test_split_baselines_embed_held_out_images_with_the_fitted_model():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(50, 4, 4))
-    train, test = baseline_embeddings("FactorAnalysis", X[:40], [X[:40], X[40:]],
-                                      n_components=3)
+    train, test = baseline_embeddings("FactorAnalysis", X[:40], [X[:40], X[40:]], n_components=3)
     assert train.probe.shape == (40, 3) and test.probe.shape == (10, 3)
 
 
@@ -116,9 +146,14 @@ def test_random_embedding_is_repeatable_uniform_noise():
 def test_vae_baseline_neighbours_by_wasserstein_and_probes_an_isomap(digits):
     images, y = digits
     X, y = images[:200], y[:200]
-    embedded = baseline_embeddings("VAE", X, [X], n_components=64,
-                                   vae_params={"max_epochs": 15, "n_components": 6},
-                                   random_state=0)[0]
+    embedded = baseline_embeddings(
+        "VAE",
+        X,
+        [X],
+        n_components=64,
+        vae_params={"max_epochs": 15, "n_components": 6},
+        random_state=0,
+    )[0]
     assert embedded.neighbors.shape == (200, 12) and embedded.probe.shape == (200, 6)
     assert embedded.description == "6 latents, 2-Wasserstein"
     chance = overlap_score(np.random.default_rng(0).normal(size=(200, 6)), y, 5)

@@ -19,8 +19,13 @@ import resume_job  # noqa: E402
 
 
 def run_job(*args):
-    return subprocess.run([sys.executable, str(JOB), *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    return subprocess.run(
+        [sys.executable, str(JOB), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
 
 
 def test_a_fit_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
@@ -33,7 +38,10 @@ def test_a_fit_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_p
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     uninterrupted = run_job(tmp_path / "other", tmp_path / "uninterrupted.npz")
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
-    resumed, uninterrupted = np.load(tmp_path / "resumed.npz"), np.load(tmp_path / "uninterrupted.npz")
+    resumed, uninterrupted = (
+        np.load(tmp_path / "resumed.npz"),
+        np.load(tmp_path / "uninterrupted.npz"),
+    )
     np.testing.assert_array_equal(resumed["epoch"], [1, 2, 3, 4, 5])
     np.testing.assert_array_equal(resumed["loss"], uninterrupted["loss"])
     np.testing.assert_array_equal(resumed["embedding"], uninterrupted["embedding"])
@@ -77,8 +85,7 @@ class Payload:
 def test_a_checkpoint_carrying_a_pickle_payload_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "payload_ran"
     (tmp_path / "ckpt").mkdir()
-    torch.save({"fingerprint": "x", "module": Payload(marker)},
-               tmp_path / "ckpt" / CHECKPOINT_FILE)
+    torch.save({"fingerprint": "x", "module": Payload(marker)}, tmp_path / "ckpt" / CHECKPOINT_FILE)
     with pytest.raises(ValueError, match="could not be loaded as weights only"):
         cl.CLR(max_epochs=1, checkpoint_dir=tmp_path / "ckpt").fit(resume_job.images()[:128])
     assert not marker.exists()
@@ -116,9 +123,14 @@ class FailAtEpoch(resume_job.KillMidEpoch):
 
 def test_dino_resumes_its_teacher_schedule_and_centre(tmp_path):
     X = resume_job.images()[:256]
-    params = dict(n_prototypes=32, projection_dims=(32, 16), n_local_crops=1,
-                  warmup_teacher_epochs=2, warmup_teacher_temperature=0.02,
-                  **{**resume_job.PARAMS, "max_epochs": 3})
+    params = dict(
+        n_prototypes=32,
+        projection_dims=(32, 16),
+        n_local_crops=1,
+        warmup_teacher_epochs=2,
+        warmup_teacher_temperature=0.02,
+        **{**resume_job.PARAMS, "max_epochs": 3},
+    )
     with pytest.raises(RuntimeError, match="pre-empted"):
         cl.DINO(checkpoint_dir=tmp_path, callbacks=[FailAtEpoch(2)], **params).fit(X)
     resumed = cl.DINO(checkpoint_dir=tmp_path, **params).fit(X)

@@ -1,4 +1,3 @@
-import io
 import pickle
 
 import joblib
@@ -49,8 +48,9 @@ def test_fit_transform_equals_fit_then_transform(small_images):
 def test_same_random_state_repeats_bit_for_bit_and_other_seeds_differ(small_images):
     X, _ = small_images
     first, second = fitted(X), fitted(X)
-    for a, b in zip(first.net_.module_.state_dict().values(),
-                    second.net_.module_.state_dict().values()):
+    for a, b in zip(
+        first.net_.module_.state_dict().values(), second.net_.module_.state_dict().values()
+    ):
         assert torch.equal(a, b)
     assert first.history_[:, "train_loss"] == second.history_[:, "train_loss"]
     assert not np.array_equal(first.transform(X), fitted(X, random_state=1).transform(X))
@@ -99,7 +99,9 @@ def test_normalisation_options_handle_many_decades(normalize, log_intensity):
 
 
 def test_dataset_normalisation_statistics_are_per_channel():
-    X = np.stack([np.full((20, 8, 8), 5.0), np.random.default_rng(0).normal(100, 10, (20, 8, 8))], 1)
+    X = np.stack(
+        [np.full((20, 8, 8), 5.0), np.random.default_rng(0).normal(100, 10, (20, 8, 8))], 1
+    )
     preprocess = fitted(X, max_epochs=1).net_.module_.preprocess
     assert preprocess.mean.tolist() == pytest.approx([5.0, 100.0], rel=0.01)
     assert preprocess.std[0].item() == 1.0  # a constant channel is left unscaled, not divided by 0
@@ -137,6 +139,7 @@ def test_pickle_joblib_and_clone_round_trips(small_images, tmp_path):
 def test_cuda_fitted_model_transforms_on_cpu_only_process(small_images, tmp_path):
     import subprocess
     import sys
+
     X, _ = small_images
     clr = fitted(X, device="cuda")
     assert clr.device_ == "cuda"
@@ -149,8 +152,11 @@ def test_cuda_fitted_model_transforms_on_cpu_only_process(small_images, tmp_path
         f"out = clr.transform(np.load(r'{tmp_path / 'X.npy'}'));"
         f"np.testing.assert_allclose(out, np.load(r'{tmp_path / 'expected.npy'}'), atol=0.05)"
     )
-    subprocess.run([sys.executable, "-c", script], check=True,
-                   env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+    subprocess.run(
+        [sys.executable, "-c", script],
+        check=True,
+        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
 
 
 def test_verbose_prints_an_epoch_table_and_zero_prints_nothing(small_images, capsys):
@@ -178,20 +184,23 @@ def test_transform_rejects_images_of_another_shape(small_images):
         clr.transform(np.zeros((3, 64)))
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"temperature": 0}, "'temperature' parameter of CLR must be a float > 0. Got 0"),
-    ({"temperature": "hot"}, "'temperature'"),
-    ({"max_epochs": -1}, "'max_epochs'"),
-    ({"batch_size": 1}, "'batch_size'"),
-    ({"lr": float("nan")}, "'lr'"),
-    ({"backbone": "resnet19"}, "'backbone'"),
-    ({"normalize": "global"}, "'normalize'"),
-    ({"device": "gpu"}, "'device'"),
-    ({"projection_dims": ()}, "'projection_dims'"),
-    ({"image_shape": (8,)}, "'image_shape'"),
-    ({"augment": {"rotation": 10}}, "'augment'"),
-    ({"augment": cl.Augment(rotation=-5)}, "'rotation'"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"temperature": 0}, "'temperature' parameter of CLR must be a float > 0. Got 0"),
+        ({"temperature": "hot"}, "'temperature'"),
+        ({"max_epochs": -1}, "'max_epochs'"),
+        ({"batch_size": 1}, "'batch_size'"),
+        ({"lr": float("nan")}, "'lr'"),
+        ({"backbone": "resnet19"}, "'backbone'"),
+        ({"normalize": "global"}, "'normalize'"),
+        ({"device": "gpu"}, "'device'"),
+        ({"projection_dims": ()}, "'projection_dims'"),
+        ({"image_shape": (8,)}, "'image_shape'"),
+        ({"augment": {"rotation": 10}}, "'augment'"),
+        ({"augment": cl.Augment(rotation=-5)}, "'rotation'"),
+    ],
+)
 def test_bad_parameters_raise_naming_the_parameter(small_images, params, fragment):
     with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         cl.CLR(**params).fit(small_images[0])
@@ -211,13 +220,15 @@ def test_auto_device_takes_the_gpu_with_most_free_memory(monkeypatch):
 def test_compiled_training_follows_the_eager_one_and_pickles(small_images):
     X, _ = small_images
     # Without augmentation the two runs differ only by the compiler's float rounding.
-    still = cl.Augment(crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0,
-                       jitter_prob=0.0, blur_prob=0.0)
+    still = cl.Augment(
+        crop_scale=(1.0, 1.0), rotation=0.0, hflip=0.0, vflip=0.0, jitter_prob=0.0, blur_prob=0.0
+    )
     params = dict(augment=still, max_epochs=2, batch_size=64, device="cpu", random_state=0)
     eager = cl.CLR(**params).fit(X[:128])
     compiled = cl.CLR(compile=True, **params).fit(X[:128])
-    np.testing.assert_allclose(compiled.history_[:, "train_loss"], eager.history_[:, "train_loss"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        compiled.history_[:, "train_loss"], eager.history_[:, "train_loss"], rtol=1e-4
+    )
     # Measured: 0.25 % relative difference of the embeddings (Adam amplifies the rounding
     # on near-zero gradients); a model from another seed differs by 120 %.
     difference = compiled.transform(X) - eager.transform(X)

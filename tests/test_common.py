@@ -23,10 +23,17 @@ from contrastlearn.datasets import EdgeFrameFilter
 # Small, fast settings: the checks fit dozens of times on tiny 2-D data.
 ESTIMATORS = [
     cl.CLR(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
-    cl.SimSiam(max_epochs=2, batch_size=16, projection_dims=(8,), predictor_hidden=4,
-               random_state=0),
-    cl.DINO(max_epochs=2, batch_size=16, projection_dims=(8,), n_prototypes=16, n_local_crops=0,
-            random_state=0),
+    cl.SimSiam(
+        max_epochs=2, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0
+    ),
+    cl.DINO(
+        max_epochs=2,
+        batch_size=16,
+        projection_dims=(8,),
+        n_prototypes=16,
+        n_local_crops=0,
+        random_state=0,
+    ),
     cl.FineTunedClassifier(max_epochs=2, batch_size=16, random_state=0),
     cl.LinearProbe(),
     cl.ParticleDetector(n_init=2, random_state=0),
@@ -52,8 +59,15 @@ EXPECTED_FAILED_CHECKS = {
     "FineTunedClassifier": BATCH_ROUNDING,
     "RandomEmbedding": BATCH_ROUNDING,
     "ParticleDetector": dict.fromkeys(
-        ["check_dont_overwrite_parameters", "check_methods_subset_invariance",
-         "check_fit2d_1sample", "check_fit2d_1feature", "check_fit2d_predict1d"], ONE_CLUSTER),
+        [
+            "check_dont_overwrite_parameters",
+            "check_methods_subset_invariance",
+            "check_fit2d_1sample",
+            "check_fit2d_1feature",
+            "check_fit2d_predict1d",
+        ],
+        ONE_CLUSTER,
+    ),
 }
 
 
@@ -69,7 +83,14 @@ NEED_IMAGES_OR_LATENTS = [cl.CPLR(), cl.VAE(), cl.iBOT(), cl.LatentNeighbors()]
 
 
 @pytest.mark.parametrize("estimator", NEED_IMAGES_OR_LATENTS, ids=lambda e: type(e).__name__)
-@pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_get_params_invariance,
-                                   check_set_params, check_parameters_default_constructible])
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_no_attributes_set_in_init,
+        check_get_params_invariance,
+        check_set_params,
+        check_parameters_default_constructible,
+    ],
+)
 def test_data_free_checks_of_the_estimators_that_need_images(estimator, check):
     check(type(estimator).__name__, estimator)

@@ -10,8 +10,15 @@ from contrastlearn.projection import PolarProjection, to_polar
 
 FAST = dict(max_epochs=2, batch_size=64, random_state=0)
 #: Only a deterministic horizontal flip: views that show where augmentation happened.
-FLIP = cl.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation=0.0, hflip=1.0, vflip=0.0, jitter_prob=0.0,
-                  blur_prob=0.0)
+FLIP = cl.Augment(
+    crop_scale=(1.0, 1.0),
+    crop_ratio=(1.0, 1.0),
+    rotation=0.0,
+    hflip=1.0,
+    vflip=0.0,
+    jitter_prob=0.0,
+    blur_prob=0.0,
+)
 
 
 def embed_by_hand(estimator, X, representation):
@@ -21,30 +28,39 @@ def embed_by_hand(estimator, X, representation):
         return module.backbone(to_polar(x) if representation == "polar" else x).numpy()
 
 
-@pytest.mark.parametrize("estimator", [
-    cl.CPLR(mode="polar-cartesian", **FAST), cl.CPLR(mode="cartesian-polar", **FAST),
-    cl.CLR(view="polar", **FAST), cl.CLR(view="cartesian", **FAST),
-])
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        cl.CPLR(mode="polar-cartesian", **FAST),
+        cl.CPLR(mode="cartesian-polar", **FAST),
+        cl.CLR(view="polar", **FAST),
+        cl.CLR(view="cartesian", **FAST),
+    ],
+)
 def test_transform_embeds_the_recorded_images_in_every_configuration(small_images, estimator):
     X, _ = small_images
     estimator.fit(X)
-    np.testing.assert_allclose(estimator.transform(X[:5]), embed_by_hand(estimator, X[:5], "image"),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        estimator.transform(X[:5]), embed_by_hand(estimator, X[:5], "image"), rtol=1e-5, atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("estimator", [cl.CPLR(embed="polar", **FAST),
-                                       cl.CLR(view="polar", embed="polar", **FAST)])
+@pytest.mark.parametrize(
+    "estimator", [cl.CPLR(embed="polar", **FAST), cl.CLR(view="polar", embed="polar", **FAST)]
+)
 def test_embed_polar_embeds_the_projections(small_images, estimator):
     X, _ = small_images
     estimator.fit(X)
-    np.testing.assert_allclose(estimator.transform(X[:4]), embed_by_hand(estimator, X[:4], "polar"),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        estimator.transform(X[:4]), embed_by_hand(estimator, X[:4], "polar"), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("mode", ["polar-cartesian", "cartesian-polar"])
 @pytest.mark.parametrize("project_first", [False, True])
 def test_branches_see_the_representations_the_mode_names_in_the_chosen_order(
-        small_images, mode, project_first):
+    small_images, mode, project_first
+):
     X, _ = small_images
     cplr = cl.CPLR(mode=mode, project_first=project_first, augment=FLIP, **FAST).fit(X)
     module = cplr.net_.module_
@@ -69,8 +85,9 @@ def test_separate_backbones_keep_the_embedded_representations_for_transform(smal
             for p in module.second_backbone.parameters():
                 p.add_(1.0)
         np.testing.assert_array_equal(cplr.transform(X), before)
-        np.testing.assert_allclose(before[:3], embed_by_hand(cplr, X[:3], embed), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            before[:3], embed_by_hand(cplr, X[:3], embed), rtol=1e-5, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize("shared", [True, False])
@@ -83,33 +100,42 @@ def test_cplr_learns_and_repeats(small_images, shared):
     np.testing.assert_array_equal(first.transform(X), again.transform(X))
 
 
-@pytest.mark.parametrize("estimator", [cl.CPLR(mode="cartesian-polar", **FAST),
-                                       cl.CLR(view="polar", **FAST)])
+@pytest.mark.parametrize(
+    "estimator", [cl.CPLR(mode="cartesian-polar", **FAST), cl.CLR(view="polar", **FAST)]
+)
 def test_precomputed_polar_images_train_like_the_online_projection(small_images, estimator):
     """With no normalisation the online projection of the batch and the given projections agree."""
     X, _ = small_images
     settings = dict(normalize=None, project_first=True)
     online = clone(estimator).set_params(**settings).fit(X)
     given = clone(estimator).set_params(**settings).fit(X, polar_images=to_polar(X))
-    np.testing.assert_allclose(given.history_[:, "train_loss"], online.history_[:, "train_loss"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        given.history_[:, "train_loss"], online.history_[:, "train_loss"], rtol=1e-5
+    )
     np.testing.assert_allclose(given.transform(X), online.transform(X), rtol=1e-4, atol=1e-5)
     # A projection the polar branch really sees: other images give another model.
     other = clone(estimator).set_params(**settings).fit(X, polar_images=to_polar(X[::-1]))
     assert not np.allclose(other.history_[:, "train_loss"], online.history_[:, "train_loss"])
 
 
-@pytest.mark.parametrize("estimator,polar_images,fragment", [
-    (cl.CPLR(project_first=True), lambda X: to_polar(X)[:10], "has 10 images but X has 240"),
-    (cl.CPLR(project_first=True), lambda X: np.zeros((len(X), 9, 9)), "shaped like X's images"),
-    (cl.CPLR(), to_polar, "project_first=True"),
-    (cl.CPLR(project_first=True, embed="polar"), to_polar, "embed='image'"),
-    (cl.CLR(project_first=True), to_polar, "with a polar branch"),
-    (cl.CPLR(project_first=True, pairing=cl.LatentNeighbors(step=1)), to_polar,
-     "pairing='augment'"),
-])
+@pytest.mark.parametrize(
+    "estimator,polar_images,fragment",
+    [
+        (cl.CPLR(project_first=True), lambda X: to_polar(X)[:10], "has 10 images but X has 240"),
+        (cl.CPLR(project_first=True), lambda X: np.zeros((len(X), 9, 9)), "shaped like X's images"),
+        (cl.CPLR(), to_polar, "project_first=True"),
+        (cl.CPLR(project_first=True, embed="polar"), to_polar, "embed='image'"),
+        (cl.CLR(project_first=True), to_polar, "with a polar branch"),
+        (
+            cl.CPLR(project_first=True, pairing=cl.LatentNeighbors(step=1)),
+            to_polar,
+            "pairing='augment'",
+        ),
+    ],
+)
 def test_precomputed_polar_images_are_refused_where_they_cannot_be_used(
-        small_images, estimator, polar_images, fragment):
+    small_images, estimator, polar_images, fragment
+):
     X, _ = small_images
     with pytest.raises(ValueError, match=fragment):
         estimator.set_params(**FAST).fit(X, polar_images=polar_images(X))
@@ -118,9 +144,15 @@ def test_precomputed_polar_images_are_refused_where_they_cannot_be_used(
 def test_a_reference_projection_and_head_train(small_images):
     X, _ = small_images
     projection = PolarProjection(radial_range=(0.2, 1.0), interpolation="nearest")
-    cplr = cl.CPLR(polar=projection, project_first=True, projection_dims=(64, 64, 32),
-                   projection_batchnorm="all", normalize="minmax", augment="cplr-reference",
-                   **FAST).fit(X)
+    cplr = cl.CPLR(
+        polar=projection,
+        project_first=True,
+        projection_dims=(64, 64, 32),
+        projection_batchnorm="all",
+        normalize="minmax",
+        augment="cplr-reference",
+        **FAST,
+    ).fit(X)
     head = cplr.net_.module_.head
     last = head[-1]
     assert isinstance(last, torch.nn.BatchNorm1d) and (last.bias == 0).all()
@@ -142,18 +174,22 @@ def test_polar_views_need_images(estimator):
     with pytest.raises(ValueError, match="polar coordinates.*image_shape"):
         estimator.fit(np.zeros((10, 64)))
     assert estimator.set_params(image_shape=(8, 8)).fit(np.random.rand(10, 64)).transform(
-        np.random.rand(3, 64)).shape == (3, 256)
+        np.random.rand(3, 64)
+    ).shape == (3, 256)
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"mode": "polar-polar"}, "'mode'"),
-    ({"shared_backbone": "yes"}, "'shared_backbone'"),
-    ({"temperature": -0.1}, "'temperature'"),
-    ({"embed": "projection"}, "'embed' parameter of CPLR must be one of 'image', 'polar'"),
-    ({"project_first": 1}, "'project_first'"),
-    ({"polar": "radial"}, "'polar' parameter"),
-    ({"projection_batchnorm": "last"}, "'projection_batchnorm'"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"mode": "polar-polar"}, "'mode'"),
+        ({"shared_backbone": "yes"}, "'shared_backbone'"),
+        ({"temperature": -0.1}, "'temperature'"),
+        ({"embed": "projection"}, "'embed' parameter of CPLR must be one of 'image', 'polar'"),
+        ({"project_first": 1}, "'project_first'"),
+        ({"polar": "radial"}, "'polar' parameter"),
+        ({"projection_batchnorm": "last"}, "'projection_batchnorm'"),
+    ],
+)
 def test_bad_parameters(small_images, params, fragment):
     with pytest.raises(ValueError, match=fragment):
         cl.CPLR(**params).fit(small_images[0])
@@ -168,5 +204,5 @@ def test_reference_names_cover_every_configuration():
     from contrastlearn.clr import REFERENCE_NAMES
 
     assert REFERENCE_NAMES[("CPLR", "cartesian-polar")] == "Polar ⟷ Cartesian"  # polcart
-    assert REFERENCE_NAMES[("CLR", "cartesian")] == "Polar ⟷ Polar"             # recorded images
+    assert REFERENCE_NAMES[("CLR", "cartesian")] == "Polar ⟷ Polar"  # recorded images
     assert len(set(REFERENCE_NAMES.values())) == 4

@@ -14,8 +14,13 @@ def shots(small_images, tmp_path):
     X, y = small_images
     path = tmp_path / "shots.cxi"
     labels = np.eye(10, dtype=np.int8)[y]
-    save_cxi(path, X, labels=labels, label_names=[str(d) for d in range(10)],
-             mask=np.zeros((8, 8), np.uint8))
+    save_cxi(
+        path,
+        X,
+        labels=labels,
+        label_names=[str(d) for d in range(10)],
+        mask=np.zeros((8, 8), np.uint8),
+    )
     return path, X, labels
 
 
@@ -62,7 +67,8 @@ def test_an_h5py_dataset_is_streamed_too(shots):
     path, X, _ = shots
     with h5py.File(path, "r") as f:
         embedding = cl.CLR(max_epochs=1, batch_size=64, random_state=0).fit_transform(
-            f["entry_1/data_1/data"])
+            f["entry_1/data_1/data"]
+        )
     assert embedding.shape == (len(X), 256)
 
 
@@ -173,8 +179,7 @@ def test_per_shot_indexing_in_every_form(shot_file):
         shots[15]
 
 
-def test_opening_reads_no_image_and_indexing_reads_only_the_requested_shots(shot_file,
-                                                                          monkeypatch):
+def test_opening_reads_no_image_and_indexing_reads_only_the_requested_shots(shot_file, monkeypatch):
     path, images, _ = shot_file
     read = []
     original = h5py.Dataset.__getitem__
@@ -188,8 +193,10 @@ def test_opening_reads_no_image_and_indexing_reads_only_the_requested_shots(shot
     assert not [name for name in read if name.endswith("detector_1/data")]
     read.clear()
     np.testing.assert_array_equal(shots[[7, 1, 7]], images[[7, 1, 7]])
-    assert sorted(read) == ["/entry_2/instrument_1/detector_1/data",
-                            "/entry_8/instrument_1/detector_1/data"]
+    assert sorted(read) == [
+        "/entry_2/instrument_1/detector_1/data",
+        "/entry_8/instrument_1/detector_1/data",
+    ]
 
 
 def test_per_shot_collections_pickle_reopen_and_close(shot_file):
@@ -241,13 +248,15 @@ def test_label_names_come_from_the_file_or_default_to_flag_numbers(tmp_path):
     shots = load_cxi(tmp_path / "three.cxi")
     assert shots.label_names == ["flag0", "flag1", "flag2"] and shots.labels.shape == (3, 3)
     assert load_cxi(tmp_path / "three.cxi", exclude_labels="flag0").shots["entry"].tolist() == [
-        "entry_2"]
+        "entry_2"
+    ]
 
 
 def without(dataset, entries):
     def edit(entry, i):
         if i in entries:
             del entry[dataset]
+
     return edit
 
 
@@ -256,27 +265,50 @@ def replacing(dataset, entry_number, value):
         if i == entry_number:
             del entry[dataset]
             entry[dataset] = value
+
     return edit
 
 
-@pytest.mark.parametrize("edit,kwargs,message", [
-    (without("instrument_1/detector_1/data", {4, 9}), {},
-     r"helium\.cxi: 2 of 15 entries have no instrument_1/detector_1/data dataset "
-     r"\(entry_4, entry_9\)"),
-    (replacing("instrument_1/detector_1/data", 7, np.zeros((30, 30))), {},
-     r"helium\.cxi: the shots differ in size: \(40, 40\) in entry_1, entry_2, entry_3 and "
-     r"11 more; \(30, 30\) in entry_7"),
-    (without("note_1/data", {5}), {},
-     r"helium\.cxi: 1 of 15 entries have no note_1/data \(entry_5\)"),
-    (replacing("note_1/data", 3, np.zeros(4)), {},
-     r"helium\.cxi: note_1/data must hold the same number of numeric flags in every entry; "
-     r"entry_1 has 11 but entry_3 differs"),
-    (None, {"exclude_labels": ["Roundish"]},
-     r"exclude_labels: 'Roundish' is neither a label name of .*helium\.cxi \(Spherical/Oblate, "),
-    (None, {"exclude_labels": [11]}, r"nor a column index in \[0, 11\)"),
-    (without("note_1/data", set(range(1, 16))), {"exclude_labels": ["Round"]},
-     r"exclude_labels needs a per-shot CXI file with label flags .*helium\.cxi has none"),
-])
+@pytest.mark.parametrize(
+    "edit,kwargs,message",
+    [
+        (
+            without("instrument_1/detector_1/data", {4, 9}),
+            {},
+            r"helium\.cxi: 2 of 15 entries have no instrument_1/detector_1/data dataset "
+            r"\(entry_4, entry_9\)",
+        ),
+        (
+            replacing("instrument_1/detector_1/data", 7, np.zeros((30, 30))),
+            {},
+            r"helium\.cxi: the shots differ in size: \(40, 40\) in entry_1, entry_2, entry_3 and "
+            r"11 more; \(30, 30\) in entry_7",
+        ),
+        (
+            without("note_1/data", {5}),
+            {},
+            r"helium\.cxi: 1 of 15 entries have no note_1/data \(entry_5\)",
+        ),
+        (
+            replacing("note_1/data", 3, np.zeros(4)),
+            {},
+            r"helium\.cxi: note_1/data must hold the same number of numeric flags in every entry; "
+            r"entry_1 has 11 but entry_3 differs",
+        ),
+        (
+            None,
+            {"exclude_labels": ["Roundish"]},
+            r"exclude_labels: 'Roundish' is neither a label name of .*helium\.cxi "
+            r"\(Spherical/Oblate, ",
+        ),
+        (None, {"exclude_labels": [11]}, r"nor a column index in \[0, 11\)"),
+        (
+            without("note_1/data", set(range(1, 16))),
+            {"exclude_labels": ["Round"]},
+            r"exclude_labels needs a per-shot CXI file with label flags .*helium\.cxi has none",
+        ),
+    ],
+)
 def test_per_shot_errors_name_the_file_and_entries(tmp_path, edit, kwargs, message):
     write_shots(tmp_path / "helium.cxi", edit=edit)
     with pytest.raises(ValueError, match=message):

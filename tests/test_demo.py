@@ -5,8 +5,11 @@ from contrastlearn.demo import run_diffraction_demo
 def test_diffraction_demo_scores_cplr_clr_and_baselines_under_the_reference_protocol():
     table = run_diffraction_demo(n_samples=200, image_size=32, max_epochs=1, verbose=0)
     assert list(table["Type"]) == ["CLR", "CLR", "CPLR", "PCA", "Random"]
-    assert list(table["Reference mode"][:3]) == ["Polar ⟷ Polar", "Cartesian ⟷ Cartesian",
-                                                 "Polar ⟷ Cartesian"]
+    assert list(table["Reference mode"][:3]) == [
+        "Polar ⟷ Polar",
+        "Cartesian ⟷ Cartesian",
+        "Polar ⟷ Cartesian",
+    ]
     assert table[["F1", "Accuracy", "Overlap"]].notna().all().all()
 
 

@@ -41,8 +41,9 @@ def test_labels_flip_the_orientation_when_particles_are_the_majority():
     oriented = ParticleDetector(random_state=0).fit(X, y)
     np.testing.assert_array_equal(oriented.predict(X), y)
     assert oriented.score(X, y) == 1.0
-    fixed = ParticleDetector(random_state=0, background_cluster=int(
-        oriented.cluster_is_particle_.argmin())).fit(X)
+    fixed = ParticleDetector(
+        random_state=0, background_cluster=int(oriented.cluster_is_particle_.argmin())
+    ).fit(X)
     np.testing.assert_array_equal(fixed.predict(X), y)
 
 
@@ -56,10 +57,12 @@ def test_more_clusters_are_mapped_by_majority():
 @pytest.mark.parametrize("scoring", ["roc_auc", "f1"])
 def test_in_a_pipeline_and_grid_search(scoring):
     X, y = crops()
-    pipeline = make_pipeline(cl.CLR(max_epochs=2, batch_size=32, random_state=0),
-                             ParticleDetector(random_state=0))
-    search = GridSearchCV(pipeline, {"particledetector__n_clusters": [2, 3]}, scoring=scoring,
-                          cv=3).fit(X, y)
+    pipeline = make_pipeline(
+        cl.CLR(max_epochs=2, batch_size=32, random_state=0), ParticleDetector(random_state=0)
+    )
+    search = GridSearchCV(
+        pipeline, {"particledetector__n_clusters": [2, 3]}, scoring=scoring, cv=3
+    ).fit(X, y)
     assert search.best_params_["particledetector__n_clusters"] in (2, 3)
     assert 0 <= search.best_score_ <= 1
     assert set(np.unique(search.predict(X))) <= {0, 1}
@@ -87,13 +90,16 @@ def test_report_matches_sklearn():
     assert np.isnan(detection_report(y, predicted)["ROC AUC"])
 
 
-@pytest.mark.parametrize("call,fragment", [
-    (lambda X, y: ParticleDetector().fit(X, np.arange(len(y)) % 3), "Only binary"),
-    (lambda X, y: ParticleDetector().fit(X, np.ones(len(y))), "one class"),
-    (lambda X, y: ParticleDetector().fit(X, y[:3]), "y has 3 labels"),
-    (lambda X, y: ParticleDetector(n_clusters=1).fit(X), "'n_clusters'"),
-    (lambda X, y: ParticleDetector(background_cluster=5).fit(X), "not a cluster index"),
-])
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda X, y: ParticleDetector().fit(X, np.arange(len(y)) % 3), "Only binary"),
+        (lambda X, y: ParticleDetector().fit(X, np.ones(len(y))), "one class"),
+        (lambda X, y: ParticleDetector().fit(X, y[:3]), "y has 3 labels"),
+        (lambda X, y: ParticleDetector(n_clusters=1).fit(X), "'n_clusters'"),
+        (lambda X, y: ParticleDetector(background_cluster=5).fit(X), "not a cluster index"),
+    ],
+)
 def test_bad_input(call, fragment):
     X, y = blobs(20, 10)
     with pytest.raises(ValueError, match=fragment):
@@ -101,6 +107,7 @@ def test_bad_input(call, fragment):
 
 
 # --- label-free orientation by a contrast score, thresholds --------------------------------------
+
 
 def contrast_of(y, seed=0):
     """A label-free score that is higher for particles on average (noisy, overlapping)."""
@@ -126,7 +133,7 @@ def test_low_contrast_merges_several_clusters_into_two_groups():
     centres = np.array([[0, 0], [0, 12], [12, 0], [12, 12]], float)
     group = np.repeat(np.arange(4), [40, 30, 20, 30])
     X = centres[group] + rng.normal(0, 1, (len(group), 2))
-    y = (group >= 2).astype(int)           # the two right-hand groups are particles
+    y = (group >= 2).astype(int)  # the two right-hand groups are particles
     contrast = np.array([0.0, 0.3, 2.0, 2.5])[group] + rng.normal(0, 0.2, len(group))
     detector = ParticleDetector(4, background_cluster="low_contrast", random_state=0)
     detector.fit(X, contrast=contrast)
@@ -139,8 +146,9 @@ def test_low_contrast_merges_several_clusters_into_two_groups():
 def test_low_contrast_in_a_pipeline_takes_the_contrast_as_a_fit_parameter():
     X, y = crops()
     flat = X.reshape(len(X), -1)
-    pipeline = make_pipeline(PCA(5, random_state=0),
-                             ParticleDetector(background_cluster="low_contrast", random_state=0))
+    pipeline = make_pipeline(
+        PCA(5, random_state=0), ParticleDetector(background_cluster="low_contrast", random_state=0)
+    )
     pipeline.fit(flat, y, particledetector__contrast=cl.detection.contrast_score(X))
     predicted = pipeline.predict(flat)
     # Measured F1 0.75 (the label-oriented PCA detector above scores the same); all-particle 0.5.
@@ -168,7 +176,7 @@ def test_gmm_threshold_moves_the_cut_off_the_midpoint():
     y = np.r_[np.zeros(300, int), np.ones(100, int)]
     nearest = ParticleDetector(standardize=False, random_state=0).fit(X)
     detector = ParticleDetector(threshold="gmm", standardize=False, random_state=0).fit(X)
-    assert detector.threshold_ > 0        # stricter than the nearest centroid
+    assert detector.threshold_ > 0  # stricter than the nearest centroid
     # measured: nearest centroid 37 false alarms, 100 hits; the mixture cut 2 and 95
     assert nearest.predict(X)[y == 0].sum() > 20
     assert detector.predict(X)[y == 0].sum() < 10 and detector.predict(X)[y == 1].sum() >= 90
@@ -177,29 +185,53 @@ def test_gmm_threshold_moves_the_cut_off_the_midpoint():
 
 def test_contrast_score_values():
     frames = np.zeros((3, 16, 16))
-    frames[1, 6:10, 6:10] = 1.0               # a central spot: 16 of the 64 central pixels
-    frames[2, :4, :4] = 1.0                   # a corner spot: outside the centre
-    np.testing.assert_allclose(cl.detection.contrast_score(frames),
-                               [0.0, 16 / 64 - 16 / 256, -16 / 256])
+    frames[1, 6:10, 6:10] = 1.0  # a central spot: 16 of the 64 central pixels
+    frames[2, :4, :4] = 1.0  # a corner spot: outside the centre
+    np.testing.assert_allclose(
+        cl.detection.contrast_score(frames), [0.0, 16 / 64 - 16 / 256, -16 / 256]
+    )
     np.testing.assert_allclose(cl.detection.contrast_score(frames, inner=1.0), 0, atol=1e-12)
 
 
-@pytest.mark.parametrize("call,error,fragment", [
-    (lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(X), ValueError,
-     "needs a contrast"),
-    (lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(X, contrast=y[:4]),
-     ValueError, r"contrast must have shape \(30,\)"),
-    (lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(
-        X, contrast=np.where(y, np.nan, 0.0)), ValueError, "NaN"),
-    (lambda X, y: ParticleDetector(background_cluster="smallest").fit(X), ValueError,
-     "'background_cluster'"),
-    (lambda X, y: ParticleDetector(threshold="median").fit(X), ValueError, "'threshold'"),
-    (lambda X, y: cl.detection.contrast_score(X), ValueError, "stack of 2-D crops"),
-    (lambda X, y: cl.detection.contrast_score(X.reshape(30, 5, 1), inner=0), ValueError,
-     r"inner must be a number in \(0, 1\]"),
-    (lambda X, y: cl.detection.contrast_score(np.full((2, 4, 4), "a")), TypeError,
-     "real numbers"),
-])
+@pytest.mark.parametrize(
+    "call,error,fragment",
+    [
+        (
+            lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(X),
+            ValueError,
+            "needs a contrast",
+        ),
+        (
+            lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(X, contrast=y[:4]),
+            ValueError,
+            r"contrast must have shape \(30,\)",
+        ),
+        (
+            lambda X, y: ParticleDetector(background_cluster="low_contrast").fit(
+                X, contrast=np.where(y, np.nan, 0.0)
+            ),
+            ValueError,
+            "NaN",
+        ),
+        (
+            lambda X, y: ParticleDetector(background_cluster="smallest").fit(X),
+            ValueError,
+            "'background_cluster'",
+        ),
+        (lambda X, y: ParticleDetector(threshold="median").fit(X), ValueError, "'threshold'"),
+        (lambda X, y: cl.detection.contrast_score(X), ValueError, "stack of 2-D crops"),
+        (
+            lambda X, y: cl.detection.contrast_score(X.reshape(30, 5, 1), inner=0),
+            ValueError,
+            r"inner must be a number in \(0, 1\]",
+        ),
+        (
+            lambda X, y: cl.detection.contrast_score(np.full((2, 4, 4), "a")),
+            TypeError,
+            "real numbers",
+        ),
+    ],
+)
 def test_bad_label_free_options(call, error, fragment):
     X, y = blobs(20, 10)
     with pytest.raises(error, match=fragment):

@@ -11,16 +11,31 @@ NAMES = ["spherical", "oblate", "prolate", "streak", "dimer", "layered", "empty"
 SPHERE_ZEROS = (4.4934, 7.7253, 10.9041, 14.0662, 17.2208, 20.3713, 23.5195)  # tan(x) = x
 
 
-def particle(shape="spherical", radius_axial=10.0, radius_equatorial=None, axis=(0, 0, 1),
-             dimer=None, core=None):
+def particle(
+    shape="spherical",
+    radius_axial=10.0,
+    radius_equatorial=None,
+    axis=(0, 0, 1),
+    dimer=None,
+    core=None,
+):
     """One row of a params table: dimer=(separation, angle, size_ratio), core=(ratio, density)."""
     radius_equatorial = radius_axial if radius_equatorial is None else radius_equatorial
     dimer = (np.nan,) * 3 if dimer is None else dimer
     core = (np.nan,) * 2 if core is None else core
-    return {"shape": shape, "radius_axial": radius_axial, "radius_equatorial": radius_equatorial,
-            "axis_x": axis[0], "axis_y": axis[1], "axis_z": axis[2],
-            "dimer_separation": dimer[0], "dimer_angle": dimer[1], "dimer_size_ratio": dimer[2],
-            "core_ratio": core[0], "core_density": core[1]}
+    return {
+        "shape": shape,
+        "radius_axial": radius_axial,
+        "radius_equatorial": radius_equatorial,
+        "axis_x": axis[0],
+        "axis_y": axis[1],
+        "axis_z": axis[2],
+        "dimer_separation": dimer[0],
+        "dimer_angle": dimer[1],
+        "dimer_size_ratio": dimer[2],
+        "core_ratio": core[0],
+        "core_density": core[1],
+    }
 
 
 def render(*rows, image_size=64):
@@ -45,19 +60,27 @@ def anisotropy(images):
     k = np.arange(n) - n // 2
     kx, ky = np.meshgrid(k, k)
     w = images / images.sum(axis=(1, 2), keepdims=True)
-    cov = np.stack([np.stack([(w * a * b).sum(axis=(1, 2)) for b in (kx, ky)], -1)
-                    for a in (kx, ky)], -2)
+    cov = np.stack(
+        [np.stack([(w * a * b).sum(axis=(1, 2)) for b in (kx, ky)], -1) for a in (kx, ky)], -2
+    )
     eig = np.linalg.eigvalsh(cov)
     return eig[:, 1] / eig[:, 0]
 
 
 @pytest.fixture(scope="module")
 def sample():
-    return make_diffraction(400, empty_fraction=0.2, dimer_fraction=0.3, layered_fraction=0.25,
-                            random_state=0, return_params=True)
+    return make_diffraction(
+        400,
+        empty_fraction=0.2,
+        dimer_fraction=0.3,
+        layered_fraction=0.25,
+        random_state=0,
+        return_params=True,
+    )
 
 
 # --- outputs and labels -------------------------------------------------------------------
+
 
 def test_shapes_dtypes_and_names(sample):
     X, Y, names, params = sample
@@ -77,16 +100,16 @@ def test_labels_match_params(sample):
     label = {name: Y[:, j].astype(bool) for j, name in enumerate(names)}
     empty = label["empty"]
     np.testing.assert_array_equal(empty, params["shape"] == "empty")
-    assert (Y[empty].sum(axis=1) == 1).all()                       # empty carries only "empty"
+    assert (Y[empty].sum(axis=1) == 1).all()  # empty carries only "empty"
     assert params.loc[empty, ["radius", "dimer_separation", "core_ratio"]].isna().all().all()
     assert (params.loc[empty, "photons"] == 0).all()
-    assert (Y[~empty, :4].sum(axis=1) == 1).all()                  # exactly one shape otherwise
+    assert (Y[~empty, :4].sum(axis=1) == 1).all()  # exactly one shape otherwise
     for name in names[:4]:
         np.testing.assert_array_equal(label[name], params["shape"] == name)
     np.testing.assert_array_equal(label["dimer"], params["dimer_separation"].notna())
     np.testing.assert_array_equal(label["dimer"], params["dimer_size_ratio"].notna())
     np.testing.assert_array_equal(label["layered"], params["core_ratio"].notna())
-    assert (label["dimer"] & label["layered"]).any()               # labels combine
+    assert (label["dimer"] & label["layered"]).any()  # labels combine
     aspect = params["aspect_ratio"]
     assert np.allclose(aspect[label["spherical"]], 1)
     assert (aspect[label["oblate"]] < 1).all() and (aspect[label["prolate"]] > 1).all()
@@ -105,8 +128,14 @@ def test_labels_match_params(sample):
 def test_requested_fractions_are_respected(fractions):
     n = 400
     empty, dimer, layered = fractions
-    _, Y, names = make_diffraction(n, empty_fraction=empty, dimer_fraction=dimer,
-                                   layered_fraction=layered, image_size=16, random_state=1)
+    _, Y, names = make_diffraction(
+        n,
+        empty_fraction=empty,
+        dimer_fraction=dimer,
+        layered_fraction=layered,
+        image_size=16,
+        random_state=1,
+    )
     observed = dict(zip(names, Y.mean(axis=0)))
     expected = {"empty": empty, "dimer": dimer, "layered": layered}
     expected.update({name: (1 - empty) / 4 for name in names[:4]})
@@ -115,9 +144,14 @@ def test_requested_fractions_are_respected(fractions):
 
 
 def test_all_empty_shots_are_background_only():
-    X, Y, names, params = make_diffraction(50, empty_fraction=1.0, dimer_fraction=0.0,
-                                           layered_fraction=0.0, random_state=0,
-                                           return_params=True)
+    X, Y, names, params = make_diffraction(
+        50,
+        empty_fraction=1.0,
+        dimer_fraction=0.0,
+        layered_fraction=0.0,
+        random_state=0,
+        return_params=True,
+    )
     assert (Y[:, names.index("empty")] == 1).all() and Y.sum() == 50
     # about 0.5 % of the fluence as a uniform background, far below a particle's signal
     assert 0.2 * 1e4 * 0.005 < X.sum(axis=(1, 2)).mean() < 2 * 1e4 * 0.005
@@ -125,6 +159,7 @@ def test_all_empty_shots_are_background_only():
 
 
 # --- randomness ---------------------------------------------------------------------------
+
 
 def test_repeatable_under_a_seed_and_different_for_another():
     a = make_diffraction(20, random_state=3, return_params=True)
@@ -148,6 +183,7 @@ def test_accepts_randomstate_and_generator():
 
 
 # --- physics ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("radius", [7.0, 10.0, 12.5])
 def test_sphere_minima_sit_at_form_factor_zeros(radius):
@@ -199,20 +235,21 @@ def test_layered_particle_shifts_the_rings():
 
 
 def test_dimer_shows_fringes_along_its_axis_only():
-    separation = 20.0      # along x: fringes along kx with period grid / separation pixels
-    single, pair = render(particle(radius_axial=6.0),
-                          particle(radius_axial=6.0, dimer=(separation, 0.0, 1.0)))
+    separation = 20.0  # along x: fringes along kx with period grid / separation pixels
+    single, pair = render(
+        particle(radius_axial=6.0), particle(radius_axial=6.0, dimer=(separation, 0.0, 1.0))
+    )
     c = 32
     k = np.arange(64) - c
-    along = pair[c] / single[c]                     # row through the centre: along kx
-    across = pair[:, c] / single[:, c]              # column: along ky
+    along = pair[c] / single[c]  # row through the centre: along kx
+    across = pair[:, c] / single[:, c]  # column: along ky
     ok = single[c] > 1e-4 * single.max()
     fringe = np.cos(np.pi * k * separation / 128) ** 2
     along, across = along / along[c], across / across[c]
     np.testing.assert_allclose(along[ok], fringe[ok], atol=0.02)
-    assert along[ok].min() < 0.1 and along[ok].max() > 0.9        # deep modulation
+    assert along[ok].min() < 0.1 and along[ok].max() > 0.9  # deep modulation
     ok = single[:, c] > 1e-4 * single.max()
-    np.testing.assert_allclose(across[ok], 1, atol=0.02)          # none perpendicular
+    np.testing.assert_allclose(across[ok], 1, atol=0.02)  # none perpendicular
     # the single sphere has the same profile along kx and ky: no fringes
     np.testing.assert_allclose(single[c], single[:, c], rtol=1e-3, atol=1e-9)
     # dominant modulation frequency of the pair: separation / grid cycles per pixel
@@ -223,11 +260,18 @@ def test_dimer_shows_fringes_along_its_axis_only():
 def test_generated_dimers_carry_fringes_of_their_separation():
     # The fringes of a pair at displacement d make the Patterson map (the inverse FFT of the
     # intensity: the autocorrelation of the density) peak at d; a single particle's is ~0 there.
-    X, _, _, params = make_diffraction(80, fluence=1e6, hole_radius=0, gap_width=0,
-                                       empty_fraction=0.0, dimer_fraction=0.5,
-                                       layered_fraction=0.3, random_state=2, return_params=True)
-    patterson = np.abs(np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(X, axes=(1, 2))),
-                                       axes=(1, 2)))
+    X, _, _, params = make_diffraction(
+        80,
+        fluence=1e6,
+        hole_radius=0,
+        gap_width=0,
+        empty_fraction=0.0,
+        dimer_fraction=0.5,
+        layered_fraction=0.3,
+        random_state=2,
+        return_params=True,
+    )
+    patterson = np.abs(np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(X, axes=(1, 2))), axes=(1, 2)))
     patterson /= patterson[:, 32, 32][:, None, None]
     dimer = params["dimer_separation"].notna().to_numpy()
     # displacement in pixels of the Patterson map, which are _OVERSAMPLING grid pixels
@@ -242,9 +286,10 @@ def test_generated_dimers_carry_fringes_of_their_separation():
 
 
 def test_streak_is_anisotropic_and_sphere_isotropic():
-    sphere, streak = render(particle(radius_axial=8.0),
-                            particle("streak", radius_axial=30.0, radius_equatorial=5.0,
-                                     axis=(1.0, 0.0, 0.0)))
+    sphere, streak = render(
+        particle(radius_axial=8.0),
+        particle("streak", radius_axial=30.0, radius_equatorial=5.0, axis=(1.0, 0.0, 0.0)),
+    )
     ratio = anisotropy(np.stack([sphere, streak]))
     assert ratio[0] < 1.01
     assert ratio[1] > 10
@@ -254,8 +299,15 @@ def test_streak_is_anisotropic_and_sphere_isotropic():
 
 
 def test_generated_streaks_are_more_anisotropic_than_spheres():
-    X, Y, names = make_diffraction(200, fluence=1e6, empty_fraction=0.0, dimer_fraction=0.0,
-                                      layered_fraction=0.0, gap_width=0, random_state=5)
+    X, Y, names = make_diffraction(
+        200,
+        fluence=1e6,
+        empty_fraction=0.0,
+        dimer_fraction=0.0,
+        layered_fraction=0.0,
+        gap_width=0,
+        random_state=5,
+    )
     ratio = anisotropy(X)
     sphere = Y[:, names.index("spherical")] == 1
     streak = Y[:, names.index("streak")] == 1
@@ -278,16 +330,19 @@ def test_counts_are_poisson_around_the_rendered_intensity():
 
 # --- detector -----------------------------------------------------------------------------
 
+
 def test_hole_and_gap_read_zero():
-    X = make_diffraction(40, fluence=1e6, hole_radius=4, gap_width=3, empty_fraction=0.0,
-                         random_state=0)[0]
+    X = make_diffraction(
+        40, fluence=1e6, hole_radius=4, gap_width=3, empty_fraction=0.0, random_state=0
+    )[0]
     k = np.arange(64) - 32
     hole = np.hypot(k[:, None], k[None, :]) < 4
     assert (X[:, hole] == 0).all()
     assert (X[:, 31:34] == 0).all()
     assert (X[:, 30] > 0).any() and (X[:, 34] > 0).any()
-    open_ = make_diffraction(40, fluence=1e6, hole_radius=0, gap_width=0, empty_fraction=0.0,
-                             random_state=0)[0]
+    open_ = make_diffraction(
+        40, fluence=1e6, hole_radius=0, gap_width=0, empty_fraction=0.0, random_state=0
+    )[0]
     # without hole or gap the forward peak is (about) the brightest pixel
     assert (open_[:, 32, 32] > 0.5 * open_.max(axis=(1, 2))).all()
 
@@ -320,29 +375,33 @@ def test_counts_scale_with_fluence():
 
 # --- validation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, error, name", [
-    ({"n_samples": 0}, ValueError, "n_samples"),
-    ({"n_samples": 2.5}, TypeError, "n_samples"),
-    ({"image_size": 8}, ValueError, "image_size"),
-    ({"image_size": "64"}, TypeError, "image_size"),
-    ({"fluence": 0}, ValueError, "fluence"),
-    ({"fluence": np.inf}, ValueError, "fluence"),
-    ({"fluence": "lots"}, TypeError, "fluence"),
-    ({"empty_fraction": 1.5}, ValueError, "empty_fraction"),
-    ({"dimer_fraction": -0.1}, ValueError, "dimer_fraction"),
-    ({"layered_fraction": np.nan}, ValueError, "layered_fraction"),
-    ({"empty_fraction": 0.6, "dimer_fraction": 0.5}, ValueError, "dimer_fraction"),
-    ({"empty_fraction": 0.6, "layered_fraction": 0.5}, ValueError, "layered_fraction"),
-    ({"hole_radius": -1}, ValueError, "hole_radius"),
-    ({"gap_width": -1}, ValueError, "gap_width"),
-    ({"gap_width": 64}, ValueError, "gap_width"),
-    ({"gap_width": 1.5}, TypeError, "gap_width"),
-    ({"saturation": 0}, ValueError, "saturation"),
-    ({"log_scale": "yes"}, TypeError, "log_scale"),
-    ({"return_params": 1}, TypeError, "return_params"),
-    ({"random_state": "seed"}, TypeError, "random_state"),
-    ({"random_state": -1}, ValueError, "random_state"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"n_samples": 0}, ValueError, "n_samples"),
+        ({"n_samples": 2.5}, TypeError, "n_samples"),
+        ({"image_size": 8}, ValueError, "image_size"),
+        ({"image_size": "64"}, TypeError, "image_size"),
+        ({"fluence": 0}, ValueError, "fluence"),
+        ({"fluence": np.inf}, ValueError, "fluence"),
+        ({"fluence": "lots"}, TypeError, "fluence"),
+        ({"empty_fraction": 1.5}, ValueError, "empty_fraction"),
+        ({"dimer_fraction": -0.1}, ValueError, "dimer_fraction"),
+        ({"layered_fraction": np.nan}, ValueError, "layered_fraction"),
+        ({"empty_fraction": 0.6, "dimer_fraction": 0.5}, ValueError, "dimer_fraction"),
+        ({"empty_fraction": 0.6, "layered_fraction": 0.5}, ValueError, "layered_fraction"),
+        ({"hole_radius": -1}, ValueError, "hole_radius"),
+        ({"gap_width": -1}, ValueError, "gap_width"),
+        ({"gap_width": 64}, ValueError, "gap_width"),
+        ({"gap_width": 1.5}, TypeError, "gap_width"),
+        ({"saturation": 0}, ValueError, "saturation"),
+        ({"log_scale": "yes"}, TypeError, "log_scale"),
+        ({"return_params": 1}, TypeError, "return_params"),
+        ({"random_state": "seed"}, TypeError, "random_state"),
+        ({"random_state": -1}, ValueError, "random_state"),
+    ],
+)
 def test_bad_arguments_name_the_argument(kwargs, error, name):
     kwargs = {"n_samples": 4, **kwargs}
     with pytest.raises(error, match=name):

@@ -45,8 +45,10 @@ def test_dino_teacher_gets_no_gradient_and_follows_the_ema_rule(small_images):
     # momentum 1: the teacher never moves, whatever the gradients do to the student
     for a, b in zip(module.backbone.parameters(), start.backbone.parameters()):
         assert torch.equal(a, b) and a.grad is None and not a.requires_grad
-    assert any(not torch.equal(a, b) for a, b in
-               zip(module.student_backbone.parameters(), start.student_backbone.parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(module.student_backbone.parameters(), start.student_backbone.parameters())
+    )
 
 
 def test_one_ema_step_by_hand(small_images):
@@ -68,7 +70,9 @@ def test_dino_multicrop_shapes_and_centering(small_images):
     dino = cl.DINO(**{**DINO_FAST, "max_epochs": 0, "n_local_crops": 3}).fit(X[:64])
     module = dino.net_.module_
     seen = []
-    module.student_backbone.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape))
+    module.student_backbone.register_forward_hook(
+        lambda m, inputs, out: seen.append(inputs[0].shape)
+    )
     torch.manual_seed(0)
     dino._pair_loss(module, torch.from_numpy(X[:10])[:, None])
     assert seen == [(20, 1, 8, 8), (30, 1, 4, 4)]  # 2 global crops, 3 local crops of half size
@@ -77,8 +81,12 @@ def test_dino_multicrop_shapes_and_centering(small_images):
 
 def test_teacher_temperature_warms_up_linearly(small_images):
     X, _ = small_images
-    dino = cl.DINO(warmup_teacher_temperature=0.02, teacher_temperature=0.06,
-                   warmup_teacher_epochs=2, **{**DINO_FAST, "max_epochs": 0}).fit(X[:64])
+    dino = cl.DINO(
+        warmup_teacher_temperature=0.02,
+        teacher_temperature=0.06,
+        warmup_teacher_epochs=2,
+        **{**DINO_FAST, "max_epochs": 0},
+    ).fit(X[:64])
     module = dino.net_.module_
     temperatures = []
     for step in (0, module.steps_per_epoch, 2 * module.steps_per_epoch, 9 * module.steps_per_epoch):
@@ -89,21 +97,28 @@ def test_teacher_temperature_warms_up_linearly(small_images):
 
 def test_the_loss_sees_the_scheduled_temperature_after_training(small_images):
     X, _ = small_images
-    dino = cl.DINO(warmup_teacher_temperature=0.02, teacher_temperature=0.06,
-                   warmup_teacher_epochs=2, **{**DINO_FAST, "max_epochs": 1}).fit(X[:64])
+    dino = cl.DINO(
+        warmup_teacher_temperature=0.02,
+        teacher_temperature=0.06,
+        warmup_teacher_epochs=2,
+        **{**DINO_FAST, "max_epochs": 1},
+    ).fit(X[:64])
     module = dino.net_.module_
     # one epoch of the two-epoch warm-up
     assert module.momentum_teacher.steps_taken == module.steps_per_epoch
     assert module.teacher_temperature.item() == pytest.approx(0.04)
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"n_prototypes": 0}, "'n_prototypes'"),
-    ({"teacher_momentum": 1.5}, "'teacher_momentum'"),
-    ({"center_momentum": "high"}, "'center_momentum'"),
-    ({"local_crop_scale": (0.5, 0.1)}, "'local_crop_scale'"),
-    ({"n_local_crops": -1}, "'n_local_crops'"),
-])
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"n_prototypes": 0}, "'n_prototypes'"),
+        ({"teacher_momentum": 1.5}, "'teacher_momentum'"),
+        ({"center_momentum": "high"}, "'center_momentum'"),
+        ({"local_crop_scale": (0.5, 0.1)}, "'local_crop_scale'"),
+        ({"n_local_crops": -1}, "'n_local_crops'"),
+    ],
+)
 def test_dino_bad_parameters(small_images, params, fragment):
     with pytest.raises(ValueError, match=fragment):
         cl.DINO(**params).fit(small_images[0])
@@ -117,15 +132,29 @@ def test_simsiam_bad_predictor(small_images):
 def test_dino_with_a_vision_transformer_on_multicrop(small_images):
     X, _ = small_images
     X16 = np.kron(X[:96], np.ones((2, 2), dtype=X.dtype))  # 16x16 images, 8x8 local crops
-    dino = cl.DINO(backbone="vit_tiny_p4", n_prototypes=64, projection_dims=(64, 32),
-                   n_local_crops=2, max_epochs=1, batch_size=32, random_state=0).fit(X16)
+    dino = cl.DINO(
+        backbone="vit_tiny_p4",
+        n_prototypes=64,
+        projection_dims=(64, 32),
+        n_local_crops=2,
+        max_epochs=1,
+        batch_size=32,
+        random_state=0,
+    ).fit(X16)
     assert dino.net_.module_.backbone.grid_size == (4, 4)  # position embeddings sized for 16 px
     assert dino.transform(X16).shape == (96, 192)  # the teacher's CLS token
 
 
 # ---------------------------------------------------------------- iBOT
-IBOT_FAST = dict(backbone="vit_tiny_p4", n_prototypes=32, projection_dims=(32, 16),
-                 n_local_crops=1, max_epochs=1, batch_size=32, random_state=0)
+IBOT_FAST = dict(
+    backbone="vit_tiny_p4",
+    n_prototypes=32,
+    projection_dims=(32, 16),
+    n_local_crops=1,
+    max_epochs=1,
+    batch_size=32,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +167,9 @@ def test_ibot_fits_and_embeds_the_teachers_cls_token(images16):
     ibot = cl.iBOT(**IBOT_FAST).fit(images16)
     assert ibot.transform(images16).shape == (64, 192)
     assert ibot.net_.module_.patch_center.abs().sum() > 0
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ibot)).transform(images16[:4]),
-                                  ibot.transform(images16[:4]))
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(ibot)).transform(images16[:4]), ibot.transform(images16[:4])
+    )
 
 
 def test_ibot_masks_the_requested_fraction_of_patches(images16):
@@ -150,8 +180,10 @@ def test_ibot_masks_the_requested_fraction_of_patches(images16):
     module = ibot.net_.module_
     masks = []
     forward_tokens = module.student_backbone.forward_tokens
-    module.student_backbone.forward_tokens = lambda x, mask=None: (masks.append(mask),
-                                                                   forward_tokens(x, mask))[1]
+    module.student_backbone.forward_tokens = lambda x, mask=None: (
+        masks.append(mask),
+        forward_tokens(x, mask),
+    )[1]
     ibot._pair_loss(module, torch.from_numpy(images16[:10])[:, None])
     assert masks[0].shape == (20, 16) and masks[0].sum(1).tolist() == [8] * 20
 
@@ -161,8 +193,9 @@ def test_ibot_patch_loss_weight_changes_the_loss(images16):
     for weight in (0.0, 1.0):
         ibot = cl.iBOT(patch_loss_weight=weight, **{**IBOT_FAST, "max_epochs": 0}).fit(images16)
         torch.manual_seed(0)
-        losses.append(ibot._pair_loss(ibot.net_.module_,
-                                      torch.from_numpy(images16[:10])[:, None]).item())
+        losses.append(
+            ibot._pair_loss(ibot.net_.module_, torch.from_numpy(images16[:10])[:, None]).item()
+        )
     assert losses[1] > losses[0] > 0
 
 
@@ -181,7 +214,11 @@ def test_ibot_estimator_contract_without_data():
         check_set_params,
     )
 
-    for check in (check_no_attributes_set_in_init, check_get_params_invariance,
-                  check_set_params, check_parameters_default_constructible):
+    for check in (
+        check_no_attributes_set_in_init,
+        check_get_params_invariance,
+        check_set_params,
+        check_parameters_default_constructible,
+    ):
         check("iBOT", cl.iBOT())
     assert clone(cl.iBOT(mask_ratio=0.4)).get_params()["mask_ratio"] == 0.4

@@ -18,11 +18,19 @@ JOB = Path(__file__).with_name("distributed_job.py")
 def run_job(out_dir, n_processes):
     """Run the job (under torchrun when ``n_processes > 1``); its results and stdout."""
     out_dir.mkdir()
-    launcher = ([] if n_processes == 1 else
-                ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_processes}"])
+    launcher = (
+        []
+        if n_processes == 1
+        else ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_processes}"]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, *launcher, str(JOB), str(out_dir)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, *launcher, str(JOB), str(out_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(out_dir / "results.npz")), done.stdout
 
@@ -41,8 +49,7 @@ def test_the_job_ran_on_one_and_on_two_processes(one_and_two_processes):
     assert str(two["step_module"]) == "DistributedDataParallel"
 
 
-def test_nt_xent_over_two_processes_gives_the_one_process_loss_and_gradients(
-        one_and_two_processes):
+def test_nt_xent_over_two_processes_gives_the_one_process_loss_and_gradients(one_and_two_processes):
     # Each process sees 4 of the 8 pairs; gathered negatives and averaged
     # gradients must give the loss and gradients of the whole batch.
     (one, _), (two, _), _ = one_and_two_processes
@@ -58,10 +65,13 @@ def test_two_process_fit_follows_the_one_process_fit(one_and_two_processes, meth
     # parameters whose gradient is ~0, e.g. key biases); a step is at most lr=1e-3.
     (one, _), (two, _), _ = one_and_two_processes
     np.testing.assert_allclose(two[f"{method}_loss"], one[f"{method}_loss"], rtol=1e-4)
-    np.testing.assert_allclose(two[f"{method}_embedding"], one[f"{method}_embedding"],
-                               rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        two[f"{method}_embedding"], one[f"{method}_embedding"], rtol=1e-3, atol=1e-3
+    )
     weights = [key for key in one if key.startswith(f"{method}_weight_")]
-    assert weights and sorted(weights) == sorted(k for k in two if k.startswith(f"{method}_weight_"))
+    assert weights and sorted(weights) == sorted(
+        k for k in two if k.startswith(f"{method}_weight_")
+    )
     for key in weights:
         np.testing.assert_allclose(two[key], one[key], atol=1e-3, err_msg=key)
 
@@ -84,9 +94,21 @@ def test_the_torchrun_example_trains_on_two_processes_and_exits_cleanly(tmp_path
     # for each other at exit, rank 1 crashed in gloo's teardown in 4 of 8 runs.
     example = Path(__file__).parents[1] / "examples" / "distributed_pretraining.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(example)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(example),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 process(es): linear probe macro F1" in done.stdout
     assert (tmp_path / "clr_digits.joblib").stat().st_size > 0

@@ -12,9 +12,21 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def test_sphinx_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx_gallery", reason="install the 'docs' extra")
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-         str(DOCS), str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-q",
+            str(DOCS),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     assert (tmp_path / "generated" / "contrastlearn.CLR.html").exists()

@@ -48,26 +48,34 @@ def test_bad_arguments_raise():
 def test_grid_search_over_temperature_with_a_callable_scorer(small_images):
     X, y = small_images
     grid = {"temperature": [0.05, 0.1, 0.5]}
-    search = GridSearchCV(cl.CLR(max_epochs=2, batch_size=64, random_state=0), grid,
-                          scoring=make_few_label_scorer(label_fraction=0.5, classifier="knn"),
-                          cv=2)
+    search = GridSearchCV(
+        cl.CLR(max_epochs=2, batch_size=64, random_state=0),
+        grid,
+        scoring=make_few_label_scorer(label_fraction=0.5, classifier="knn"),
+        cv=2,
+    )
     search.fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 3 and np.all((scores > 0.3) & (scores <= 1))  # chance is 0.1
     assert search.best_params_["temperature"] == grid["temperature"][int(np.argmax(scores))]
     assert search.transform(X).shape == (len(X), 256)
-    again = GridSearchCV(cl.CLR(max_epochs=2, batch_size=64, random_state=0), grid,
-                         scoring=make_few_label_scorer(label_fraction=0.5, classifier="knn"),
-                         cv=2).fit(X, y)
+    again = GridSearchCV(
+        cl.CLR(max_epochs=2, batch_size=64, random_state=0),
+        grid,
+        scoring=make_few_label_scorer(label_fraction=0.5, classifier="knn"),
+        cv=2,
+    ).fit(X, y)
     np.testing.assert_array_equal(again.cv_results_["mean_test_score"], scores)
 
 
 def test_grid_search_over_a_pipeline_ending_in_logistic_regression(small_images):
     X, y = small_images
-    pipeline = Pipeline([
-        ("clr", cl.CLR(max_epochs=2, batch_size=64, random_state=0)),
-        ("logisticregression", LogisticRegression(max_iter=2000)),
-    ])
+    pipeline = Pipeline(
+        [
+            ("clr", cl.CLR(max_epochs=2, batch_size=64, random_state=0)),
+            ("logisticregression", LogisticRegression(max_iter=2000)),
+        ]
+    )
     search = GridSearchCV(pipeline, {"clr__temperature": [0.1, 0.5]}, cv=2).fit(X, y)
     assert search.best_params_["clr__temperature"] in (0.1, 0.5)
     assert search.best_score_ > 0.5  # accuracy on 10 classes
@@ -78,16 +86,19 @@ def test_grid_search_over_a_pipeline_ending_in_logistic_regression(small_images)
 # LinearProbe
 # ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def single_label():
-    return make_classification(n_samples=240, n_features=8, n_informative=5, n_classes=3,
-                               random_state=0)
+    return make_classification(
+        n_samples=240, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
 
 
 @pytest.fixture(scope="module")
 def multi_label():
-    return make_multilabel_classification(n_samples=240, n_features=10, n_classes=4,
-                                          n_labels=2, random_state=0)
+    return make_multilabel_classification(
+        n_samples=240, n_features=10, n_classes=4, n_labels=2, random_state=0
+    )
 
 
 def test_probe_single_label_outputs(single_label):
@@ -148,8 +159,9 @@ def test_report_equals_precision_recall_fscore_support(data, request):
     np.testing.assert_allclose(table.iloc[:-2].to_numpy(dtype=float), expected)
     for row in ("macro", "micro"):
         p, r, f, _ = precision_recall_fscore_support(y, pred, average=row)
-        np.testing.assert_allclose(table.loc[f"{row} avg", ["precision", "recall", "f1"]],
-                                   [p, r, f])
+        np.testing.assert_allclose(
+            table.loc[f"{row} avg", ["precision", "recall", "f1"]], [p, r, f]
+        )
         assert table.loc[f"{row} avg", "support"] == expected[:, 3].sum()
     assert table.loc["macro avg", "f1"] == pytest.approx(probe.score(X, y))
     assert list(probe.report(X, y).index[:2]) == ["0", "1"]  # default names: the classes
@@ -166,20 +178,23 @@ def test_report_label_names_are_checked(multi_label):
         probe.report(X, Y, label_names="abcd")
 
 
-@pytest.mark.parametrize("params, error, name", [
-    ({"C": -1.0}, ValueError, "C"),
-    ({"C": 0}, ValueError, "C"),
-    ({"C": "strong"}, TypeError, "C"),
-    ({"C": float("nan")}, ValueError, "C"),
-    ({"max_iter": 0}, ValueError, "max_iter"),
-    ({"max_iter": 10.5}, TypeError, "max_iter"),
-    ({"max_iter": True}, TypeError, "max_iter"),
-    ({"tol": -1e-3}, ValueError, "tol"),
-    ({"class_weight": "auto"}, ValueError, "class_weight"),
-    ({"class_weight": [1, 2]}, TypeError, "class_weight"),
-    ({"standardize": "yes"}, TypeError, "standardize"),
-    ({"random_state": "seed"}, ValueError, "random_state"),
-])
+@pytest.mark.parametrize(
+    "params, error, name",
+    [
+        ({"C": -1.0}, ValueError, "C"),
+        ({"C": 0}, ValueError, "C"),
+        ({"C": "strong"}, TypeError, "C"),
+        ({"C": float("nan")}, ValueError, "C"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"max_iter": 10.5}, TypeError, "max_iter"),
+        ({"max_iter": True}, TypeError, "max_iter"),
+        ({"tol": -1e-3}, ValueError, "tol"),
+        ({"class_weight": "auto"}, ValueError, "class_weight"),
+        ({"class_weight": [1, 2]}, TypeError, "class_weight"),
+        ({"standardize": "yes"}, TypeError, "standardize"),
+        ({"random_state": "seed"}, ValueError, "random_state"),
+    ],
+)
 def test_probe_bad_parameters_raise_naming_them(single_label, params, error, name):
     X, y = single_label
     probe = LinearProbe(**params)
@@ -218,7 +233,7 @@ def test_probe_is_a_tagged_clonable_picklable_classifier(multi_label):
 
 def test_probe_in_cross_val_score_and_pipeline(single_label, multi_label):
     X, Y = multi_label
-    scores = cross_val_score(LinearProbe(), X, Y, cv=3)      # default scoring: macro F1
+    scores = cross_val_score(LinearProbe(), X, Y, cv=3)  # default scoring: macro F1
     assert scores.shape == (3,) and np.all((scores > 0.4) & (scores <= 1))
     X1, y1 = single_label
     pipe = make_pipeline(PCA(n_components=5, random_state=0), LinearProbe())
@@ -232,20 +247,22 @@ def test_probe_in_cross_val_score_and_pipeline(single_label, multi_label):
 # overlap_score and make_overlap_scorer
 # ---------------------------------------------------------------------------
 
+
 def _chance_overlap(Y):
     """Expected overlap score of an embedding unrelated to Y: mean overlap of random pairs."""
     Yb = np.asarray(Y, dtype=bool)
     pairs = _pair_overlap(Yb[:, None, :], Yb[None, :, :])
     np.fill_diagonal(pairs, np.nan)
-    per_image = np.nanmean(pairs, axis=1)          # over every possible neighbour j != i
+    per_image = np.nanmean(pairs, axis=1)  # over every possible neighbour j != i
     return np.mean([per_image[Yb[:, c]].mean() for c in range(Yb.shape[1]) if Yb[:, c].any()])
 
 
 def test_pair_overlap_is_normalised_by_the_larger_label_set():
     a_b, a_c, a, none = [1, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 0]
     pairs = np.array([[a_b, a_c], [a_b, a], [a, a], [a, none], [none, none]], dtype=bool)
-    np.testing.assert_array_equal(_pair_overlap(pairs[:, 0], pairs[:, 1]),
-                                  [0.5, 0.5, 1.0, 0.0, np.nan])  # Jaccard would give 1/3 first
+    np.testing.assert_array_equal(
+        _pair_overlap(pairs[:, 0], pairs[:, 1]), [0.5, 0.5, 1.0, 0.0, np.nan]
+    )  # Jaccard would give 1/3 first
 
 
 def test_overlap_by_hand():
@@ -254,9 +271,9 @@ def test_overlap_by_hand():
     Y = np.array([[1, 1, 0], [1, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 0]])
     # s_i: o({a,b}, {a,c}) = 1/2 for images 0 and 1, o({c}, {c}) = 1 for 2 and 3; 4 is no query
     kw = dict(n_neighbors=1, metric="euclidean")
-    per_label = [0.5, 0.5, (0.5 + 1 + 1) / 3]                # images with a, b, c
+    per_label = [0.5, 0.5, (0.5 + 1 + 1) / 3]  # images with a, b, c
     np.testing.assert_allclose(overlap_score(emb, Y, average=None, **kw), per_label)
-    assert overlap_score(emb, Y, **kw) == pytest.approx(np.mean(per_label))   # 11/18
+    assert overlap_score(emb, Y, **kw) == pytest.approx(np.mean(per_label))  # 11/18
     assert overlap_score(emb, Y, average="samples", **kw) == pytest.approx(0.75)
     # only label c counts: image 1 is then {c} beside the empty {} of image 0
     np.testing.assert_allclose(overlap_score(emb, Y, labels=[2], average=None, **kw), [2 / 3])
@@ -267,9 +284,10 @@ def test_overlap_by_hand():
 
 
 def test_overlap_is_one_for_an_embedding_that_is_the_labels():
-    label_sets = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1],
-                           [1, 0, 1, 0], [0, 0, 0, 1]])
-    Y = np.repeat(label_sets, 25, axis=0)                     # 25 images per label set
+    label_sets = np.array(
+        [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 0, 0, 1]]
+    )
+    Y = np.repeat(label_sets, 25, axis=0)  # 25 images per label set
     assert overlap_score(Y.astype(float), Y) == 1.0
     assert overlap_score(Y.astype(float), Y, average="samples") == 1.0
     set_id = np.repeat(np.arange(6), 25)
@@ -309,17 +327,20 @@ def test_overlap_fractional_neighbours_and_input_kinds():
     assert overlap_score(emb.tolist(), Y.tolist()) == overlap_score(emb, Y)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"n_neighbors": 0}, ValueError, "n_neighbors"),
-    ({"n_neighbors": 30}, ValueError, "n_neighbors must be < n_samples = 30"),
-    ({"n_neighbors": 1.5}, ValueError, "n_neighbors"),
-    ({"n_neighbors": "5"}, TypeError, "n_neighbors"),
-    ({"n_neighbors": True}, TypeError, "n_neighbors"),
-    ({"metric": "nope"}, ValueError, "metric"),
-    ({"metric": 3}, TypeError, "metric"),
-    ({"average": "weighted"}, ValueError, "average"),
-    ({"labels": [5]}, ValueError, "labels"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_neighbors": 0}, ValueError, "n_neighbors"),
+        ({"n_neighbors": 30}, ValueError, "n_neighbors must be < n_samples = 30"),
+        ({"n_neighbors": 1.5}, ValueError, "n_neighbors"),
+        ({"n_neighbors": "5"}, TypeError, "n_neighbors"),
+        ({"n_neighbors": True}, TypeError, "n_neighbors"),
+        ({"metric": "nope"}, ValueError, "metric"),
+        ({"metric": 3}, TypeError, "metric"),
+        ({"average": "weighted"}, ValueError, "average"),
+        ({"labels": [5]}, ValueError, "labels"),
+    ],
+)
 def test_overlap_bad_options_raise(kwargs, error, match):
     rng = np.random.default_rng(3)
     Y = (rng.random((30, 3)) < 0.5).astype(int)
@@ -350,15 +371,21 @@ def test_overlap_scorer_selects_pca_dimension_in_grid_search():
     Y = (rng.random((300, 4)) < 0.4).astype(int)
     X = np.hstack([3 * Y + 0.3 * rng.normal(size=(300, 4)), rng.normal(size=(300, 30))])
     pipe = make_pipeline(StandardScaler(with_std=False), PCA(random_state=0))
-    search = GridSearchCV(pipe, {"pca__n_components": [1, 4, 34]},
-                          scoring=make_overlap_scorer(), cv=3).fit(X, Y)
+    search = GridSearchCV(
+        pipe, {"pca__n_components": [1, 4, 34]}, scoring=make_overlap_scorer(), cv=3
+    ).fit(X, Y)
     scores = search.cv_results_["mean_test_score"]
     assert search.best_params_ == {"pca__n_components": 4}
     assert scores[1] > 0.7 and scores[1] > scores[2] > scores[0]
     assert search.best_score_ == pytest.approx(
-        np.mean([overlap_score(search.best_estimator_.transform(X[test]), Y[test])
-                 for test in [np.arange(0, 100), np.arange(100, 200), np.arange(200, 300)]]),
-        abs=0.05)
+        np.mean(
+            [
+                overlap_score(search.best_estimator_.transform(X[test]), Y[test])
+                for test in [np.arange(0, 100), np.arange(100, 200), np.arange(200, 300)]
+            ]
+        ),
+        abs=0.05,
+    )
 
 
 def test_overlap_scorer_arguments_are_checked_at_creation():
@@ -374,8 +401,9 @@ def test_overlap_scorer_arguments_are_checked_at_creation():
     rng = np.random.default_rng(5)
     X, Y = rng.normal(size=(40, 6)), (rng.random((40, 2)) < 0.5).astype(int)
     pca = PCA(n_components=2).fit(X)
-    assert scorer(pca, X, Y) == overlap_score(pca.transform(X), Y, n_neighbors=3,
-                                              metric="euclidean")
+    assert scorer(pca, X, Y) == overlap_score(
+        pca.transform(X), Y, n_neighbors=3, metric="euclidean"
+    )
     with pytest.raises(ValueError, match="needs the labels"):
         scorer(pca, X, None)
     with pytest.raises(TypeError, match="transform"):

@@ -23,8 +23,10 @@ def test_frozen_backbone_is_left_alone_and_the_head_learns(small_images, pretrai
     names = np.array([f"digit {d}" for d in range(10)])[y]
     clf = cl.FineTunedClassifier(FrozenEstimator(pretrained), max_epochs=15, random_state=0)
     clf.fit(X, names)
-    for before, after in zip(pretrained.net_.module_.backbone.parameters(),
-                             clf.net_.module_.encoder.backbone.parameters()):
+    for before, after in zip(
+        pretrained.net_.module_.backbone.parameters(),
+        clf.net_.module_.encoder.backbone.parameters(),
+    ):
         assert torch.equal(before, after)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -33,12 +35,22 @@ def test_frozen_backbone_is_left_alone_and_the_head_learns(small_images, pretrai
 
 def test_fine_tuning_moves_the_backbone_at_a_lower_learning_rate(small_images, pretrained):
     X, y = small_images
-    clf = cl.FineTunedClassifier(FrozenEstimator(pretrained), fine_tune=True,
-                                 backbone_lr_scale=0.1, lr=1e-3, max_epochs=2,
-                                 lr_schedule=None, random_state=0).fit(X, y)
-    assert any(not torch.equal(a, b) for a, b in zip(
-        pretrained.net_.module_.backbone.parameters(),
-        clf.net_.module_.encoder.backbone.parameters()))
+    clf = cl.FineTunedClassifier(
+        FrozenEstimator(pretrained),
+        fine_tune=True,
+        backbone_lr_scale=0.1,
+        lr=1e-3,
+        max_epochs=2,
+        lr_schedule=None,
+        random_state=0,
+    ).fit(X, y)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(
+            pretrained.net_.module_.backbone.parameters(),
+            clf.net_.module_.encoder.backbone.parameters(),
+        )
+    )
     learning_rates = sorted(g["lr"] for g in clf.net_.optimizer_.param_groups)
     assert learning_rates == pytest.approx([1e-4, 1e-3])
 

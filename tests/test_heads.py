@@ -7,8 +7,13 @@ import torch
 from torch import nn
 
 import contrastlearn as cl
-from contrastlearn.heads import (DINOHead, MomentumTeacher, frozen_copy, prediction_head,
-                                 projection_head)
+from contrastlearn.heads import (
+    DINOHead,
+    MomentumTeacher,
+    frozen_copy,
+    prediction_head,
+    projection_head,
+)
 
 
 def test_projection_head_layouts():

@@ -8,11 +8,32 @@ import pytest
 
 from contrastlearn.datasets._lenses import BANDS, _render, _sample_params, make_lenses
 
-PIXEL_SCALE = 0.263   # the default (DES)
-MASS = ["theta_E", "lens_q", "lens_phi", "lens_e1", "lens_e2", "gamma_ext", "gamma_phi",
-        "gamma1", "gamma2", "magnification"]
-SOURCE = ["source_x", "source_y", "source_R_sersic", "source_n_sersic", "source_q",
-          "source_phi", "source_e1", "source_e2", "source_mag_g", "source_mag_r", "source_mag_i"]
+PIXEL_SCALE = 0.263  # the default (DES)
+MASS = [
+    "theta_E",
+    "lens_q",
+    "lens_phi",
+    "lens_e1",
+    "lens_e2",
+    "gamma_ext",
+    "gamma_phi",
+    "gamma1",
+    "gamma2",
+    "magnification",
+]
+SOURCE = [
+    "source_x",
+    "source_y",
+    "source_R_sersic",
+    "source_n_sersic",
+    "source_q",
+    "source_phi",
+    "source_e1",
+    "source_e2",
+    "source_mag_g",
+    "source_mag_r",
+    "source_mag_i",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +41,9 @@ def sample():
     """60 default images with their parameters and noise-free renderings."""
     pytest.importorskip("lenstronomy")
     X, y, params = make_lenses(60, random_state=0, return_params=True)
-    full = _render(params)                       # galaxy + lensed source (or companion)
-    light = _render(params, source=False)        # the galaxy alone
-    source = _render(params, lens_light=False)   # the lensed source (or companion) alone
+    full = _render(params)  # galaxy + lensed source (or companion)
+    light = _render(params, source=False)  # the galaxy alone
+    source = _render(params, lens_light=False)  # the lensed source (or companion) alone
     return X, y, params, full, light, source
 
 
@@ -30,16 +51,20 @@ def radius(params, i, image_size=32, pixel_scale=PIXEL_SCALE):
     """Distance (arcsec) of every pixel centre from image i's galaxy centre."""
     c = (image_size - 1) / 2
     rows, cols = np.mgrid[:image_size, :image_size]
-    return np.hypot((cols - c) * pixel_scale - params["center_x"][i],
-                    (rows - c) * pixel_scale - params["center_y"][i])
+    return np.hypot(
+        (cols - c) * pixel_scale - params["center_x"][i],
+        (rows - c) * pixel_scale - params["center_y"][i],
+    )
 
 
 def simulators(bands=("g", "r", "i")):
     from contrastlearn.datasets._lenses import _simulators
+
     return [sim for sim, _ in _simulators(bands, 32, PIXEL_SCALE)]
 
 
 # --- outputs and labels -------------------------------------------------------------------
+
 
 def test_shapes_dtypes_labels_and_params(sample):
     X, y, params, *_ = sample
@@ -55,19 +80,22 @@ def test_shapes_dtypes_labels_and_params(sample):
     has_source = lens | params["has_companion"].to_numpy()
     assert params.loc[has_source, SOURCE].notna().all().all()
     assert params.loc[~has_source, SOURCE].isna().all().all()
-    assert 0 < params["has_companion"].sum() < (~lens).sum()    # some non-lenses, not all
+    assert 0 < params["has_companion"].sum() < (~lens).sum()  # some non-lenses, not all
     t = params.loc[lens]
     assert t["theta_E"].between(0.8, 2.5).all()
-    assert (t["magnification"] > 1.5).all()                    # lensing brightens the source
-    assert (np.hypot(t["source_x"] - t["center_x"], t["source_y"] - t["center_y"])
-            <= 0.5 * t["theta_E"] + 1e-12).all()
+    assert (t["magnification"] > 1.5).all()  # lensing brightens the source
+    assert (
+        np.hypot(t["source_x"] - t["center_x"], t["source_y"] - t["center_y"])
+        <= 0.5 * t["theta_E"] + 1e-12
+    ).all()
     assert params["seed"].nunique() == 60
 
 
 def test_bands_image_size_and_pixel_scale():
     pytest.importorskip("lenstronomy")
-    X, y, params = make_lenses(4, image_size=20, bands="zY", pixel_scale=0.2, random_state=1,
-                               return_params=True)
+    X, y, params = make_lenses(
+        4, image_size=20, bands="zY", pixel_scale=0.2, random_state=1, return_params=True
+    )
     assert X.shape == (4, 2, 20, 20)
     assert {"light_mag_z", "light_mag_Y", "source_mag_z", "source_mag_Y"} <= set(params.columns)
     assert "light_mag_g" not in params.columns
@@ -116,6 +144,7 @@ def test_repeatable_under_random_state():
 
 # --- physics ------------------------------------------------------------------------------
 
+
 def test_lenses_have_light_at_the_einstein_radius(sample):
     """Observed minus the galaxy's own light: lenses show the arcs at about theta_E, isolated
     non-lenses show nothing but noise."""
@@ -150,8 +179,9 @@ def test_magnitudes_set_the_flux(sample):
     cut-out (up to a few per cent from sampling the cuspy Sersic cores on a 3 x 3 grid)."""
     _, _, params, _, light, _ = sample
     for j, band in enumerate("gri"):
-        expected = 10 ** (-0.4 * (params[f"light_mag_{band}"]
-                                  - BANDS[band]["magnitude_zero_point"]))
+        expected = 10 ** (
+            -0.4 * (params[f"light_mag_{band}"] - BANDS[band]["magnitude_zero_point"])
+        )
         fraction = light[:, j].sum(axis=(1, 2)) / expected.to_numpy()
         assert ((fraction > 0.7) & (fraction < 1.06)).all()
     # the red galaxy is brighter in i than in g (in e-/s), the way its colours say
@@ -168,8 +198,9 @@ def test_noise_follows_background_plus_poisson(sample):
         intercept, slope = np.linalg.lstsq(design, squared, rcond=None)[0]
         assert intercept == pytest.approx(sim.background_noise**2, rel=0.05)
         assert slope * sim.exposure_time == pytest.approx(1.0, abs=0.4)
-        z = (X[:, j] - full[:, j]) / np.sqrt(sim.background_noise**2
-                                             + full[:, j] / sim.exposure_time)
+        z = (X[:, j] - full[:, j]) / np.sqrt(
+            sim.background_noise**2 + full[:, j] / sim.exposure_time
+        )
         assert z.std() == pytest.approx(1.0, abs=0.03)
         assert abs(z.mean()) < 0.02
 
@@ -181,10 +212,16 @@ def test_noise_free_images_are_no_sharper_than_the_psf(sample):
 
     def peak_ratio(images):
         core = images[:, 1:-1, 1:-1]
-        neighbours = sum(images[:, 1 + di:images.shape[1] - 1 + di,
-                                1 + dj:images.shape[2] - 1 + dj]
-                         for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj) / 8
-        return (core / neighbours)[:, 3:-3, 3:-3].max()   # away from the cut-out edges
+        neighbours = (
+            sum(
+                images[:, 1 + di : images.shape[1] - 1 + di, 1 + dj : images.shape[2] - 1 + dj]
+                for di in (-1, 0, 1)
+                for dj in (-1, 0, 1)
+                if di or dj
+            )
+            / 8
+        )
+        return (core / neighbours)[:, 3:-3, 3:-3].max()  # away from the cut-out edges
 
     for j, band in enumerate("gri"):
         sigma = BANDS[band]["seeing"] / (2 * np.sqrt(2 * np.log(2))) / PIXEL_SCALE
@@ -195,34 +232,38 @@ def test_noise_free_images_are_no_sharper_than_the_psf(sample):
 
 # --- optional dependency and validation ---------------------------------------------------
 
+
 def test_missing_lenstronomy_raises_with_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "lenstronomy", None)
     with pytest.raises(ImportError, match=r'pip install "contrastlearn\[astro\]"'):
         make_lenses(2, random_state=0)
 
 
-@pytest.mark.parametrize("kwargs, error, name", [
-    ({"n_samples": 0}, ValueError, "n_samples"),
-    ({"n_samples": 2.5}, TypeError, "n_samples"),
-    ({"n_samples": True}, TypeError, "n_samples"),
-    ({"image_size": 8}, ValueError, "image_size"),
-    ({"image_size": 32.0}, TypeError, "image_size"),
-    ({"lens_fraction": 1.5}, ValueError, "lens_fraction"),
-    ({"lens_fraction": -0.1}, ValueError, "lens_fraction"),
-    ({"lens_fraction": float("nan")}, ValueError, "lens_fraction"),
-    ({"lens_fraction": "half"}, TypeError, "lens_fraction"),
-    ({"bands": ()}, ValueError, "bands"),
-    ({"bands": ""}, ValueError, "bands"),
-    ({"bands": ("g", "u")}, ValueError, "bands"),
-    ({"bands": ("g", "g")}, ValueError, "bands"),
-    ({"bands": ("g", 1)}, TypeError, "bands"),
-    ({"bands": 3}, TypeError, "bands"),
-    ({"pixel_scale": 0}, ValueError, "pixel_scale"),
-    ({"pixel_scale": float("inf")}, ValueError, "pixel_scale"),
-    ({"pixel_scale": "0.2"}, TypeError, "pixel_scale"),
-    ({"random_state": "seed"}, TypeError, "random_state"),
-    ({"return_params": "yes"}, TypeError, "return_params"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"n_samples": 0}, ValueError, "n_samples"),
+        ({"n_samples": 2.5}, TypeError, "n_samples"),
+        ({"n_samples": True}, TypeError, "n_samples"),
+        ({"image_size": 8}, ValueError, "image_size"),
+        ({"image_size": 32.0}, TypeError, "image_size"),
+        ({"lens_fraction": 1.5}, ValueError, "lens_fraction"),
+        ({"lens_fraction": -0.1}, ValueError, "lens_fraction"),
+        ({"lens_fraction": float("nan")}, ValueError, "lens_fraction"),
+        ({"lens_fraction": "half"}, TypeError, "lens_fraction"),
+        ({"bands": ()}, ValueError, "bands"),
+        ({"bands": ""}, ValueError, "bands"),
+        ({"bands": ("g", "u")}, ValueError, "bands"),
+        ({"bands": ("g", "g")}, ValueError, "bands"),
+        ({"bands": ("g", 1)}, TypeError, "bands"),
+        ({"bands": 3}, TypeError, "bands"),
+        ({"pixel_scale": 0}, ValueError, "pixel_scale"),
+        ({"pixel_scale": float("inf")}, ValueError, "pixel_scale"),
+        ({"pixel_scale": "0.2"}, TypeError, "pixel_scale"),
+        ({"random_state": "seed"}, TypeError, "random_state"),
+        ({"return_params": "yes"}, TypeError, "return_params"),
+    ],
+)
 def test_bad_arguments_name_the_argument(kwargs, error, name):
     with pytest.raises(error, match=name):
         make_lenses(**{"n_samples": 2, **kwargs})

@@ -101,11 +101,14 @@ def entropy(probabilities):
 def test_dino_loss_by_hand_skips_the_teachers_own_view():
     teacher = torch.tensor([[[0.0, math.log(3.0)]]])  # softmax -> (1/4, 3/4)
     student = torch.tensor([[[5.0, -5.0]], [[0.0, math.log(3.0)]]])  # crop 0 = teacher's view
-    loss = dino_loss(student, teacher, torch.zeros(2), student_temperature=1.0,
-                     teacher_temperature=1.0)
+    loss = dino_loss(
+        student, teacher, torch.zeros(2), student_temperature=1.0, teacher_temperature=1.0
+    )
     assert loss.item() == pytest.approx(entropy([0.25, 0.75]), rel=1e-6)
     student[0] = torch.tensor([[-9.0, 9.0]])  # the same view never counts
-    assert dino_loss(student, teacher, torch.zeros(2), 1.0, 1.0).item() == pytest.approx(loss.item())
+    assert dino_loss(student, teacher, torch.zeros(2), 1.0, 1.0).item() == pytest.approx(
+        loss.item()
+    )
 
 
 def test_centering_and_sharpening_change_the_teacher_target():
@@ -156,14 +159,18 @@ def test_ibot_patch_loss_counts_masked_patches_only():
     loss = ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0)
     assert loss.item() == pytest.approx(math.log(2))
     student[0, 1:] = 50.0 * torch.tensor([1.0, -1.0])  # unmasked patches do not count
-    student[1] = 50.0 * torch.tensor([1.0, -1.0])       # nor does an image without a mask
-    assert ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0).item() == \
-        pytest.approx(math.log(2))
+    student[1] = 50.0 * torch.tensor([1.0, -1.0])  # nor does an image without a mask
+    assert ibot_patch_loss(
+        student, teacher, mask, torch.zeros(2), 1.0, 1.0
+    ).item() == pytest.approx(math.log(2))
     student[0, 0] = torch.tensor([0.0, math.log(3.0)])  # matching the teacher: its entropy
-    assert ibot_patch_loss(student, teacher, mask, torch.zeros(2), 1.0, 1.0).item() == \
-        pytest.approx(entropy([0.25, 0.75]), rel=1e-6)
+    assert ibot_patch_loss(
+        student, teacher, mask, torch.zeros(2), 1.0, 1.0
+    ).item() == pytest.approx(entropy([0.25, 0.75]), rel=1e-6)
 
 
 def test_ibot_patch_loss_bad_mask():
     with pytest.raises(ValueError, match="mask must be a bool tensor"):
-        ibot_patch_loss(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2), torch.ones(1, 3), torch.zeros(2))
+        ibot_patch_loss(
+            torch.zeros(1, 3, 2), torch.zeros(1, 3, 2), torch.ones(1, 3), torch.zeros(2)
+        )

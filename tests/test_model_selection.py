@@ -1,39 +1,57 @@
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
 
 from contrastlearn.model_selection import projection_grid_search
 
-
-COLUMNS = ["Type", "Mode", "Reference mode", "Temperature", "F1", "Precision", "Recall",
-           "Accuracy", "Overlap", "Fit seconds"]
+COLUMNS = [
+    "Type",
+    "Mode",
+    "Reference mode",
+    "Temperature",
+    "F1",
+    "Precision",
+    "Recall",
+    "Accuracy",
+    "Overlap",
+    "Fit seconds",
+]
 
 
 @pytest.mark.parametrize("protocol", ["reference", "split"])
 def test_grid_covers_every_configuration_temperature_and_baseline(small_images, protocol):
     X, y = small_images
     Y = np.eye(10, dtype=int)[y]
-    table = projection_grid_search(X, Y, temperatures=[0.1, 0.5], protocol=protocol,
-                                   baselines=["PCA", "PCA (correlation)", "Random"],
-                                   max_epochs=1, batch_size=64, random_state=0)
+    table = projection_grid_search(
+        X,
+        Y,
+        temperatures=[0.1, 0.5],
+        protocol=protocol,
+        baselines=["PCA", "PCA (correlation)", "Random"],
+        max_epochs=1,
+        batch_size=64,
+        random_state=0,
+    )
     assert list(table.columns) == COLUMNS
-    assert list(table["Type"]) == ["CLR"] * 4 + ["CPLR"] * 4 + ["PCA", "PCA (correlation)",
-                                                                 "Random"]
+    assert list(table["Type"]) == ["CLR"] * 4 + ["CPLR"] * 4 + [
+        "PCA",
+        "PCA (correlation)",
+        "Random",
+    ]
     # contrastlearn's names beside the study's, which calls the recorded image "Polar"
     pairs = dict(zip(table["Mode"], table["Reference mode"]))
     assert pairs["Cartesian ⟷ Cartesian"] == "Polar ⟷ Polar"
     assert pairs["Polar ⟷ Cartesian"] == "Cartesian ⟷ Polar"
     scores = table[["F1", "Precision", "Recall", "Accuracy", "Overlap"]].to_numpy()
     assert np.all((scores >= 0) & (scores <= 1))
-    pca, correlation, random = (table[table["Type"] == name].iloc[0]
-                                for name in ["PCA", "PCA (correlation)", "Random"])
+    pca, correlation, random = (
+        table[table["Type"] == name].iloc[0] for name in ["PCA", "PCA (correlation)", "Random"]
+    )
     assert pca["F1"] == correlation["F1"] and pca["Overlap"] != correlation["Overlap"]
     # the random embedding is the floor: PCA of real digits is far above it
     assert pca["F1"] > random["F1"] + 0.3 and pca["Overlap"] > random["Overlap"] + 0.3
 
 
-def test_the_reference_protocol_scores_all_images_with_the_cross_validated_perceptron(
-        small_images):
+def test_the_reference_protocol_scores_all_images_with_the_cross_validated_perceptron(small_images):
     from contrastlearn.baselines import baseline_embeddings
     from contrastlearn.evaluation import linear_evaluation, overlap_score
 
@@ -51,7 +69,7 @@ def test_the_reference_protocol_scores_all_images_with_the_cross_validated_perce
 def test_labels_restrict_the_scores_and_labels_without_positives_are_skipped(small_images):
     X, y = small_images
     Y = np.eye(10, dtype=int)[y]
-    Y[:, 9] = 0                                       # a label no image carries
+    Y[:, 9] = 0  # a label no image carries
     kwargs = dict(configurations=[], baselines=["PCA"], random_state=0)
     every = projection_grid_search(X, Y, **kwargs).iloc[0]
     without = projection_grid_search(X, Y, labels=list(range(9)), **kwargs).iloc[0]
@@ -73,13 +91,16 @@ def test_bad_configuration_protocol_baseline_and_label_length(small_images):
 
 
 def test_design_example_grid_search_of_cplr_temperature_with_the_overlap_scorer():
-    import contrastlearn as cl
     from sklearn.model_selection import GridSearchCV
+
+    import contrastlearn as cl
 
     X, Y, names = cl.datasets.make_diffraction(n_samples=120, image_size=32, random_state=0)
     search = GridSearchCV(
         cl.CPLR(mode="polar-cartesian", max_epochs=1, batch_size=32, random_state=0),
-        {"temperature": [0.05, 0.5]}, scoring=cl.make_overlap_scorer(n_neighbors=5), cv=2,
+        {"temperature": [0.05, 0.5]},
+        scoring=cl.make_overlap_scorer(n_neighbors=5),
+        cv=2,
     ).fit(X, Y)
     scores = search.cv_results_["mean_test_score"]
     assert np.all((scores > 0) & (scores <= 1))
@@ -87,8 +108,10 @@ def test_design_example_grid_search_of_cplr_temperature_with_the_overlap_scorer(
     embedding = search.best_estimator_.transform(X)
     probe = cl.LinearProbe().fit(embedding, Y)
     assert probe.predict(embedding).shape == Y.shape
-    assert list(probe.report(embedding, Y, label_names=names).index[-2:]) == ["macro avg",
-                                                                             "micro avg"]
+    assert list(probe.report(embedding, Y, label_names=names).index[-2:]) == [
+        "macro avg",
+        "micro avg",
+    ]
 
 
 def test_label_efficiency_compares_pretrained_and_supervised_on_the_same_split(small_images):
@@ -98,10 +121,22 @@ def test_label_efficiency_compares_pretrained_and_supervised_on_the_same_split(s
     X, y = small_images
     binary = (y >= 5).astype(int)
     table = label_efficiency(
-        X, binary, {"SimSiam": cl.SimSiam(max_epochs=1, batch_size=64),
-                    "DINO": cl.DINO(n_prototypes=32, projection_dims=(32, 16), n_local_crops=1,
-                                    max_epochs=1, batch_size=64)},
-        n_labels=[40, 10_000, None], max_epochs=3, batch_size=32)
+        X,
+        binary,
+        {
+            "SimSiam": cl.SimSiam(max_epochs=1, batch_size=64),
+            "DINO": cl.DINO(
+                n_prototypes=32,
+                projection_dims=(32, 16),
+                n_local_crops=1,
+                max_epochs=1,
+                batch_size=64,
+            ),
+        },
+        n_labels=[40, 10_000, None],
+        max_epochs=3,
+        batch_size=32,
+    )
     assert list(table.columns) == ["Method", "Backbone", "Labels", "Accuracy", "ROC AUC"]
     assert sorted(set(table["Method"])) == ["DINO", "SimSiam", "supervised"]
     assert sorted(set(table["Labels"])) == [40, 180]  # 10 000 > pool: skipped; None: all 180
@@ -122,8 +157,9 @@ def one_torch_thread():
 
 
 def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path, one_torch_thread):
-    import contrastlearn as cl
     from sklearn.model_selection import GridSearchCV
+
+    import contrastlearn as cl
 
     X, y = small_images
     X = X.astype(np.float32)
@@ -134,8 +170,11 @@ def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path, on
     for name, images, n_jobs in [("serial", X, 1), ("parallel", X, 2), ("file", on_disk, 2)]:
         search = GridSearchCV(
             cl.CLR(max_epochs=2, batch_size=64, random_state=0, device="cpu"),
-            {"temperature": [0.1, 0.5]}, cv=2, n_jobs=n_jobs,
-            scoring=cl.evaluation.make_few_label_scorer(label_fraction=0.5)).fit(images, y)
+            {"temperature": [0.1, 0.5]},
+            cv=2,
+            n_jobs=n_jobs,
+            scoring=cl.evaluation.make_few_label_scorer(label_fraction=0.5),
+        ).fit(images, y)
         scores[name] = search.cv_results_["mean_test_score"]
     np.testing.assert_allclose(scores["parallel"], scores["serial"], atol=1e-6)
     np.testing.assert_allclose(scores["file"], scores["serial"], atol=1e-6)
@@ -143,16 +182,24 @@ def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path, on
 
 
 def test_label_efficiency_uses_a_frozen_pretrainer_as_it_is(small_images):
-    import contrastlearn as cl
     from sklearn.frozen import FrozenEstimator
+
+    import contrastlearn as cl
     from contrastlearn.model_selection import label_efficiency
 
     X, y = small_images
     binary = (y >= 5).astype(int)
     simsiam = cl.SimSiam(max_epochs=1, batch_size=64, random_state=3).fit(X[:64])  # elsewhere
     weights = [p.detach().clone() for p in simsiam.net_.module_.parameters()]
-    table = label_efficiency(X, binary, {"SimSiam": FrozenEstimator(simsiam)}, n_labels=[40],
-                             supervised_backbone=None, max_epochs=1, batch_size=32)
+    table = label_efficiency(
+        X,
+        binary,
+        {"SimSiam": FrozenEstimator(simsiam)},
+        n_labels=[40],
+        supervised_backbone=None,
+        max_epochs=1,
+        batch_size=32,
+    )
     assert table[["Method", "Labels"]].values.tolist() == [["SimSiam", 40]]
     assert simsiam.random_state == 3  # neither reseeded nor refitted
     assert all(bool((p == w).all()) for p, w in zip(simsiam.net_.module_.parameters(), weights))

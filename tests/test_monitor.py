@@ -7,13 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.datasets import load_digits
+from skorch.callbacks import Callback
 from torch import nn
 
 import contrastlearn as cl
-from contrastlearn.monitor import (CollapseWarning, alignment, history_frame, knn_score, rankme,
-                                   uniformity)
+from contrastlearn.monitor import (
+    CollapseWarning,
+    alignment,
+    history_frame,
+    knn_score,
+    rankme,
+    uniformity,
+)
 
 DIGITS = load_digits()
 X_TRAIN, X_VAL, Y_VAL = DIGITS.images[:256], DIGITS.images[256:356], DIGITS.target[256:356]
@@ -58,12 +64,16 @@ def test_bad_embeddings_raise_a_clear_error():
 
 
 # ------------------------------------------------------------ during fit
-@pytest.mark.parametrize("make", [
-    lambda: cl.CLR(**FAST),
-    lambda: cl.CPLR(**FAST),
-    lambda: cl.SimSiam(**FAST),
-    lambda: cl.DINO(n_prototypes=64, projection_dims=(64, 32), n_local_crops=0, **FAST),
-], ids=["CLR", "CPLR", "SimSiam", "DINO"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: cl.CLR(**FAST),
+        lambda: cl.CPLR(**FAST),
+        lambda: cl.SimSiam(**FAST),
+        lambda: cl.DINO(n_prototypes=64, projection_dims=(64, 32), n_local_crops=0, **FAST),
+    ],
+    ids=["CLR", "CPLR", "SimSiam", "DINO"],
+)
 def test_every_pretrainer_records_the_monitor_columns(make):
     model = make().fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
     frame = history_frame(model)
@@ -152,8 +162,13 @@ class _RecordEmbeddings(Callback):
 def test_early_stopping_stops_and_keeps_the_best_epochs_weights():
     record = _RecordEmbeddings()
     # tol=1: no later epoch can beat the first by more, so the 2nd miss stops after epoch 3.
-    model = cl.CLR(**{**FAST, "max_epochs": 8}, early_stopping=True, n_iter_no_change=2, tol=1.0,
-                   callbacks=[record]).fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
+    model = cl.CLR(
+        **{**FAST, "max_epochs": 8},
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1.0,
+        callbacks=[record],
+    ).fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
     assert len(model.history_) == 3
     assert model.best_epoch_ == 1
     np.testing.assert_array_equal(model.transform(X_VAL), record.embeddings[1])
@@ -161,8 +176,9 @@ def test_early_stopping_stops_and_keeps_the_best_epochs_weights():
 
 
 def test_without_a_plateau_early_stopping_keeps_the_best_evaluated_epoch():
-    model = cl.CLR(**{**FAST, "max_epochs": 3}, early_stopping=True, n_iter_no_change=5,
-                   monitor_samples=0).fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
+    model = cl.CLR(
+        **{**FAST, "max_epochs": 3}, early_stopping=True, n_iter_no_change=5, monitor_samples=0
+    ).fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
     scores = model.history_[:, "valid_knn"]
     assert len(model.history_) == 3
     assert model.best_validation_score_ == max(scores)
@@ -179,14 +195,21 @@ class _InterruptAfter(Callback):
 
 
 def test_a_resumed_fit_stops_early_where_an_uninterrupted_one_does(tmp_path):
-    params = dict(**{**FAST, "max_epochs": 8}, early_stopping=True, n_iter_no_change=2, tol=1.0,
-                  checkpoint_dir=tmp_path)
+    params = dict(
+        **{**FAST, "max_epochs": 8},
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1.0,
+        checkpoint_dir=tmp_path,
+    )
     with pytest.raises(KeyboardInterrupt):
         cl.CLR(**params, callbacks=[("stop", _InterruptAfter(2))]).fit(
-            X_TRAIN, eval_set=(X_VAL, Y_VAL))
+            X_TRAIN, eval_set=(X_VAL, Y_VAL)
+        )
     resumed = cl.CLR(**params).fit(X_TRAIN, eval_set=(X_VAL, Y_VAL))
     uninterrupted = cl.CLR(**{**params, "checkpoint_dir": None}).fit(
-        X_TRAIN, eval_set=(X_VAL, Y_VAL))
+        X_TRAIN, eval_set=(X_VAL, Y_VAL)
+    )
     assert len(resumed.history_) == len(uninterrupted.history_) == 3
     assert resumed.best_epoch_ == uninterrupted.best_epoch_ == 1
     np.testing.assert_array_equal(resumed.transform(X_VAL), uninterrupted.transform(X_VAL))
@@ -196,14 +219,17 @@ def test_a_resumed_fit_stops_early_where_an_uninterrupted_one_does(tmp_path):
 
 
 # ------------------------------------------------------------ bad input
-@pytest.mark.parametrize("eval_set, message", [
-    (X_VAL, "eval_set must be a pair"),
-    ((X_VAL[:, :4], Y_VAL), "X_val must be shaped like X"),
-    ((X_VAL, Y_VAL[:50]), "100 images but 50 labels"),
-    ((X_VAL, Y_VAL + 0.5), "class labels .* got continuous"),
-    ((X_VAL[:5], Y_VAL[:5]), "at least 10 labelled images"),
-    ((X_VAL, np.zeros(100)), "at least 10 labelled images of at least 2 classes"),
-])
+@pytest.mark.parametrize(
+    "eval_set, message",
+    [
+        (X_VAL, "eval_set must be a pair"),
+        ((X_VAL[:, :4], Y_VAL), "X_val must be shaped like X"),
+        ((X_VAL, Y_VAL[:50]), "100 images but 50 labels"),
+        ((X_VAL, Y_VAL + 0.5), "class labels .* got continuous"),
+        ((X_VAL[:5], Y_VAL[:5]), "at least 10 labelled images"),
+        ((X_VAL, np.zeros(100)), "at least 10 labelled images of at least 2 classes"),
+    ],
+)
 def test_a_bad_eval_set_raises_an_error_naming_it(eval_set, message):
     with pytest.raises(ValueError, match=message):
         cl.CLR(**FAST).fit(X_TRAIN, eval_set=eval_set)
@@ -214,9 +240,16 @@ def test_early_stopping_needs_an_eval_set():
         cl.CLR(**FAST, early_stopping=True).fit(X_TRAIN)
 
 
-@pytest.mark.parametrize("params", [{"monitor_samples": -1}, {"eval_every": 0},
-                                    {"n_iter_no_change": 0}, {"tol": -1.0},
-                                    {"early_stopping": "yes"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"monitor_samples": -1},
+        {"eval_every": 0},
+        {"n_iter_no_change": 0},
+        {"tol": -1.0},
+        {"early_stopping": "yes"},
+    ],
+)
 def test_bad_monitor_parameters_are_refused(params):
     name = next(iter(params))
     with pytest.raises(cl._validation.InvalidParameterError, match=name):
@@ -235,8 +268,11 @@ def test_history_frame_and_plot_history():
     assert frame["train_loss"].tolist() == model.history_[:, "train_loss"]
     fig = cl.plotting.plot_history(model)
     assert [ax.get_title() for ax in fig.axes] == [
-        "training loss", "k-NN score on eval_set", "effective rank (RankMe)",
-        "alignment and uniformity"]
+        "training loss",
+        "k-NN score on eval_set",
+        "effective rank (RankMe)",
+        "alignment and uniformity",
+    ]
     assert fig.axes[2].lines[0].get_ydata().tolist() == frame["rankme"].tolist()
     plt.close(fig)
     with pytest.raises(ValueError, match="axes must hold 4 Axes"):

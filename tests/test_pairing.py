@@ -19,8 +19,9 @@ SIZES = {"shape": 3, "scale": 6, "orientation": 8, "position": 5}
 
 def grid_table(rows=None):
     """A factor table over the full grid of SIZES (or some of its rows), values not indices."""
-    table = pd.DataFrame(list(itertools.product(*(range(n) for n in SIZES.values()))),
-                         columns=list(SIZES))
+    table = pd.DataFrame(
+        list(itertools.product(*(range(n) for n in SIZES.values()))), columns=list(SIZES)
+    )
     table["shape"] = pd.Categorical(np.array(["square", "ellipse", "heart"])[table["shape"]])
     table["scale"] = 0.5 + 0.1 * table["scale"]
     table["orientation"] = table["orientation"] * 2 * np.pi / SIZES["orientation"]
@@ -83,17 +84,24 @@ def test_duplicate_latents_are_not_each_others_neighbours():
     assert set(pairs.sample([2] * 300, np.linspace(0, 1, 300, endpoint=False))) == {0, 1, 3}
 
 
-@pytest.mark.parametrize("pairing, latents, message", [
-    (LatentNeighbors(), None, "needs the latent factors"),
-    (LatentNeighbors(), pd.DataFrame({"a": range(10)}), "latents has 10 rows but X has 64"),
-    (LatentNeighbors(step={"size": 1}), pd.DataFrame({"a": range(64)}), "'size'.*not a column"),
-    (LatentNeighbors(step=-1), pd.DataFrame({"a": range(64)}), "'step' parameter"),
-    (LatentNeighbors(step={"a": 0}), pd.DataFrame({"a": range(64)}), "at least one factor"),
-    (LatentNeighbors(step=8), pd.DataFrame(np.zeros((64, 6))), "neighbouring grid cells"),
-    (LatentNeighbors(), pd.DataFrame({"a": [1.0] * 63 + [np.nan]}), "missing values"),
-    (LatentNeighbors(periodic="a"), pd.DataFrame({"a": range(64)}), "must be a list of factor names. Got .a."),
-    (LatentNeighbors(), np.zeros(64), "must be 2-D"),
-])
+@pytest.mark.parametrize(
+    "pairing, latents, message",
+    [
+        (LatentNeighbors(), None, "needs the latent factors"),
+        (LatentNeighbors(), pd.DataFrame({"a": range(10)}), "latents has 10 rows but X has 64"),
+        (LatentNeighbors(step={"size": 1}), pd.DataFrame({"a": range(64)}), "'size'.*not a column"),
+        (LatentNeighbors(step=-1), pd.DataFrame({"a": range(64)}), "'step' parameter"),
+        (LatentNeighbors(step={"a": 0}), pd.DataFrame({"a": range(64)}), "at least one factor"),
+        (LatentNeighbors(step=8), pd.DataFrame(np.zeros((64, 6))), "neighbouring grid cells"),
+        (LatentNeighbors(), pd.DataFrame({"a": [1.0] * 63 + [np.nan]}), "missing values"),
+        (
+            LatentNeighbors(periodic="a"),
+            pd.DataFrame({"a": range(64)}),
+            "must be a list of factor names. Got .a.",
+        ),
+        (LatentNeighbors(), np.zeros(64), "must be 2-D"),
+    ],
+)
 def test_bad_pairing_input_is_explained(pairing, latents, message):
     X = np.random.default_rng(0).random((64, 8, 8), dtype=np.float32)
     with pytest.raises(ValueError, match=message):
@@ -123,8 +131,13 @@ def labelled_grid():
 
 def test_pretrainer_trains_on_latent_neighbours(labelled_grid):
     X, table = labelled_grid
-    clr = RecordingCLR(pairing=LatentNeighbors(step=STEPS, periodic=["orientation"]),
-                       normalize=None, max_epochs=2, batch_size=64, random_state=0)
+    clr = RecordingCLR(
+        pairing=LatentNeighbors(step=STEPS, periodic=["orientation"]),
+        normalize=None,
+        max_epochs=2,
+        batch_size=64,
+        random_state=0,
+    )
     clr.seen_ = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a few of 240 grid points lack neighbours
@@ -153,9 +166,11 @@ def test_augment_pairing_passes_no_partner(labelled_grid):
 def test_images_without_neighbours_are_reported(labelled_grid):
     X, table = labelled_grid
     with pytest.warns(UserWarning, match=r"\d+ of 240 images have no latent neighbour"):
-        cl.CLR(pairing=LatentNeighbors(step={**dict.fromkeys(SIZES, 0), "scale": 1}),
-               max_epochs=0,
-               batch_size=64).fit(X, latents=table)
+        cl.CLR(
+            pairing=LatentNeighbors(step={**dict.fromkeys(SIZES, 0), "scale": 1}),
+            max_epochs=0,
+            batch_size=64,
+        ).fit(X, latents=table)
 
 
 @pytest.mark.parametrize("method", [cl.CLR, cl.CPLR, cl.SimSiam])
@@ -173,9 +188,15 @@ def test_latent_pairing_fit_repeats_and_differs_from_augment_pairs(method, label
 
 def test_dino_takes_latent_pairs(labelled_grid):
     X, table = labelled_grid
-    dino = cl.DINO(pairing=LatentNeighbors(step={"shape": 0, "scale": 2, "position": 2}),
-                   n_prototypes=32, projection_dims=(32, 16), n_local_crops=2, max_epochs=1,
-                   batch_size=64, random_state=0)
+    dino = cl.DINO(
+        pairing=LatentNeighbors(step={"shape": 0, "scale": 2, "position": 2}),
+        n_prototypes=32,
+        projection_dims=(32, 16),
+        n_local_crops=2,
+        max_epochs=1,
+        batch_size=64,
+        random_state=0,
+    )
     assert np.isfinite(dino.fit(X / 240, latents=table).history_[-1, "train_loss"])
 
 
@@ -197,11 +218,20 @@ def test_grid_search_splits_latents_with_the_images(labelled_grid):
     X = X / 240 + np.random.default_rng(0).random(X.shape, dtype=np.float32)
     y = table["shape"].cat.codes.to_numpy()
     search = GridSearchCV(
-        cl.CLR(pairing=LatentNeighbors(step={"shape": 0, "scale": 2, "position": 2}),
-               max_epochs=1, batch_size=32, random_state=0),
-        {"pairing__step": [{"shape": 0, "scale": 2, "position": 2},
-                           {"shape": 0, "scale": 3, "position": 3}]},
-        scoring=cl.evaluation.make_few_label_scorer(label_fraction=0.5), cv=2,
+        cl.CLR(
+            pairing=LatentNeighbors(step={"shape": 0, "scale": 2, "position": 2}),
+            max_epochs=1,
+            batch_size=32,
+            random_state=0,
+        ),
+        {
+            "pairing__step": [
+                {"shape": 0, "scale": 2, "position": 2},
+                {"shape": 0, "scale": 3, "position": 3},
+            ]
+        },
+        scoring=cl.evaluation.make_few_label_scorer(label_fraction=0.5),
+        cv=2,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -26,8 +26,11 @@ def close_figures():
 def data():
     rng = np.random.default_rng(0)
     images = rng.random((N, H, W))
-    embeddings = {"CPLR": rng.normal(size=(N, 4)), "CLR": rng.normal(size=(N, 4)),
-                  "PCA": rng.normal(size=(N, 3))}
+    embeddings = {
+        "CPLR": rng.normal(size=(N, 4)),
+        "CLR": rng.normal(size=(N, 4)),
+        "PCA": rng.normal(size=(N, 3)),
+    }
     return images, embeddings
 
 
@@ -99,10 +102,10 @@ def test_dict_gives_one_labelled_block_per_method(data):
 def test_channels_rgb_and_log_scale(data):
     images, embeddings = data
     emb = embeddings["CLR"]
-    stack = np.stack([images, 2 * images], axis=1)                # (n, 2, H, W)
+    stack = np.stack([images, 2 * images], axis=1)  # (n, 2, H, W)
     fig = plot_neighbors(stack, emb, [1], k=2)
     np.testing.assert_array_equal(shown(fig.axes[0]), images[1])  # first channel
-    rgb = np.stack([images, images ** 2, 1 - images], axis=1)      # (n, 3, H, W)
+    rgb = np.stack([images, images**2, 1 - images], axis=1)  # (n, 3, H, W)
     fig = plot_neighbors(rgb, emb, [1], k=2)
     assert shown(fig.axes[0]).shape == (H, W, 3)
     assert 0 <= shown(fig.axes[0]).min() and shown(fig.axes[0]).max() <= 1
@@ -115,10 +118,11 @@ def test_labels_are_annotated_with_names_and_overlap(data):
     Y = np.zeros((N, 3), dtype=int)
     Y[:, 0] = 1
     Y[::2, 1] = 1
-    fig = plot_neighbors(images, embeddings["PCA"], [0], k=3, labels=Y,
-                         label_names=["spherical", "dimer", "streak"])
+    fig = plot_neighbors(
+        images, embeddings["PCA"], [0], k=3, labels=Y, label_names=["spherical", "dimer", "streak"]
+    )
     texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
-    assert texts[0] == ["spherical\ndimer"]                        # the query: both labels
+    assert texts[0] == ["spherical\ndimer"]  # the query: both labels
     for ax_texts, index in zip(texts[1:], fig.neighbors_["embedding"][0]):
         expected = "1.00" if index % 2 == 0 else "0.50"
         assert ax_texts[1] == f"overlap {expected}"
@@ -127,7 +131,7 @@ def test_labels_are_annotated_with_names_and_overlap(data):
 def test_draws_into_given_axes_and_reads_only_shown_images(data):
     images, embeddings = data
 
-    class LazyStack:                                               # like an HDF5 dataset
+    class LazyStack:  # like an HDF5 dataset
         shape = images.shape
         read = []
 
@@ -147,20 +151,23 @@ def test_draws_into_given_axes_and_reads_only_shown_images(data):
         plot_neighbors(images, embeddings["CPLR"], [4, 8], k=3, axes=axes)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"queries": [N]}, ValueError, "queries"),
-    ({"queries": [-1]}, ValueError, "queries"),
-    ({"queries": [0.5]}, ValueError, "queries"),
-    ({"k": N}, ValueError, "k must be"),
-    ({"k": 2.0}, TypeError, "k must be"),
-    ({"metric": "nope"}, ValueError, "metric"),
-    ({"embeddings": np.zeros((N - 1, 3))}, ValueError, "rows"),
-    ({"embeddings": {}}, ValueError, "empty"),
-    ({"X": np.zeros((N, 4))}, ValueError, "H, W"),
-    ({"titles": ["a", "b"]}, ValueError, "titles"),
-    ({"labels": np.zeros(N - 1)}, ValueError, "labels"),
-    ({"label_names": ["a"]}, ValueError, "label_names"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"queries": [N]}, ValueError, "queries"),
+        ({"queries": [-1]}, ValueError, "queries"),
+        ({"queries": [0.5]}, ValueError, "queries"),
+        ({"k": N}, ValueError, "k must be"),
+        ({"k": 2.0}, TypeError, "k must be"),
+        ({"metric": "nope"}, ValueError, "metric"),
+        ({"embeddings": np.zeros((N - 1, 3))}, ValueError, "rows"),
+        ({"embeddings": {}}, ValueError, "empty"),
+        ({"X": np.zeros((N, 4))}, ValueError, "H, W"),
+        ({"titles": ["a", "b"]}, ValueError, "titles"),
+        ({"labels": np.zeros(N - 1)}, ValueError, "labels"),
+        ({"label_names": ["a"]}, ValueError, "label_names"),
+    ],
+)
 def test_bad_arguments_raise(data, kwargs, error, match):
     images, embeddings = data
     args = {"X": images, "embeddings": embeddings["CPLR"], "queries": [0], "k": 2, **kwargs}

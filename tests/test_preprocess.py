@@ -17,7 +17,7 @@ def reference(image, target_dim):
     rad_circ = int(0.30 * center)
     rows, cols = np.mgrid[:img_dim, :img_dim]
     # cv2.circle(blacks, (center, center), rad_circ, 0, -1): the pixels within rad_circ
-    circle_img = np.where((rows - center) ** 2 + (cols - center) ** 2 <= rad_circ ** 2, 0, blacks)
+    circle_img = np.where((rows - center) ** 2 + (cols - center) ** 2 <= rad_circ**2, 0, blacks)
     blur_circle_img = ndimage.gaussian_filter(circle_img, sigma=1.5)
     pol_crop_size = np.round(np.cos(np.pi / 4) * 0.99 * img_dim)
     lr_cut = np.ceil((img_dim - pol_crop_size) / 2).astype(int)
@@ -32,8 +32,8 @@ def reference(image, target_dim):
         j_rho = j / (r - 1)
         rp_x = j_rho * np.cos(i_phi)
         rp_y = j_rho * np.sin(i_phi)
-        y_i = .5 * (r - 1) * (1 - rp_y)
-        x_j = .5 * (r - 1) * (1 + rp_x)
+        y_i = 0.5 * (r - 1) * (1 - rp_y)
+        x_j = 0.5 * (r - 1) * (1 + rp_x)
         return img[np.rint(y_i).astype(int), np.rint(x_j).astype(int)]
 
     def norm_img(data):
@@ -42,10 +42,13 @@ def reference(image, target_dim):
 
     image = np.expand_dims(blur_circle_img * np.squeeze(image.astype(np.float32)), -1)
     ci = np.expand_dims(polar_to_cartesian(image.squeeze()), -1)[
-        ci_y_cut:-ci_y_cut, x_dims[0]:-x_dims[-1]]
+        ci_y_cut:-ci_y_cut, x_dims[0] : -x_dims[-1]
+    ]
     image = image[lr_cut:-lr_cut, lr_cut:-lr_cut]
-    return (norm_img(resize(image, (target_dim, target_dim)))[..., 0],
-            norm_img(resize(ci, (target_dim, target_dim)))[..., 0])
+    return (
+        norm_img(resize(image, (target_dim, target_dim)))[..., 0],
+        norm_img(resize(ci, (target_dim, target_dim)))[..., 0],
+    )
 
 
 @pytest.mark.parametrize("size,output_size", [(103, 32), (64, 24), (64, 50)])  # 50: upsampling
@@ -93,25 +96,42 @@ def test_lazy_input_in_chunks_equals_the_array(tmp_path):
     shots = load_cxi(tmp_path / "shots.cxi")
     with h5py.File(tmp_path / "shots.cxi", "r") as f:
         for source in (f["stack"], shots):
-            for got, want in zip(preprocess_diffraction(source, output_size=16, batch_size=2),
-                                 expected):
+            for got, want in zip(
+                preprocess_diffraction(source, output_size=16, batch_size=2), expected
+            ):
                 np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("images,kwargs,error,message", [
-    (np.zeros((2, 16, 20)), {}, ValueError,
-     r"square 2-D images of shape \(n, H, H\).*\(2, 16, 20\)"),
-    (np.zeros((16, 16)), {}, ValueError, r"shape \(n, H, H\).*got shape \(16, 16\)"),
-    (np.zeros((2, 1, 16, 16)), {}, ValueError, r"got shape \(2, 1, 16, 16\)"),
-    (np.zeros((2, 4, 4)), {}, ValueError, r"H >= 8"),
-    (np.zeros((2, 16, 16), complex), {}, TypeError, r"real numbers; got dtype complex128"),
-    (np.zeros((2, 16, 16)), {"output_size": 0}, ValueError, r"output_size must be >= 1"),
-    (np.zeros((2, 16, 16)), {"output_size": 8.0}, TypeError, r"output_size must be an int"),
-    (np.zeros((2, 16, 16)), {"batch_size": 0}, ValueError, r"batch_size must be >= 1"),
-    (np.zeros((2, 16, 16)), {"hole_fraction": 1.5}, ValueError,
-     r"hole_fraction must be in \[0, 1\)"),
-    (np.zeros((2, 16, 16)), {"hole_sigma": -1}, ValueError, r"hole_sigma must be in \[0, inf\)"),
-])
+@pytest.mark.parametrize(
+    "images,kwargs,error,message",
+    [
+        (
+            np.zeros((2, 16, 20)),
+            {},
+            ValueError,
+            r"square 2-D images of shape \(n, H, H\).*\(2, 16, 20\)",
+        ),
+        (np.zeros((16, 16)), {}, ValueError, r"shape \(n, H, H\).*got shape \(16, 16\)"),
+        (np.zeros((2, 1, 16, 16)), {}, ValueError, r"got shape \(2, 1, 16, 16\)"),
+        (np.zeros((2, 4, 4)), {}, ValueError, r"H >= 8"),
+        (np.zeros((2, 16, 16), complex), {}, TypeError, r"real numbers; got dtype complex128"),
+        (np.zeros((2, 16, 16)), {"output_size": 0}, ValueError, r"output_size must be >= 1"),
+        (np.zeros((2, 16, 16)), {"output_size": 8.0}, TypeError, r"output_size must be an int"),
+        (np.zeros((2, 16, 16)), {"batch_size": 0}, ValueError, r"batch_size must be >= 1"),
+        (
+            np.zeros((2, 16, 16)),
+            {"hole_fraction": 1.5},
+            ValueError,
+            r"hole_fraction must be in \[0, 1\)",
+        ),
+        (
+            np.zeros((2, 16, 16)),
+            {"hole_sigma": -1},
+            ValueError,
+            r"hole_sigma must be in \[0, inf\)",
+        ),
+    ],
+)
 def test_bad_input_raises(images, kwargs, error, message):
     with pytest.raises(error, match=message):
         preprocess_diffraction(images, **kwargs)

@@ -7,8 +7,13 @@ import pytest
 import torch
 from scipy import ndimage
 
-from contrastlearn.projection import (REFERENCE_PROJECTION_SETTINGS, PolarProjection,
-                                      central_mask, to_cartesian, to_polar)
+from contrastlearn.projection import (
+    REFERENCE_PROJECTION_SETTINGS,
+    PolarProjection,
+    central_mask,
+    to_cartesian,
+    to_polar,
+)
 
 
 def ring(size=65, radius=20.0, centre=None, width=1.0):
@@ -43,7 +48,7 @@ def test_rotation_becomes_a_shift_along_angles():
 
 def test_round_trip_reproduces_a_smooth_image_away_from_the_centre():
     rows, cols = np.mgrid[:64, :64] - 31.5
-    smooth = np.exp(-(rows ** 2 + cols ** 2) / 300) * (1 + 0.3 * np.cos(cols / 6))
+    smooth = np.exp(-(rows**2 + cols**2) / 300) * (1 + 0.3 * np.cos(cols / 6))
     back = to_cartesian(to_polar(smooth, n_radii=64, n_angles=256), (64, 64))
     radius = np.hypot(rows, cols)
     inside = (radius > 3) & (radius < 28)
@@ -84,13 +89,16 @@ def test_module_keeps_the_image_size():
     assert PolarProjection()(torch.rand(2, 1, 24, 24)).shape == (2, 1, 24, 24)
 
 
-@pytest.mark.parametrize("call,fragment", [
-    (lambda: to_polar(np.ones(5)), "shape"),
-    (lambda: to_polar(np.ones((8, 8)), center=[1, 2, 3]), "center"),
-    (lambda: to_polar(np.ones((8, 8)), max_radius=-1), "max_radius"),
-    (lambda: to_polar(np.ones((8, 8)), log_radial=True, min_radius=0), "min_radius"),
-    (lambda: to_polar(np.array([["a"]])), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda: to_polar(np.ones(5)), "shape"),
+        (lambda: to_polar(np.ones((8, 8)), center=[1, 2, 3]), "center"),
+        (lambda: to_polar(np.ones((8, 8)), max_radius=-1), "max_radius"),
+        (lambda: to_polar(np.ones((8, 8)), log_radial=True, min_radius=0), "min_radius"),
+        (lambda: to_polar(np.array([["a"]])), "real numbers"),
+    ],
+)
 def test_bad_input(call, fragment):
     with pytest.raises((ValueError, TypeError), match=fragment):
         call()
@@ -114,8 +122,9 @@ def test_a_radial_range_puts_a_ring_on_the_predicted_row():
     assert polar[0].max() < 1e-10  # radius 10 is far from the ring
 
 
-@pytest.mark.parametrize("angle_range,column", [((0.5, 2.5), 10), ((2.5, 0.5), 30),
-                                                ((-1.0, 1.5), 32)])
+@pytest.mark.parametrize(
+    "angle_range,column", [((0.5, 2.5), 10), ((2.5, 0.5), 30), ((-1.0, 1.5), 32)]
+)
 def test_an_azimuth_range_puts_a_spoke_on_the_predicted_column(angle_range, column):
     # 41 angles from start to stop, both included: the spoke at 1.0 rad is at
     # column 40 * (1.0 - start) / (stop - start)
@@ -135,15 +144,18 @@ def test_nearest_returns_only_input_values_and_bilinear_mixes_them():
     assert not np.isin(bilinear, image).all()
 
 
-@pytest.mark.parametrize("shape,radius,sigma,center", [
-    ((31, 40), 7.5, 1.5, (14, 19.5)),
-    ((64, 64), 10, 1.5, None),
-    ((5, 6), 1.2, 2.0, None),  # the blur reaches past the edges: reflected as in scipy
-    ((9, 7), 2, 0.0, (8, 0)),
-])
+@pytest.mark.parametrize(
+    "shape,radius,sigma,center",
+    [
+        ((31, 40), 7.5, 1.5, (14, 19.5)),
+        ((64, 64), 10, 1.5, None),
+        ((5, 6), 1.2, 2.0, None),  # the blur reaches past the edges: reflected as in scipy
+        ((9, 7), 2, 0.0, (8, 0)),
+    ],
+)
 def test_central_mask_is_scipys_blurred_disk(shape, radius, sigma, center):
     centre = np.subtract(shape, 1) / 2 if center is None else center
-    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
     disk = np.where(np.hypot(rows - centre[0], cols - centre[1]) <= radius, 0.0, 1.0)
     mask = central_mask(shape, radius, sigma=sigma, center=center)
     assert mask.dtype == np.float32 and mask.shape == shape
@@ -162,31 +174,36 @@ def test_central_mask_on_torch_follows_the_centre_tensor():
     masks = central_mask((30, 30), 4, center=centres)
     assert isinstance(masks, torch.Tensor) and masks.dtype == torch.float64
     assert masks.shape == (2, 30, 30)
-    np.testing.assert_allclose(masks[1].numpy(), central_mask((30, 30), 4, center=(20, 5)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        masks[1].numpy(), central_mask((30, 30), 4, center=(20, 5)), atol=1e-6
+    )
 
 
 def test_the_mask_is_applied_before_resampling_around_each_images_centre():
     centres = np.array([[20.0, 30.0], [40.0, 25.0]])
     images = np.random.default_rng(1).random((2, 64, 64))
-    masked = to_polar(images, center=centres, n_radii=20, max_radius=19, mask_radius=6,
-                      mask_sigma=1.0)
+    masked = to_polar(
+        images, center=centres, n_radii=20, max_radius=19, mask_radius=6, mask_sigma=1.0
+    )
     for image, centre, polar in zip(images, centres, masked):
-        expected = to_polar(image * central_mask((64, 64), 6, sigma=1.0, center=centre),
-                            center=centre, n_radii=20, max_radius=19)
+        expected = to_polar(
+            image * central_mask((64, 64), 6, sigma=1.0, center=centre),
+            center=centre,
+            n_radii=20,
+            max_radius=19,
+        )
         np.testing.assert_allclose(polar, expected, atol=1e-6)
     assert np.abs(masked[:, :3]).max() < 1e-3 and masked[:, 10:].min() > 0  # rows = radii
 
 
-@pytest.mark.parametrize("angle_range,interpolation", [((0.5, 4.0), "bilinear"),
-                                                       ((4.0, 0.5), "nearest")])
-def test_to_cartesian_inverts_a_ranged_polar_image_and_is_zero_outside(angle_range,
-                                                                       interpolation):
+@pytest.mark.parametrize(
+    "angle_range,interpolation", [((0.5, 4.0), "bilinear"), ((4.0, 0.5), "nearest")]
+)
+def test_to_cartesian_inverts_a_ranged_polar_image_and_is_zero_outside(angle_range, interpolation):
     radius, theta = grid(65)
     rows, cols = np.mgrid[:65, :65] - 32
-    smooth = np.exp(-radius ** 2 / 300) * (1 + 0.3 * np.cos(cols / 6))
-    ranges = dict(min_radius=8, max_radius=28, angle_range=angle_range,
-                  interpolation=interpolation)
+    smooth = np.exp(-(radius**2) / 300) * (1 + 0.3 * np.cos(cols / 6))
+    ranges = dict(min_radius=8, max_radius=28, angle_range=angle_range, interpolation=interpolation)
     polar = to_polar(smooth, n_radii=64, n_angles=256, **ranges)
     back = to_cartesian(polar, (65, 65), **ranges)
     inside = (radius > 9) & (radius < 27) & (theta > 0.55) & (theta < 3.95)
@@ -210,8 +227,10 @@ def test_polar_projection_fractions_scale_with_the_image():
 def test_polar_projection_repr_copy_and_pickle():
     assert repr(PolarProjection()) == "PolarProjection()"
     module = PolarProjection(angle_range=(0, math.pi), interpolation="nearest", mask_radius=0.3)
-    assert repr(module) == ("PolarProjection(angle_range=(0.0, 3.141592653589793), "
-                            "interpolation='nearest', mask_radius=0.3)")
+    assert repr(module) == (
+        "PolarProjection(angle_range=(0.0, 3.141592653589793), "
+        "interpolation='nearest', mask_radius=0.3)"
+    )
     x = torch.rand(2, 1, 20, 20)
     for clone in (copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
         assert repr(clone) == repr(module) and torch.equal(clone(x), module(x))
@@ -235,11 +254,14 @@ def test_reference_settings_follow_the_reference_grid():
     assert 0.2 < ones[0].mean() < 0.8 and ones[25:].min() > 1 - 1e-6  # row 25: 28 px
 
 
-@pytest.mark.parametrize("options", [
-    dict(min_radius=4, max_radius=14, angle_range=(1.0, 3.0)),
-    dict(interpolation="nearest", mask_radius=3),
-    dict(log_radial=True, min_radius=2, max_radius=15, mask_radius=2.5, mask_sigma=0.5),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(min_radius=4, max_radius=14, angle_range=(1.0, 3.0)),
+        dict(interpolation="nearest", mask_radius=3),
+        dict(log_radial=True, min_radius=2, max_radius=15, mask_radius=2.5, mask_sigma=0.5),
+    ],
+)
 def test_torch_and_numpy_agree_and_gradients_flow(options):
     images = np.random.default_rng(2).random((3, 2, 32, 32))
     expected = to_polar(images, **options)
@@ -249,37 +271,67 @@ def test_torch_and_numpy_agree_and_gradients_flow(options):
     polar.sum().backward()
     assert x.grad.abs().sum() > 0
     cartesian = {k: v for k, v in options.items() if not k.startswith("mask")}
-    np.testing.assert_allclose(to_cartesian(torch.from_numpy(expected), **cartesian).numpy(),
-                               to_cartesian(expected, **cartesian), atol=1e-12)
+    np.testing.assert_allclose(
+        to_cartesian(torch.from_numpy(expected), **cartesian).numpy(),
+        to_cartesian(expected, **cartesian),
+        atol=1e-12,
+    )
 
 
-@pytest.mark.parametrize("call,error,fragment", [
-    (lambda: to_polar(np.ones((8, 8)), min_radius=5, max_radius=4), ValueError,
-     r"min_radius must be in \[0, max_radius=4.0\)"),
-    (lambda: to_polar(np.ones((8, 8)), min_radius="1"), TypeError, "min_radius must be a real"),
-    (lambda: to_polar(np.ones((8, 8)), angle_range=(1, 1)), ValueError, r"0 < \|stop - start\|"),
-    (lambda: to_polar(np.ones((8, 8)), angle_range=(0, 7)), ValueError, "angle_range"),
-    (lambda: to_polar(np.ones((8, 8)), angle_range=1.0), TypeError, "angle_range must be a pair"),
-    (lambda: to_polar(np.ones((8, 8)), angle_range=(0, np.nan)), ValueError,
-     r"angle_range\[1\] must be finite"),
-    (lambda: to_polar(np.ones((8, 8)), interpolation="bicubic"), ValueError,
-     "interpolation must be 'bilinear' or 'nearest'; got 'bicubic'"),
-    (lambda: to_polar(np.ones((8, 8)), mask_radius=-1), ValueError, "mask_radius must be >= 0"),
-    (lambda: to_polar(np.ones((8, 8)), mask_radius=2, mask_sigma=None), TypeError, "mask_sigma"),
-    (lambda: to_polar(np.ones((2, 8, 8)), center=np.zeros((3, 2)), mask_radius=2), ValueError,
-     r"shape \(2, 2\); got shape \(3, 2\)"),
-    (lambda: to_cartesian(np.ones((8, 8)), interpolation="cubic"), ValueError, "interpolation"),
-    (lambda: central_mask((8,), 2), TypeError, r"shape must be a pair of ints \(H, W\)"),
-    (lambda: central_mask((8, 8), -2), ValueError, "radius must be >= 0"),
-    (lambda: central_mask((8, 8), 2, center=[1, 2, 3]), ValueError, "center"),
-    (lambda: PolarProjection(radial_range=(0.8, 0.2)), ValueError, "radial_range must be"),
-    (lambda: PolarProjection(log_radial=True, radial_range=(0, 1)), ValueError, "0 < low"),
-    (lambda: PolarProjection(radial_range=0.5), TypeError, "radial_range must be a pair"),
-    (lambda: PolarProjection("yes"), TypeError, "log_radial must be True or False"),
-    (lambda: PolarProjection(interpolation="area"), ValueError, "interpolation"),
-    (lambda: PolarProjection(mask_radius=-0.1), ValueError, "mask_radius must be >= 0"),
-    (lambda: PolarProjection(angle_range=(0, 10)), ValueError, "angle_range"),
-])
+@pytest.mark.parametrize(
+    "call,error,fragment",
+    [
+        (
+            lambda: to_polar(np.ones((8, 8)), min_radius=5, max_radius=4),
+            ValueError,
+            r"min_radius must be in \[0, max_radius=4.0\)",
+        ),
+        (lambda: to_polar(np.ones((8, 8)), min_radius="1"), TypeError, "min_radius must be a real"),
+        (
+            lambda: to_polar(np.ones((8, 8)), angle_range=(1, 1)),
+            ValueError,
+            r"0 < \|stop - start\|",
+        ),
+        (lambda: to_polar(np.ones((8, 8)), angle_range=(0, 7)), ValueError, "angle_range"),
+        (
+            lambda: to_polar(np.ones((8, 8)), angle_range=1.0),
+            TypeError,
+            "angle_range must be a pair",
+        ),
+        (
+            lambda: to_polar(np.ones((8, 8)), angle_range=(0, np.nan)),
+            ValueError,
+            r"angle_range\[1\] must be finite",
+        ),
+        (
+            lambda: to_polar(np.ones((8, 8)), interpolation="bicubic"),
+            ValueError,
+            "interpolation must be 'bilinear' or 'nearest'; got 'bicubic'",
+        ),
+        (lambda: to_polar(np.ones((8, 8)), mask_radius=-1), ValueError, "mask_radius must be >= 0"),
+        (
+            lambda: to_polar(np.ones((8, 8)), mask_radius=2, mask_sigma=None),
+            TypeError,
+            "mask_sigma",
+        ),
+        (
+            lambda: to_polar(np.ones((2, 8, 8)), center=np.zeros((3, 2)), mask_radius=2),
+            ValueError,
+            r"shape \(2, 2\); got shape \(3, 2\)",
+        ),
+        (lambda: to_cartesian(np.ones((8, 8)), interpolation="cubic"), ValueError, "interpolation"),
+        (lambda: central_mask((8,), 2), TypeError, r"shape must be a pair of ints \(H, W\)"),
+        (lambda: central_mask((8, 8), -2), ValueError, "radius must be >= 0"),
+        (lambda: central_mask((8, 8), 2, center=[1, 2, 3]), ValueError, "center"),
+        (lambda: PolarProjection(radial_range=(0.8, 0.2)), ValueError, "radial_range must be"),
+        (lambda: PolarProjection(log_radial=True, radial_range=(0, 1)), ValueError, "0 < low"),
+        (lambda: PolarProjection(radial_range=0.5), TypeError, "radial_range must be a pair"),
+        (lambda: PolarProjection("yes"), TypeError, "log_radial must be True or False"),
+        (lambda: PolarProjection(interpolation="area"), ValueError, "interpolation"),
+        (lambda: PolarProjection(mask_radius=-0.1), ValueError, "mask_radius must be >= 0"),
+        (lambda: PolarProjection(angle_range=(0, 10)), ValueError, "angle_range"),
+    ],
+)
 def test_bad_arguments_raise_naming_them(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()

@@ -40,22 +40,33 @@ def factor_embedding(latents, noise=0.0, seed=1):
 
     onehot = (latents["shape"].to_numpy()[:, None] == np.array(SHAPES)).astype(float)
     angle = noisy("orientation")
-    return np.column_stack([onehot, noisy("scale"), np.cos(angle), np.sin(angle),
-                            noisy("position_x"), noisy("position_y")])
+    return np.column_stack(
+        [
+            onehot,
+            noisy("scale"),
+            np.cos(angle),
+            np.sin(angle),
+            noisy("position_x"),
+            noisy("position_y"),
+        ]
+    )
 
 
 LATENTS = sprites_latents()
 
 
 def test_perfect_embedding_reads_every_factor_back():
-    scores = latent_readout(factor_embedding(LATENTS), LATENTS, periodic=PERIODIC,
-                            random_state=0)
-    assert list(scores.columns) == ["kind", "n_values", "r2", "accuracy", "grid_accuracy",
-                                    "chance"]
+    scores = latent_readout(factor_embedding(LATENTS), LATENTS, periodic=PERIODIC, random_state=0)
+    assert list(scores.columns) == ["kind", "n_values", "r2", "accuracy", "grid_accuracy", "chance"]
     assert scores.index.name == "factor"
     assert list(scores.index) == ["shape", "scale", "orientation", "position_x", "position_y"]
-    assert scores["kind"].tolist() == ["categorical", "continuous", "periodic", "continuous",
-                                       "continuous"]
+    assert scores["kind"].tolist() == [
+        "categorical",
+        "continuous",
+        "periodic",
+        "continuous",
+        "continuous",
+    ]
     assert scores["n_values"].tolist() == [3, 6, 40, 32, 32]
     regressed = scores.drop(index="shape")
     assert (regressed["r2"] >= 0.99).all() and regressed["accuracy"].isna().all()
@@ -63,8 +74,9 @@ def test_perfect_embedding_reads_every_factor_back():
     assert scores.loc["shape", "accuracy"] == 1.0 == scores.loc["shape", "grid_accuracy"]
     assert np.isnan(scores.loc["shape", "r2"])
     # chance: the most common grid value's share of the 750 test rows, a bit over 1 / n_values
-    assert ((scores["chance"] >= 1 / scores["n_values"])
-            & (scores["chance"] <= 2 / scores["n_values"])).all()
+    assert (
+        (scores["chance"] >= 1 / scores["n_values"]) & (scores["chance"] <= 2 / scores["n_values"])
+    ).all()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -92,9 +104,12 @@ def test_random_embedding_scores_chance(seed):
 
 
 def test_noisy_embedding_scores_between_chance_and_one():
-    readouts = [latent_readout(factor_embedding(LATENTS, noise=noise), LATENTS,
-                               periodic=PERIODIC, random_state=0)
-                for noise in (0.25, 0.5, 1.0)]
+    readouts = [
+        latent_readout(
+            factor_embedding(LATENTS, noise=noise), LATENTS, periodic=PERIODIC, random_state=0
+        )
+        for noise in (0.25, 0.5, 1.0)
+    ]
     factors = ["scale", "orientation", "position_x", "position_y"]
     half_step = readouts[1].loc[factors]
     # noise of half a grid step: |noise| < half a step for 68 % of the samples, a bit
@@ -104,26 +119,54 @@ def test_noisy_embedding_scores_between_chance_and_one():
     assert half_step["grid_accuracy"].between(0.6, 0.85).all()
     accuracy = np.array([readout.loc[factors, "grid_accuracy"] for readout in readouts])
     r2 = np.array([readout.loc[factors, "r2"] for readout in readouts])
-    assert (np.diff(accuracy, axis=0) < 0).all()          # worse with more noise
+    assert (np.diff(accuracy, axis=0) < 0).all()  # worse with more noise
     assert (np.diff(r2, axis=0) < 0).all() and (r2 > 0.5).all()
 
 
 def test_periodic_grid_wraps_around():
     grid = GRIDS["orientation"]
     index = np.array([0, 0, 0, 0, 39, 39, 5])
-    predicted = np.array([TWO_PI - 0.01, 0.01, TWO_PI - 0.5 * STEP["orientation"] + 1e-3,
-                          grid[1] + 1e-3, 0.001, grid[39] + 0.6 * STEP["orientation"], grid[5]])
+    predicted = np.array(
+        [
+            TWO_PI - 0.01,
+            0.01,
+            TWO_PI - 0.5 * STEP["orientation"] + 1e-3,
+            grid[1] + 1e-3,
+            0.001,
+            grid[39] + 0.6 * STEP["orientation"],
+            grid[5],
+        ]
+    )
     assert _grid_hits(predicted, index, grid, TWO_PI).tolist() == [
-        True, True, True, False, False, False, True]
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
     # without the period, 2 pi - 0.01 is far from 0 and the end values have one neighbour,
     # so a prediction beyond the last grid value is nearest to it
     assert _grid_hits(predicted, index, grid).tolist() == [
-        False, True, False, False, False, True, True]
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
 
     # end to end: orientations at 0 read back just below 2 pi count as correct
-    scores, predictions = latent_readout(factor_embedding(LATENTS, noise=0.1), LATENTS,
-                                         factors=["orientation"], periodic=PERIODIC,
-                                         random_state=0, return_predictions=True)
+    scores, predictions = latent_readout(
+        factor_embedding(LATENTS, noise=0.1),
+        LATENTS,
+        factors=["orientation"],
+        periodic=PERIODIC,
+        random_state=0,
+        return_predictions=True,
+    )
     at_zero = predictions.loc[predictions["orientation"] == 0, "orientation_predicted"]
     assert (at_zero > np.pi).any() and (at_zero < np.pi).any()  # wrapped, and not
     assert scores.loc["orientation", "grid_accuracy"] == 1.0
@@ -134,23 +177,37 @@ def test_period_endpoint_is_the_same_grid_value():
     # the dSprites files list orientation as linspace(0, 2 pi, 40): 0 and 2 pi coincide
     latents = pd.DataFrame({"orientation": np.tile(np.linspace(0, TWO_PI, 40), 20)})
     angle = latents["orientation"].to_numpy()
-    scores = latent_readout(np.column_stack([np.cos(angle), np.sin(angle)]), latents,
-                            periodic=PERIODIC, random_state=0)
+    scores = latent_readout(
+        np.column_stack([np.cos(angle), np.sin(angle)]), latents, periodic=PERIODIC, random_state=0
+    )
     assert scores.loc["orientation", "n_values"] == 39
     assert scores.loc["orientation", "grid_accuracy"] == 1.0
 
 
 def test_return_predictions_gives_true_and_predicted_test_rows():
     latents = LATENTS.set_index(pd.RangeIndex(1000, 1000 + len(LATENTS)))
-    scores, predictions = latent_readout(factor_embedding(LATENTS, noise=0.5), latents,
-                                         periodic=PERIODIC, test_size=0.2, random_state=3,
-                                         return_predictions=True)
+    scores, predictions = latent_readout(
+        factor_embedding(LATENTS, noise=0.5),
+        latents,
+        periodic=PERIODIC,
+        test_size=0.2,
+        random_state=3,
+        return_predictions=True,
+    )
     assert list(predictions.columns) == [
-        "shape", "shape_predicted", "scale", "scale_predicted", "orientation",
-        "orientation_predicted", "position_x", "position_x_predicted", "position_y",
-        "position_y_predicted"]
+        "shape",
+        "shape_predicted",
+        "scale",
+        "scale_predicted",
+        "orientation",
+        "orientation_predicted",
+        "position_x",
+        "position_x_predicted",
+        "position_y",
+        "position_y_predicted",
+    ]
     assert len(predictions) == 600 and predictions.index.isin(latents.index).all()
-    for name in scores.index:                         # the true values of those rows
+    for name in scores.index:  # the true values of those rows
         pd.testing.assert_series_equal(predictions[name], latents.loc[predictions.index, name])
     assert isinstance(predictions["shape_predicted"].dtype, pd.CategoricalDtype)
     assert (predictions["shape_predicted"] == predictions["shape"]).all()
@@ -158,18 +215,32 @@ def test_return_predictions_gives_true_and_predicted_test_rows():
     assert ((orientation >= 0) & (orientation < TWO_PI)).all()
     # the scores are those of the returned predictions
     assert scores.loc["scale", "r2"] == pytest.approx(
-        1 - np.sum((predictions["scale_predicted"] - predictions["scale"]) ** 2)
-        / np.sum((predictions["scale"] - predictions["scale"].mean()) ** 2))
-    nearest = GRIDS["position_x"][np.abs(predictions["position_x_predicted"].to_numpy()[:, None]
-                                         - GRIDS["position_x"]).argmin(1)]
+        1
+        - np.sum((predictions["scale_predicted"] - predictions["scale"]) ** 2)
+        / np.sum((predictions["scale"] - predictions["scale"].mean()) ** 2)
+    )
+    nearest = GRIDS["position_x"][
+        np.abs(
+            predictions["position_x_predicted"].to_numpy()[:, None] - GRIDS["position_x"]
+        ).argmin(1)
+    ]
     assert scores.loc["position_x", "grid_accuracy"] == pytest.approx(
-        np.mean(nearest == predictions["position_x"]))
+        np.mean(nearest == predictions["position_x"])
+    )
     assert scores.loc["position_x", "chance"] == pytest.approx(
-        predictions["position_x"].value_counts().max() / 600)
+        predictions["position_x"].value_counts().max() / 600
+    )
     # same split with the same random_state, and the scores alone by default
     pd.testing.assert_frame_equal(
-        latent_readout(factor_embedding(LATENTS, noise=0.5), latents, periodic=PERIODIC,
-                       test_size=0.2, random_state=3), scores)
+        latent_readout(
+            factor_embedding(LATENTS, noise=0.5),
+            latents,
+            periodic=PERIODIC,
+            test_size=0.2,
+            random_state=3,
+        ),
+        scores,
+    )
 
 
 def test_other_latent_formats_and_kinds():
@@ -179,8 +250,9 @@ def test_other_latent_formats_and_kinds():
     value = rng.choice(np.linspace(0, 1, 5), n)
     embedding = np.column_stack([np.eye(3)[index], value])
     # a 2-D array: columns factor0, factor1; a numeric column is categorical only if named
-    scores = latent_readout(embedding, np.column_stack([index, value]),
-                            categorical=["factor0"], random_state=0)
+    scores = latent_readout(
+        embedding, np.column_stack([index, value]), categorical=["factor0"], random_state=0
+    )
     assert scores.index.tolist() == ["factor0", "factor1"]
     assert scores["kind"].tolist() == ["categorical", "continuous"]
     assert scores["grid_accuracy"].tolist() == [1.0, 1.0]
@@ -192,8 +264,9 @@ def test_other_latent_formats_and_kinds():
     assert scores["n_values"].tolist() == [2, 3]
     assert (scores["accuracy"] == 1.0).all()
     # an int test_size is a number of test rows
-    _, predictions = latent_readout(embedding, latents, test_size=7, random_state=0,
-                                    return_predictions=True)
+    _, predictions = latent_readout(
+        embedding, latents, test_size=7, random_state=0, return_predictions=True
+    )
     assert len(predictions) == 7
 
 
@@ -214,8 +287,11 @@ def test_bad_inputs_raise():
     with pytest.raises(TypeError, match="periodic must be a dict"):
         latent_readout(emb, LATENTS, periodic=["orientation"])
     for test_size in (0.0, 1.5, 0, 3000):
-        with pytest.raises(ValueError, match=r"test_size must be a float in \(0, 1\) or an int "
-                                             r"in \[1, n_samples - 1\] = \[1, 2999\]"):
+        with pytest.raises(
+            ValueError,
+            match=r"test_size must be a float in \(0, 1\) or an int "
+            r"in \[1, n_samples - 1\] = \[1, 2999\]",
+        ):
             latent_readout(emb, LATENTS, test_size=test_size)
     for test_size in ("0.2", True, None):
         with pytest.raises(TypeError, match="test_size must be"):

@@ -8,7 +8,14 @@ import pytest
 
 from contrastlearn.datasets import SpriteImages, make_sprites
 from contrastlearn.datasets._sprites import (
-    GRID_SHAPE, ORIENTATIONS, POSITIONS, SCALES, SHAPES, _HEART_SCALE, _HEART_SHIFT, _render,
+    _HEART_SCALE,
+    _HEART_SHIFT,
+    GRID_SHAPE,
+    ORIENTATIONS,
+    POSITIONS,
+    SCALES,
+    SHAPES,
+    _render,
 )
 
 N = 3 * 6 * 40 * 32 * 32
@@ -29,6 +36,7 @@ def full():
 
 
 # --- the factor grid ----------------------------------------------------------------------------
+
 
 def test_constants():
     assert SHAPES == ("square", "ellipse", "heart")
@@ -60,15 +68,20 @@ def test_full_grid_factors_are_exact(full):
     assert (factors.loc[N - 1, INDEX_COLUMNS] == [2, 5, 39, 31, 31]).all()
     # the unique values of each factor are the constants
     assert list(factors["shape"].unique()) == list(SHAPES)
-    for column, grid in [("scale", SCALES), ("orientation", ORIENTATIONS),
-                         ("position_x", POSITIONS), ("position_y", POSITIONS)]:
+    for column, grid in [
+        ("scale", SCALES),
+        ("orientation", ORIENTATIONS),
+        ("position_x", POSITIONS),
+        ("position_y", POSITIONS),
+    ]:
         np.testing.assert_array_equal(np.unique(factors[column]), grid)
         np.testing.assert_array_equal(factors[column], grid[factors[f"{column}_index"]])
     assert factors["scale"].between(0.5, 1.0).all()
     assert (factors["orientation"] >= 0).all() and (factors["orientation"] < 2 * np.pi).all()
     assert factors["position_x"].between(0.0, 1.0).all()
-    np.testing.assert_array_equal(np.asarray(factors["shape"]),
-                                  np.array(SHAPES)[factors["shape_index"]])
+    np.testing.assert_array_equal(
+        np.asarray(factors["shape"]), np.array(SHAPES)[factors["shape_index"]]
+    )
 
 
 def test_subset_factors_match_grid():
@@ -77,18 +90,25 @@ def test_subset_factors_match_grid():
     assert isinstance(factors.index, pd.RangeIndex) and len(factors) == 500
     grid_index = factors["grid_index"].to_numpy()
     np.testing.assert_array_equal(
-        grid_index, np.ravel_multi_index(factors[INDEX_COLUMNS].to_numpy().T, GRID_SHAPE))
-    assert len(np.unique(grid_index)) == 500                 # distinct grid points
-    assert (np.diff(grid_index) < 0).any()                   # in random order
-    for column, grid in [("scale", SCALES), ("orientation", ORIENTATIONS),
-                         ("position_x", POSITIONS), ("position_y", POSITIONS)]:
+        grid_index, np.ravel_multi_index(factors[INDEX_COLUMNS].to_numpy().T, GRID_SHAPE)
+    )
+    assert len(np.unique(grid_index)) == 500  # distinct grid points
+    assert (np.diff(grid_index) < 0).any()  # in random order
+    for column, grid in [
+        ("scale", SCALES),
+        ("orientation", ORIENTATIONS),
+        ("position_x", POSITIONS),
+        ("position_y", POSITIONS),
+    ]:
         np.testing.assert_array_equal(factors[column], grid[factors[f"{column}_index"]])
-    np.testing.assert_array_equal(np.asarray(factors["shape"]),
-                                  np.array(SHAPES)[factors["shape_index"]])
+    np.testing.assert_array_equal(
+        np.asarray(factors["shape"]), np.array(SHAPES)[factors["shape_index"]]
+    )
     assert list(factors["shape"].cat.categories) == list(SHAPES)
 
 
 # --- known images -------------------------------------------------------------------------------
+
 
 def test_square_at_the_corner_is_a_15_by_15_block():
     # centre (10, 10), half side 10 / sqrt(2) = 7.07: rows and columns 3..17
@@ -106,19 +126,20 @@ def test_ellipse_at_the_corner_is_exact_and_transposes_when_turned():
     expected = (d[None, :] ** 2 + 4 * d[:, None] ** 2 <= 100).astype(np.uint8)
     got = image(ELLIPSE, 5, 0, 0, 0)
     np.testing.assert_array_equal(got, expected)
-    assert got[10, 0] == got[10, 20] == got[5, 10] == got[15, 10] == 1   # the four tips
+    assert got[10, 0] == got[10, 20] == got[5, 10] == got[15, 10] == 1  # the four tips
     assert got[10].sum() == 21 and got[:, 10].sum() == 11
     # a quarter turn about a centre on a pixel swaps rows and columns
     np.testing.assert_array_equal(image(ELLIPSE, 5, 10, 0, 0), expected.T)
     # the far corner: centre (53, 53)
-    np.testing.assert_array_equal(image(ELLIPSE, 5, 0, 31, 31),
-                                  np.roll(expected, (43, 43), axis=(0, 1)))
+    np.testing.assert_array_equal(
+        image(ELLIPSE, 5, 0, 31, 31), np.roll(expected, (43, 43), axis=(0, 1))
+    )
 
 
 def test_position_moves_x_along_columns_and_y_along_rows():
     base = image(SQUARE, 5, 0, 0, 0)
-    right = image(SQUARE, 5, 0, 31, 0)      # position_x = 1: centre column 53
-    down = image(SQUARE, 5, 0, 0, 31)       # position_y = 1: centre row 53
+    right = image(SQUARE, 5, 0, 31, 0)  # position_x = 1: centre column 53
+    down = image(SQUARE, 5, 0, 0, 31)  # position_y = 1: centre row 53
     np.testing.assert_array_equal(right, np.roll(base, 43, axis=1))
     np.testing.assert_array_equal(down, np.roll(base, 43, axis=0))
 
@@ -131,20 +152,20 @@ def test_heart_points_up_and_turns_counter_clockwise():
     assert block.sum() == heart.sum() > 150
     rows, cols = np.nonzero(heart)
     top, bottom = heart[rows.min()], heart[rows.max()]
-    assert rows.min() < 10 - 5 and rows.max() > 10 + 8         # tip farther from the centre
+    assert rows.min() < 10 - 5 and rows.max() > 10 + 8  # tip farther from the centre
     # two lobes at the top: two runs of pixels with a gap on the axis (column 10)
     assert top[10] == 0 and top[:10].any() and top[11:].any()
-    assert np.flatnonzero(bottom).tolist() == [10]              # the tip, on the axis
-    np.testing.assert_array_equal(block, block[:, ::-1])        # mirror symmetric
+    assert np.flatnonzero(bottom).tolist() == [10]  # the tip, on the axis
+    np.testing.assert_array_equal(block, block[:, ::-1])  # mirror symmetric
     # a quarter turn (orientation index 10) rotates it counter-clockwise as displayed
     turned = image(HEART, 5, 10, 0, 0)
     np.testing.assert_array_equal(turned[:21, :21], np.rot90(block))
     assert turned.sum() == heart.sum()
-    tip = rows.max() - 10                                       # tip distance, in pixels
-    assert turned[10, 10 + tip] == 1 and not turned[:, 11 + tip:].any()   # tip points right
-    left = turned[:, rows.min()]                                # the lobes now on the left
+    tip = rows.max() - 10  # tip distance, in pixels
+    assert turned[10, 10 + tip] == 1 and not turned[:, 11 + tip :].any()  # tip points right
+    left = turned[:, rows.min()]  # the lobes now on the left
     assert left[10] == 0 and left[:10].any() and left[11:].any()
-    assert not turned[:, :rows.min()].any()
+    assert not turned[:, : rows.min()].any()
     # half a turn: upside down
     np.testing.assert_array_equal(image(HEART, 5, 20, 0, 0)[:21, :21], block[::-1, ::-1])
 
@@ -156,15 +177,16 @@ def test_heart_lies_within_the_unit_circle():
     inside = (x * x + y * y - 1) ** 3 - x * x * y**3 <= 0
     radius = np.hypot(u[inside], v[inside])
     assert 0.95 < radius.max() <= 1.0
-    assert v[inside].max() > 0.7 and v[inside].min() < -0.95     # lobes up, tip down
+    assert v[inside].max() > 0.7 and v[inside].min() < -0.95  # lobes up, tip down
 
 
 def test_sprites_at_the_edges_are_not_cut():
     # largest scale, every shape and orientation, at the four extreme positions: the pixel
     # count equals that at the centre of the image up to pixel-grid effects, i.e. none is cut
     corners = [(0, 0), (0, 31), (31, 0), (31, 31)]
-    index = np.ravel_multi_index(np.meshgrid([0, 1, 2], [5], np.arange(40), [0, 31], [0, 31],
-                                             indexing="ij"), GRID_SHAPE).ravel()
+    index = np.ravel_multi_index(
+        np.meshgrid([0, 1, 2], [5], np.arange(40), [0, 31], [0, 31], indexing="ij"), GRID_SHAPE
+    ).ravel()
     images = _render(index).reshape(3, 40, 2, 2, 64, 64)
     counts = images.sum(axis=(-1, -2))
     # at the corners, the centre lies on a pixel, so the four corners have equal counts
@@ -176,29 +198,32 @@ def test_sprites_at_the_edges_are_not_cut():
 
 # --- symmetries ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scale", [0, 3, 5])
 @pytest.mark.parametrize("position", [(0, 0), (7, 20), (15, 15)])
 def test_rotation_symmetries(scale, position):
     for o in (0, 3, 7):
         # the square is 4-fold symmetric, the ellipse 2-fold, the heart not at all
-        np.testing.assert_array_equal(image(SQUARE, scale, o, *position),
-                                      image(SQUARE, scale, o + 10, *position))
-        np.testing.assert_array_equal(image(ELLIPSE, scale, o, *position),
-                                      image(ELLIPSE, scale, o + 20, *position))
-        assert (image(ELLIPSE, scale, o, *position)
-                != image(ELLIPSE, scale, o + 10, *position)).any()
-        assert (image(HEART, scale, o, *position)
-                != image(HEART, scale, o + 20, *position)).any()
-        assert (image(HEART, scale, o, *position)
-                != image(HEART, scale, o + 10, *position)).any()
+        np.testing.assert_array_equal(
+            image(SQUARE, scale, o, *position), image(SQUARE, scale, o + 10, *position)
+        )
+        np.testing.assert_array_equal(
+            image(ELLIPSE, scale, o, *position), image(ELLIPSE, scale, o + 20, *position)
+        )
+        assert (
+            image(ELLIPSE, scale, o, *position) != image(ELLIPSE, scale, o + 10, *position)
+        ).any()
+        assert (image(HEART, scale, o, *position) != image(HEART, scale, o + 20, *position)).any()
+        assert (image(HEART, scale, o, *position) != image(HEART, scale, o + 10, *position)).any()
 
 
 def test_pixel_count_grows_with_scale_and_matches_area():
     for shape, area in [(SQUARE, 2.0), (ELLIPSE, np.pi / 2), (HEART, None)]:
-        counts = np.array([[image(shape, s, o, 15, 15).sum() for s in range(6)]
-                           for o in (0, 4, 13)])
+        counts = np.array(
+            [[image(shape, s, o, 15, 15).sum() for s in range(6)] for o in (0, 4, 13)]
+        )
         assert (np.diff(counts, axis=1) > 0).all()
-        if area is not None:   # unit-frame area times (10 scale)^2 pixels, up to pixel effects
+        if area is not None:  # unit-frame area times (10 scale)^2 pixels, up to pixel effects
             expected = np.broadcast_to(area * (10 * SCALES) ** 2, counts.shape)
             np.testing.assert_allclose(counts, expected, rtol=0.15)
     # every image has some pixels, all 0/1
@@ -209,12 +234,13 @@ def test_pixel_count_grows_with_scale_and_matches_area():
 
 # --- lazy and eager -----------------------------------------------------------------------------
 
+
 def test_lazy_equals_eager():
-    images, factors = make_sprites(3000, random_state=7)   # more than one render chunk
+    images, factors = make_sprites(3000, random_state=7)  # more than one render chunk
     grid_index = factors["grid_index"].to_numpy()
     lazy = SpriteImages()
     rng = np.random.default_rng(0)
-    rows = rng.integers(0, 3000, size=300)                 # unsorted, with repeats
+    rows = rng.integers(0, 3000, size=300)  # unsorted, with repeats
     assert len(np.unique(rows)) < len(rows)
     np.testing.assert_array_equal(lazy[grid_index[rows]], images[rows])
     np.testing.assert_array_equal(lazy[list(grid_index[rows[:5]])], images[rows[:5]])
@@ -298,26 +324,40 @@ def test_fits_a_pretrainer_lazily():
     import contrastlearn as cl
 
     images = SpriteImages(np.arange(0, N, 4000))
-    model = cl.CLR(backbone="small_cnn", max_epochs=1, batch_size=64, random_state=0,
-                   device="cpu").fit(images)
+    model = cl.CLR(
+        backbone="small_cnn", max_epochs=1, batch_size=64, random_state=0, device="cpu"
+    ).fit(images)
     embedding = model.transform(images)
     assert embedding.shape[0] == len(images) and np.isfinite(embedding).all()
 
 
 # --- bad inputs ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n_samples, error", [
-    (0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
-    (737281, ValueError), ("10", TypeError),
-])
+
+@pytest.mark.parametrize(
+    "n_samples, error",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        (737281, ValueError),
+        ("10", TypeError),
+    ],
+)
 def test_bad_n_samples(n_samples, error):
     with pytest.raises(error, match="n_samples"):
         make_sprites(n_samples)
 
 
-@pytest.mark.parametrize("random_state, error", [
-    ("seed", TypeError), (True, TypeError), (-1, ValueError),
-])
+@pytest.mark.parametrize(
+    "random_state, error",
+    [
+        ("seed", TypeError),
+        (True, TypeError),
+        (-1, ValueError),
+    ],
+)
 def test_bad_random_state(random_state, error):
     with pytest.raises(error, match="random_state"):
         make_sprites(10, random_state=random_state)

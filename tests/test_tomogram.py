@@ -10,8 +10,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 from contrastlearn.datasets import EdgeFrameFilter, extract_crops, make_particle_crops
-from contrastlearn.datasets._tomogram import (PARTICLE_CLASSES, PARTICLE_COLUMNS,
-                                              _render_particles, _wedge_mask, make_tomogram)
+from contrastlearn.datasets._tomogram import (
+    PARTICLE_CLASSES,
+    PARTICLE_COLUMNS,
+    _render_particles,
+    _wedge_mask,
+    make_tomogram,
+)
 
 SHAPE = (48, 96, 96)
 
@@ -28,16 +33,29 @@ def truth(clean):
 
 
 def ball(shape, centre, radius):
-    z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
     return (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2 <= radius**2
 
 
 def row(z, y, x, cls="sphere", radius=3.0):
-    return {"z": z, "y": y, "x": x, "class": cls, "radius": radius, "phi": 0.0, "theta": 0.0,
-            "psi": 0.0, "a": radius, "b": radius, "c": radius, "subunits": 0}
+    return {
+        "z": z,
+        "y": y,
+        "x": x,
+        "class": cls,
+        "radius": radius,
+        "phi": 0.0,
+        "theta": 0.0,
+        "psi": 0.0,
+        "a": radius,
+        "b": radius,
+        "c": radius,
+        "subunits": 0,
+    }
 
 
 # --- the tomogram -----------------------------------------------------------------------------
+
 
 def test_table_columns_counts_and_sizes(clean):
     volume, particles = clean
@@ -52,7 +70,7 @@ def test_table_columns_counts_and_sizes(clean):
     assert (centres - r[:, None] >= 0).all() and (centres + r[:, None] <= np.array(SHAPE) - 1).all()
     dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
     np.fill_diagonal(dist, np.inf)
-    assert (dist >= r[:, None] + r[None, :]).all()             # bounding balls are disjoint
+    assert (dist >= r[:, None] + r[None, :]).all()  # bounding balls are disjoint
     assert (particles.loc[particles["class"] == "assembly", "subunits"].between(3, 5)).all()
 
 
@@ -68,13 +86,14 @@ def test_ground_truth_where_the_table_says(clean, truth):
         own = ball(SHAPE, (z, y, x), r + 0.5)
         assert (labels[own] == k).sum() > 0 and set(np.unique(labels[own])) <= {-1, k}
         near |= own
-    assert (density[~near] == 0).all()                        # nothing outside bounding balls
+    assert (density[~near] == 0).all()  # nothing outside bounding balls
     assert (labels >= 0).sum() == density.sum()
 
 
 def test_noisy_density_is_higher_at_the_centres():
-    volume, particles = make_tomogram(SHAPE, 30, particle_classes=("sphere", "ellipsoid", "rod"),
-                                      snr=0.1, random_state=1)
+    volume, particles = make_tomogram(
+        SHAPE, 30, particle_classes=("sphere", "ellipsoid", "rod"), snr=0.1, random_state=1
+    )
     near = np.zeros(SHAPE, dtype=bool)
     centre_means = []
     for z, y, x, r in particles[["z", "y", "x", "radius"]].to_numpy():
@@ -121,7 +140,7 @@ def test_noise_has_the_requested_snr(clean):
     signal, particles = clean
     for snr in (0.1, 2.0):
         noisy, same = make_tomogram(SHAPE, 30, snr=snr, random_state=0)
-        pd.testing.assert_frame_equal(same, particles)        # noise is drawn last
+        pd.testing.assert_frame_equal(same, particles)  # noise is drawn last
         noise = noisy.astype(np.float64) - signal
         assert noise.var() == pytest.approx(signal.var() / snr, rel=1e-4)
         assert abs(noise.mean()) < 0.01 * noise.std()
@@ -132,7 +151,7 @@ def test_snr_region_particles_scales_the_noise_to_the_particles(clean, truth):
     inside = truth[1] > 0
     default, _ = make_tomogram(SHAPE, 30, snr=0.5, random_state=0)
     volume, _ = make_tomogram(SHAPE, 30, snr=0.5, snr_region="volume", random_state=0)
-    np.testing.assert_array_equal(volume, default)              # the default is unchanged
+    np.testing.assert_array_equal(volume, default)  # the default is unchanged
     noisy, same = make_tomogram(SHAPE, 30, snr=0.5, snr_region="particles", random_state=0)
     pd.testing.assert_frame_equal(same, particles)
     noise = noisy.astype(np.float64) - signal
@@ -140,8 +159,9 @@ def test_snr_region_particles_scales_the_noise_to_the_particles(clean, truth):
     assert noise.var() == pytest.approx(power / 0.5, rel=1e-4)
     # particles fill a few percent of the volume, so this is far noisier than the default
     assert noise.var() > 10 * (default.astype(np.float64) - signal).var()
-    crops, _, _ = make_particle_crops(30, shape=SHAPE, snr=0.5, snr_region="particles",
-                                      random_state=0)
+    crops, _, _ = make_particle_crops(
+        30, shape=SHAPE, snr=0.5, snr_region="particles", random_state=0
+    )
     np.testing.assert_array_equal(crops, extract_crops(noisy, particles)[0])
 
 
@@ -161,36 +181,56 @@ def test_missing_wedge_empties_fourier_space(clean):
     volume, _ = clean
     power = np.abs(np.fft.rfftn(volume.astype(np.float64))) ** 2
     wedge = np.broadcast_to(_wedge_mask(SHAPE, 60), power.shape)
-    assert 0.2 < (~wedge).mean() < 0.5                          # a real wedge is missing
+    assert 0.2 < (~wedge).mean() < 0.5  # a real wedge is missing
     assert power[~wedge].sum() < 1e-10 * power.sum()
     noisy, _ = make_tomogram(SHAPE, 30, snr=0.1, random_state=0)  # noise is wedge-filtered too
     power = np.abs(np.fft.rfftn(noisy.astype(np.float64))) ** 2
     assert power[~wedge].sum() < 1e-10 * power.sum()
-    full = np.abs(np.fft.rfftn(make_tomogram(SHAPE, 30, snr=np.inf, tilt_range=90,
-                                             random_state=0)[0].astype(np.float64))) ** 2
+    full = (
+        np.abs(
+            np.fft.rfftn(
+                make_tomogram(SHAPE, 30, snr=np.inf, tilt_range=90, random_state=0)[0].astype(
+                    np.float64
+                )
+            )
+        )
+        ** 2
+    )
     assert full[~wedge].sum() > 1e-3 * full.sum()
 
 
 def test_missing_wedge_elongates_along_z():
-    kwargs = dict(shape=SHAPE, n_particles=12, particle_classes="sphere", snr=np.inf,
-                  random_state=5)
+    kwargs = dict(
+        shape=SHAPE, n_particles=12, particle_classes="sphere", snr=np.inf, random_state=5
+    )
     ratios = {}
     for tilt in (90, 60, 30):
         volume, particles = make_tomogram(tilt_range=tilt, **kwargs)
         out = []
         for z, y, x, r in particles[["z", "y", "x", "radius"]].itertuples(index=False):
             h = int(r) + 4
-            box = np.clip(volume[max(z - h, 0):z + h + 1, max(y - h, 0):y + h + 1,
-                                 max(x - h, 0):x + h + 1], 0, None) ** 2
+            box = (
+                np.clip(
+                    volume[
+                        max(z - h, 0) : z + h + 1,
+                        max(y - h, 0) : y + h + 1,
+                        max(x - h, 0) : x + h + 1,
+                    ],
+                    0,
+                    None,
+                )
+                ** 2
+            )
             grids = np.meshgrid(*(np.arange(n) for n in box.shape), indexing="ij")
             var = [np.average((g - np.average(g, weights=box)) ** 2, weights=box) for g in grids]
-            out.append(var[0] / var[2])                          # z spread / x spread
+            out.append(var[0] / var[2])  # z spread / x spread
         ratios[tilt] = np.median(out)
     assert 0.8 < ratios[90] < 1.25
     assert ratios[60] > 1.2 * ratios[90] and ratios[30] > ratios[60]
 
 
 # --- crops and labels -------------------------------------------------------------------------
+
 
 def test_crops_index_back_into_the_volume(clean):
     volume, particles = clean
@@ -199,15 +239,20 @@ def test_crops_index_back_into_the_volume(clean):
     assert labels.shape == (len(crops),) and set(np.unique(labels)) == {0, 1}
     assert list(positions.columns) == ["slice", "row", "col", "particle", "overlap"]
     s, r, c = (positions[k].to_numpy() for k in ("slice", "row", "col"))
-    idx = (s[:, None, None], r[:, None, None] + np.arange(16)[:, None],
-           c[:, None, None] + np.arange(16))
+    idx = (
+        s[:, None, None],
+        r[:, None, None] + np.arange(16)[:, None],
+        c[:, None, None] + np.arange(16),
+    )
     np.testing.assert_array_equal(volume[idx], crops)
     assert ((positions["particle"] >= 0) == (labels == 1)).all()
     for axis in (1, 2):
         crops, _, positions = extract_crops(volume, particles, 12, 10, axis=axis)
         for i in (0, 17, len(crops) - 1):
             s, r, c = positions.loc[i, ["slice", "row", "col"]]
-            np.testing.assert_array_equal(np.take(volume, s, axis)[r:r + 12, c:c + 12], crops[i])
+            np.testing.assert_array_equal(
+                np.take(volume, s, axis)[r : r + 12, c : c + 12], crops[i]
+            )
 
 
 def test_labels_follow_the_cross_sections(clean, truth):
@@ -217,7 +262,7 @@ def test_labels_follow_the_cross_sections(clean, truth):
     area = np.stack([(labels_volume == k).sum(axis=(1, 2)) for k in range(len(particles))])
     held = np.zeros(len(crops))
     for i, (s, r, c) in enumerate(positions[["slice", "row", "col"]].to_numpy()):
-        patch = labels_volume[s, r:r + 16, c:c + 16]
+        patch = labels_volume[s, r : r + 16, c : c + 16]
         ks, counts = np.unique(patch[patch >= 0], return_counts=True)
         if ks.size:
             held[i] = (counts / area[ks, s]).max()
@@ -225,14 +270,14 @@ def test_labels_follow_the_cross_sections(clean, truth):
                 assert positions.loc[i, "particle"] in ks
     np.testing.assert_allclose(positions["overlap"], held)
     assert ((held >= 0.5) == (labels == 1)).all()
-    assert labels.sum() > 200                                   # every particle is seen
+    assert labels.sum() > 200  # every particle is seen
     assert set(positions.loc[labels == 1, "particle"]) == set(range(len(particles)))
     # label-0 crops hold (almost) no particle voxels, label-1 crops a good part of one
     blurred = make_tomogram(SHAPE, 30, snr=np.inf, tilt_range=90, random_state=0)[0]
     clean_crops = extract_crops(blurred, particles, 16, 8)[0]
     strong = clean_crops.max(axis=(1, 2)) > 0.5
     assert strong[labels == 1].mean() > 0.95
-    assert strong[labels == 0].mean() < 0.2                      # only the partial neighbours
+    assert strong[labels == 0].mean() < 0.2  # only the partial neighbours
     voxels = extract_crops((labels_volume >= 0).astype(np.float32), particles)[0].sum(axis=(1, 2))
     assert voxels[labels == 0].mean() < 0.1 * voxels[labels == 1].mean()
     assert (voxels[labels == 0] == 0).mean() > 0.8
@@ -250,12 +295,16 @@ def test_label_rule_on_a_single_sphere():
     # at min_overlap=1 a crop must hold the whole cross-section; a tiny fraction is enough at 0.01
     _, strict, _ = extract_crops(volume, table, 16, 8, min_overlap=1.0)
     np.testing.assert_array_equal(strict, labels)
-    table = pd.DataFrame([row(10, 16, 16, radius=3.0)])        # straddles the crop borders
+    table = pd.DataFrame([row(10, 16, 16, radius=3.0)])  # straddles the crop borders
     _, labels, positions = extract_crops(volume, table, 16, 8, min_overlap=0.5)
     frac = positions.loc[positions["slice"] == 10].set_index(["row", "col"])["overlap"]
     assert frac[(8, 8)] == 1 and frac[(0, 0)] == pytest.approx(4 / 29)  # 2x2 of 29 disk voxels
-    assert labels[(positions["slice"] == 10) & (positions["row"] == 0)
-                  & (positions["col"] == 0)].item() == 0
+    assert (
+        labels[
+            (positions["slice"] == 10) & (positions["row"] == 0) & (positions["col"] == 0)
+        ].item()
+        == 0
+    )
 
 
 def test_extract_crops_validates():
@@ -277,10 +326,12 @@ def test_extract_crops_validates():
 
 
 def test_make_particle_crops_is_the_composition():
-    crops, labels, positions = make_particle_crops(10, shape=(24, 64, 64), random_state=2,
-                                                   snr=1.0, radius_range=(3, 5))
-    volume, particles = make_tomogram((24, 64, 64), 10, snr=1.0, radius_range=(3, 5),
-                                      random_state=2)
+    crops, labels, positions = make_particle_crops(
+        10, shape=(24, 64, 64), random_state=2, snr=1.0, radius_range=(3, 5)
+    )
+    volume, particles = make_tomogram(
+        (24, 64, 64), 10, snr=1.0, radius_range=(3, 5), random_state=2
+    )
     ref = extract_crops(volume, particles)
     np.testing.assert_array_equal(crops, ref[0])
     np.testing.assert_array_equal(labels, ref[1])
@@ -290,6 +341,7 @@ def test_make_particle_crops_is_the_composition():
 
 
 # --- the edge filter --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("snr", [np.inf, 1.0])
 def test_edge_filter_keeps_particle_frames(snr):
@@ -317,8 +369,10 @@ def test_edge_filter_threshold_and_scores():
     assert EdgeFrameFilter(sigma=0).scores(step)[0] == pytest.approx(2 * 0.5 / 8)
     filt = EdgeFrameFilter(threshold=scores[1] + 1e-9, sigma=0).fit(frames)
     np.testing.assert_array_equal(filt.get_support(frames), [False, False, True])
-    np.testing.assert_array_equal(EdgeFrameFilter(threshold=scores[1], sigma=0).fit(frames)
-                                  .get_support(frames), [False, True, True])
+    np.testing.assert_array_equal(
+        EdgeFrameFilter(threshold=scores[1], sigma=0).fit(frames).get_support(frames),
+        [False, True, True],
+    )
     auto = EdgeFrameFilter(sigma=0).fit(frames)
     assert scores[0] < auto.threshold_ <= scores[2]
     restored = pickle.loads(pickle.dumps(auto))

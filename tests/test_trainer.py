@@ -69,8 +69,9 @@ def source(small_images):
 
 def test_the_next_batches_are_read_while_the_first_one_trains(source, read_ahead_on_cpu):
     waiter = WaitForReadAhead(source)
-    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0,
-           monitor_samples=0).fit(source)  # the monitors' sample is one more read
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0, monitor_samples=0).fit(
+        source
+    )  # the monitors' sample is one more read
     assert waiter.read_ahead is True
     assert set(source.batch_readers) == {"contrastlearn-reader_0"}
 
@@ -79,8 +80,9 @@ def test_without_read_ahead_the_second_batch_waits_for_the_first_step(source):
     # The check above would fail if reading ahead broke: here (the CPU default) it must.
     source.second_batch_requested.wait = lambda timeout: source.second_batch_requested.is_set()
     waiter = WaitForReadAhead(source)
-    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0,
-           monitor_samples=0).fit(source)  # the monitors' sample is one more read
+    cl.CLR(max_epochs=1, batch_size=32, callbacks=[waiter], random_state=0, monitor_samples=0).fit(
+        source
+    )  # the monitors' sample is one more read
     assert waiter.read_ahead is False
     assert set(source.batch_readers) == {threading.main_thread().name}
 
@@ -91,7 +93,9 @@ def test_read_ahead_gives_the_same_fit_as_reading_on_demand(source, monkeypatch)
     monkeypatch.setitem(cl._data.PREFETCH_BATCHES, "cpu", 2)
     ahead = cl.CLR(**params).fit(source)
     assert ahead.history_[:, "train_loss"] == on_demand.history_[:, "train_loss"]
-    np.testing.assert_array_equal(ahead.transform(source.images), on_demand.transform(source.images))
+    np.testing.assert_array_equal(
+        ahead.transform(source.images), on_demand.transform(source.images)
+    )
 
 
 def test_a_read_error_in_the_reader_thread_reaches_fit(source, read_ahead_on_cpu):
@@ -122,11 +126,19 @@ class BlowsUp(torch.nn.Module):
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_images, tmp_path):
     X, _ = small_images  # 240 images: 3 batches of 64 per epoch; step 6 is epoch 2, batch 3
-    clr = cl.CLR(backbone=BlowsUp(), max_epochs=5, batch_size=64, lr=0.01, random_state=0,
-                 checkpoint_dir=tmp_path)
-    with pytest.raises(FloatingPointError,
-                       match=r"nan in epoch 2, batch 3.*start of epoch 2.*holds the last complete "
-                             r"epoch.*lower lr \(it is 0.01\)"):
+    clr = cl.CLR(
+        backbone=BlowsUp(),
+        max_epochs=5,
+        batch_size=64,
+        lr=0.01,
+        random_state=0,
+        checkpoint_dir=tmp_path,
+    )
+    with pytest.raises(
+        FloatingPointError,
+        match=r"nan in epoch 2, batch 3.*start of epoch 2.*holds the last complete "
+        r"epoch.*lower lr \(it is 0.01\)",
+    ):
         clr.fit(X[:256])
     weights = clr.net_.module_.state_dict().values()
     assert all(torch.isfinite(w).all() for w in weights)
@@ -157,15 +169,21 @@ class RunsOutOfMemory(torch.nn.Module):
         return self.net(x)
 
 
-@pytest.mark.parametrize("limit,advice", [
-    (40, r"A step of 16 images fits: pass batch_size=16"),  # CLR embeds 2 views per image
-    (3, r"Not even 2 images fit"),
-])
+@pytest.mark.parametrize(
+    "limit,advice",
+    [
+        (40, r"A step of 16 images fits: pass batch_size=16"),  # CLR embeds 2 views per image
+        (3, r"Not even 2 images fit"),
+    ],
+)
 def test_out_of_memory_names_the_batch_size_and_the_largest_that_fits(small_images, limit, advice):
     clr = cl.CLR(backbone=RunsOutOfMemory(limit), batch_size=64, max_epochs=2, random_state=0)
-    with pytest.raises(torch.OutOfMemoryError,
-                       match=r"cpu device ran out of memory training with batch_size=64\. "
-                             + advice + r".*Nothing was trained with another batch size"):
+    with pytest.raises(
+        torch.OutOfMemoryError,
+        match=r"cpu device ran out of memory training with batch_size=64\. "
+        + advice
+        + r".*Nothing was trained with another batch size",
+    ):
         clr.fit(small_images[0])
     assert not hasattr(clr, "net_")
 
@@ -177,8 +195,11 @@ def test_out_of_memory_in_transform_says_how_to_embed_in_smaller_batches(small_i
     expected = clr.transform(X)
     clr.net_.module_.backbone.also_inference = True
     clr.net_.batch_size = 240
-    with pytest.raises(torch.OutOfMemoryError, match=r"embedding batches of 240 images\. "
-                       r"Embed in smaller batches, e.g. estimator\.net_\.batch_size = 120"):
+    with pytest.raises(
+        torch.OutOfMemoryError,
+        match=r"embedding batches of 240 images\. "
+        r"Embed in smaller batches, e.g. estimator\.net_\.batch_size = 120",
+    ):
         clr.transform(X)
     clr.net_.batch_size = 120
     np.testing.assert_array_equal(clr.transform(X), expected)
@@ -218,6 +239,7 @@ def tensor_reads_in_a_fit(estimator, X, monkeypatch):
             caller = traceback.extract_stack(limit=3)[0].filename
             count += os.path.join("torch", "optim") not in caller
             return original(self, *args, **kwargs)
+
         return read
 
     with monkeypatch.context() as patch:
@@ -227,13 +249,22 @@ def tensor_reads_in_a_fit(estimator, X, monkeypatch):
     return count
 
 
-@pytest.mark.parametrize("estimator", [
-    cl.CLR(max_epochs=2, monitor_samples=0, random_state=0),
-    cl.DINO(max_epochs=2, monitor_samples=0, n_prototypes=32, projection_dims=(32, 16),
-            n_local_crops=1, random_state=0),
-])
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        cl.CLR(max_epochs=2, monitor_samples=0, random_state=0),
+        cl.DINO(
+            max_epochs=2,
+            monitor_samples=0,
+            n_prototypes=32,
+            projection_dims=(32, 16),
+            n_local_crops=1,
+            random_state=0,
+        ),
+    ],
+)
 def test_training_steps_never_wait_for_the_device(small_images, monkeypatch, estimator):
     X, _ = small_images  # 240 images: 12 steps an epoch in batches of 20, 3 in batches of 80
     many = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=20), X, monkeypatch)
     few = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=80), X, monkeypatch)
-    assert many == few          # the reads do not grow with the steps: none of them is per step
+    assert many == few  # the reads do not grow with the steps: none of them is per step

@@ -7,7 +7,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
@@ -18,6 +17,7 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
     check_set_params,
 )
+from skorch.callbacks import Callback
 
 from contrastlearn.vae import VAE, conv_sizes
 
@@ -32,7 +32,7 @@ def minmax(X):
 
 def mean_kl(vae, X):
     mean, log_var = vae.encode(X)
-    return float((0.5 * (np.exp(log_var) + mean ** 2 - 1 - log_var).sum(1)).mean())
+    return float((0.5 * (np.exp(log_var) + mean**2 - 1 - log_var).sum(1)).mean())
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +130,9 @@ def test_channels_and_flat_input_keep_their_shape(digits):
     flat = VAE(image_shape=(8, 8), **FAST).fit(X.reshape(64, 64))
     assert flat.inverse_transform(flat.transform(X.reshape(64, 64))).shape == (64, 64)
     # the same images, reshaped by image_shape, train the same network
-    np.testing.assert_array_equal(flat.transform(X.reshape(64, 64)),
-                                  VAE(**FAST).fit(X).transform(X))
+    np.testing.assert_array_equal(
+        flat.transform(X.reshape(64, 64)), VAE(**FAST).fit(X).transform(X)
+    )
 
 
 def test_gaussian_reconstruction_trains_on_standardised_images(digits):
@@ -177,8 +178,7 @@ class InterruptMidEpoch(Callback):
             raise KeyboardInterrupt
 
 
-def test_an_interrupted_fit_resumes_from_its_checkpoint_like_an_uninterrupted_one(digits,
-                                                                                   tmp_path):
+def test_an_interrupted_fit_resumes_from_its_checkpoint_like_an_uninterrupted_one(digits, tmp_path):
     X = digits[0][:128]
     params = dict(FAST, max_epochs=4)
     with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 3"):
@@ -195,15 +195,27 @@ def test_sklearn_parameter_contract():
         check("VAE", VAE())
     check_parameters_default_constructible("VAE", VAE())
     params = VAE().get_params()
-    assert (params["n_components"], params["beta"], params["reconstruction"]) == (10, 1.0,
-                                                                                  "bernoulli")
+    assert (params["n_components"], params["beta"], params["reconstruction"]) == (
+        10,
+        1.0,
+        "bernoulli",
+    )
     assert (params["normalize"], params["batch_size"], params["lr"]) == ("minmax", 64, 5e-4)
 
 
-@pytest.mark.parametrize("param, value", [
-    ("n_components", 0), ("n_components", 2.5), ("beta", -1.0), ("beta", float("nan")),
-    ("reconstruction", "poisson"), ("normalize", "zscore"), ("lr", 0), ("batch_size", 1),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("n_components", 0),
+        ("n_components", 2.5),
+        ("beta", -1.0),
+        ("beta", float("nan")),
+        ("reconstruction", "poisson"),
+        ("normalize", "zscore"),
+        ("lr", 0),
+        ("batch_size", 1),
+    ],
+)
 def test_bad_parameters_are_named(digits, param, value):
     with pytest.raises(ValueError, match=f"'{param}' parameter of VAE"):
         VAE(**{param: value}).fit(digits[0][:16])
@@ -222,8 +234,12 @@ def test_bad_input_is_refused_clearly(digits):
     with pytest.raises(ValueError, match="at least 8x8"):
         VAE().fit(X[:, :7, :])
     vae = VAE()
-    for method, arg in [(vae.transform, X), (vae.encode, X), (vae.inverse_transform, X[:, 0]),
-                        (vae.sample, 2)]:
+    for method, arg in [
+        (vae.transform, X),
+        (vae.encode, X),
+        (vae.inverse_transform, X[:, 0]),
+        (vae.sample, 2),
+    ]:
         with pytest.raises(NotFittedError):
             method(arg)
     vae = VAE(**dict(FAST, max_epochs=0)).fit(X)

@@ -16,14 +16,14 @@ estimator's ``augment`` parameter into a fresh, validated :class:`Augment`.
 """
 
 from ._ops import (
-                   color_jitter,
-                   feature_dropout,
-                   gaussian_blur,
-                   gaussian_noise,
-                   poisson_noise,
-                   random_affine,
-                   random_erasing,
-                   random_gain,
+    color_jitter,
+    feature_dropout,
+    gaussian_blur,
+    gaussian_noise,
+    poisson_noise,
+    random_affine,
+    random_erasing,
+    random_gain,
 )
 from ._pipeline import PRESETS, Augment, resolve_augment
 

@@ -15,9 +15,18 @@ def _per_sample(values, x):
     return values.view(-1, *([1] * (x.ndim - 1)))
 
 
-def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
-                  hflip=0.5, vflip=0.5, translate=0.0, padding_mode="zeros",
-                  output_size=None):
+def random_affine(
+    x,
+    *,
+    scale=(0.25, 1.0),
+    ratio=(3 / 4, 4 / 3),
+    rotation=180.0,
+    hflip=0.5,
+    vflip=0.5,
+    translate=0.0,
+    padding_mode="zeros",
+    output_size=None,
+):
     """Random resized crop, rotation, flips and translation in a single resampling.
 
     Each image gets a crop covering a random fraction ``scale`` of its area
@@ -80,10 +89,13 @@ def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
     cos, sin = angle.cos(), angle.sin()
     # Rotation acts in pixel units; (w / h) factors undo the normalised
     # coordinates' stretch on non-square images.
-    theta = torch.stack([
-        torch.stack([cos * crop_w * flip_x, -sin * crop_h * flip_y * (h / w), centre_x], 1),
-        torch.stack([sin * crop_w * flip_x * (w / h), cos * crop_h * flip_y, centre_y], 1),
-    ], 1)  # (B, 2, 3)
+    theta = torch.stack(
+        [
+            torch.stack([cos * crop_w * flip_x, -sin * crop_h * flip_y * (h / w), centre_x], 1),
+            torch.stack([sin * crop_w * flip_x * (w / h), cos * crop_h * flip_y, centre_y], 1),
+        ],
+        1,
+    )  # (B, 2, 3)
     if translate:
         # Shifting the output by t samples the input at A (p - t) + c, where
         # t is in normalised units (2 per image width or height).
@@ -91,8 +103,7 @@ def random_affine(x, *, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), rotation=180.0,
         theta = torch.cat([theta[:, :, :2], theta[:, :, 2:] - theta[:, :, :2] @ shift], 2)
     size = [b, x.shape[1], *(output_size or (h, w))]
     grid = F.affine_grid(theta, size, align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode,
-                         align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
 def random_gain(x, *, gain=(0.5, 1.5), jitter=0.0):

@@ -140,12 +140,32 @@ class Augment(BaseEstimator):
         "padding_mode": Options(["zeros", "border", "reflection"]),
     }
 
-    def __init__(self, *, crop_scale=(0.25, 1.0), crop_ratio=(3 / 4, 4 / 3),
-                 rotation=180.0, hflip=0.5, vflip=0.5, translate=0.0, gain=None,
-                 gain_jitter=0.0, clip=None, brightness=0.4, contrast=0.4,
-                 jitter_prob=0.8, blur_sigma=(0.1, 1.5), blur_prob=0.5, photons=None,
-                 erase_prob=0.0, erase_scale=(0.05, 0.3), erase_ratio=(0.25, 2.5),
-                 erase_value=0.0, noise_std=0.0, feature_drop=0.2, padding_mode="zeros"):
+    def __init__(
+        self,
+        *,
+        crop_scale=(0.25, 1.0),
+        crop_ratio=(3 / 4, 4 / 3),
+        rotation=180.0,
+        hflip=0.5,
+        vflip=0.5,
+        translate=0.0,
+        gain=None,
+        gain_jitter=0.0,
+        clip=None,
+        brightness=0.4,
+        contrast=0.4,
+        jitter_prob=0.8,
+        blur_sigma=(0.1, 1.5),
+        blur_prob=0.5,
+        photons=None,
+        erase_prob=0.0,
+        erase_scale=(0.05, 0.3),
+        erase_ratio=(0.25, 2.5),
+        erase_value=0.0,
+        noise_std=0.0,
+        feature_drop=0.2,
+        padding_mode="zeros",
+    ):
         self.crop_scale = crop_scale
         self.crop_ratio = crop_ratio
         self.rotation = rotation
@@ -188,7 +208,7 @@ class Augment(BaseEstimator):
         >>> Augment(erase_prob=1.5).validate()
         Traceback (most recent call last):
         ...
-        contrastlearn.validation.InvalidParameterError: The 'erase_prob' parameter of Augment must be a float in [0, 1]. Got 1.5.
+        contrastlearn.validation.InvalidParameterError: The 'erase_prob' parameter of Augment ...
         """
         validate_parameters(self)
         return self
@@ -214,37 +234,59 @@ class Augment(BaseEstimator):
             If ``x`` is neither 4-D nor 2-D.
         """
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError("Augment takes a floating-point torch tensor; got "
-                            f"{getattr(x, 'dtype', type(x).__name__)}.")
+            raise TypeError(
+                "Augment takes a floating-point torch tensor; got "
+                f"{getattr(x, 'dtype', type(x).__name__)}."
+            )
         if x.ndim not in (2, 4):
-            raise ValueError("Augment takes images of shape (B, C, H, W) or vectors (B, F); got "
-                             f"shape {tuple(x.shape)}.")
+            raise ValueError(
+                "Augment takes images of shape (B, C, H, W) or vectors (B, F); got "
+                f"shape {tuple(x.shape)}."
+            )
         if x.ndim == 2:
             if self.feature_drop > 0:
                 x = feature_dropout(x, p=self.feature_drop)
         else:
-            geometric = (tuple(self.crop_scale) != (1.0, 1.0) or self.rotation > 0
-                         or self.hflip > 0 or self.vflip > 0 or self.translate > 0)
+            geometric = (
+                tuple(self.crop_scale) != (1.0, 1.0)
+                or self.rotation > 0
+                or self.hflip > 0
+                or self.vflip > 0
+                or self.translate > 0
+            )
             resize = output_size is not None and tuple(output_size) != tuple(x.shape[-2:])
             if geometric or resize:
-                x = random_affine(x, scale=self.crop_scale, ratio=self.crop_ratio,
-                                  rotation=self.rotation, hflip=self.hflip,
-                                  vflip=self.vflip, translate=self.translate,
-                                  padding_mode=self.padding_mode, output_size=output_size)
+                x = random_affine(
+                    x,
+                    scale=self.crop_scale,
+                    ratio=self.crop_ratio,
+                    rotation=self.rotation,
+                    hflip=self.hflip,
+                    vflip=self.vflip,
+                    translate=self.translate,
+                    padding_mode=self.padding_mode,
+                    output_size=output_size,
+                )
             if self.gain is not None:
                 x = random_gain(x, gain=self.gain, jitter=self.gain_jitter)
             if self.clip is not None:
                 x = x.clamp(self.clip[0], self.clip[1])
             if self.jitter_prob > 0 and (self.brightness > 0 or self.contrast > 0):
-                x = color_jitter(x, brightness=self.brightness, contrast=self.contrast,
-                                 p=self.jitter_prob)
+                x = color_jitter(
+                    x, brightness=self.brightness, contrast=self.contrast, p=self.jitter_prob
+                )
             if self.blur_prob > 0:
                 x = gaussian_blur(x, sigma=self.blur_sigma, p=self.blur_prob)
             if self.photons is not None:
                 x = poisson_noise(x, photons=self.photons)
             if self.erase_prob > 0:
-                x = random_erasing(x, p=self.erase_prob, scale=self.erase_scale,
-                                   ratio=self.erase_ratio, value=self.erase_value)
+                x = random_erasing(
+                    x,
+                    p=self.erase_prob,
+                    scale=self.erase_scale,
+                    ratio=self.erase_ratio,
+                    value=self.erase_value,
+                )
         if self.noise_std > 0:
             x = gaussian_noise(x, std=self.noise_std)
         return x
@@ -275,14 +317,31 @@ class Augment(BaseEstimator):
 #: (``normalize="minmax"``). See :class:`Augment` for how the order differs.
 PRESETS = {
     "isotropic": Augment(),
-    "upright": Augment(crop_scale=(0.5, 1.0), rotation=15.0, hflip=0.0, vflip=0.0,
-                       blur_sigma=(0.1, 1.0)),
+    "upright": Augment(
+        crop_scale=(0.5, 1.0), rotation=15.0, hflip=0.0, vflip=0.0, blur_sigma=(0.1, 1.0)
+    ),
     "cplr-reference": Augment(
-        crop_scale=(0.2, 1.0), crop_ratio=(1.0, 1.0), rotation=90.0, hflip=0.5, vflip=0.0,
-        translate=0.125, gain=(0.5, 1.5), gain_jitter=0.2, clip=(0.0, 1.0),
-        brightness=0.0, contrast=0.0, jitter_prob=0.0, blur_prob=0.0, photons=None,
-        erase_prob=1.0, erase_scale=(0.05, 0.3), erase_ratio=(0.25, 2.5), erase_value=0.0,
-        noise_std=0.0, padding_mode="zeros"),
+        crop_scale=(0.2, 1.0),
+        crop_ratio=(1.0, 1.0),
+        rotation=90.0,
+        hflip=0.5,
+        vflip=0.0,
+        translate=0.125,
+        gain=(0.5, 1.5),
+        gain_jitter=0.2,
+        clip=(0.0, 1.0),
+        brightness=0.0,
+        contrast=0.0,
+        jitter_prob=0.0,
+        blur_prob=0.0,
+        photons=None,
+        erase_prob=1.0,
+        erase_scale=(0.05, 0.3),
+        erase_ratio=(0.25, 2.5),
+        erase_value=0.0,
+        noise_std=0.0,
+        padding_mode="zeros",
+    ),
 }
 
 

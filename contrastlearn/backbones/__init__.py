@@ -76,7 +76,10 @@ _RESNET_SUFFIXES = {
 _REFERENCE_RESNETS = {
     # The SimCLR v2 ResNet-18 of Zimmermann et al. 2023 (contrastive projection learning):
     # ResNet-D stem and shortcuts, squeeze-and-excitation with ratio 0.25 in every block.
-    "cplr_resnet18": (resnet18, {"attention": "se", "se_ratio": 0.25, "stem": "deep", "shortcut": "avgpool"}),
+    "cplr_resnet18": (
+        resnet18,
+        {"attention": "se", "se_ratio": 0.25, "stem": "deep", "shortcut": "avgpool"},
+    ),
 }
 _VITS = {"vit_tiny": vit_tiny, "vit_small": vit_small, "vit_base": vit_base}
 _VIT_NAME = re.compile(r"(vit_tiny|vit_small|vit_base)(?:_p([1-9][0-9]*))?")
@@ -200,17 +203,22 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
         return SmallCNN(in_channels, stem_stride=1 if name.endswith("_small") else 2)
     if name == "mlp":
         if n_features is None:
-            raise ValueError("make_backbone('mlp', ...) needs n_features, the size of the flat input vectors")
+            raise ValueError(
+                "make_backbone('mlp', ...) needs n_features, the size of the flat input vectors"
+            )
         return MLP(n_features)
     vit = _parse_vit_name(name)
     if vit is not None:
         factory, patch_size = vit
-        return factory(in_channels, patch_size=patch_size, image_size=32 if image_size is None else image_size)
+        return factory(
+            in_channels, patch_size=patch_size, image_size=32 if image_size is None else image_size
+        )
     if name not in _RESNET_SPECS:
         raise ValueError(
             f"unknown backbone name {name!r}; valid names are {', '.join(BACKBONE_NAMES)} "
             "(small_cnn and the resnets other than cplr_resnet18 may also end in '_small', those "
-            "resnets in 'd' for ResNet-D (e.g. 'se_resnet18d'), the vits in '_p<k>' for patch size k "
+            "resnets in 'd' for ResNet-D (e.g. 'se_resnet18d'), the vits in '_p<k>' for patch "
+            "size k "
             "(e.g. 'vit_small_p16'))"
         )
     factory, kwargs = _RESNET_SPECS[name]
@@ -258,7 +266,11 @@ def embedding_dim(module, input_shape):
         raise TypeError(f"the backbone must be a torch.nn.Module, got {type(module).__name__}")
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     param = next(chain(module.parameters(), module.buffers()), None)
-    like = {"device": param.device, "dtype": param.dtype} if param is not None and param.is_floating_point() else {}
+    like = (
+        {"device": param.device, "dtype": param.dtype}
+        if param is not None and param.is_floating_point()
+        else {}
+    )
     x = torch.zeros((2, *shape), **like)
     modes = [m.training for m in module.modules()]
     module.eval()
@@ -275,7 +287,11 @@ def embedding_dim(module, input_shape):
             m.training = mode
 
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
-        got = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        got = (
+            f"a tensor of shape {tuple(out.shape)}"
+            if isinstance(out, torch.Tensor)
+            else f"a {type(out).__name__}"
+        )
         raise ValueError(
             f"the backbone returned {got} for an input of shape {tuple(x.shape)}; "
             "a backbone must map (B, C, H, W) images to (B, D) vectors"

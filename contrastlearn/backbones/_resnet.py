@@ -60,7 +60,8 @@ class SqueezeExcitation(nn.Module):
         super().__init__()
         if reduction is not None and ratio is not None:
             raise ValueError(
-                f"give either reduction or ratio, not both (got reduction={reduction!r}, ratio={ratio!r})"
+                f"give either reduction or ratio, not both (got reduction={reduction!r}, "
+                f"ratio={ratio!r})"
             )
         if ratio is not None:
             hidden = max(1, int(channels * _positive_real(ratio, "ratio")))
@@ -221,7 +222,15 @@ class _ResidualBlock(nn.Module):
     """
 
     def __init__(
-        self, in_channels, planes, stride, bottleneck, attention, se_ratio=1 / 16, shortcut="conv", project=False
+        self,
+        in_channels,
+        planes,
+        stride,
+        bottleneck,
+        attention,
+        se_ratio=1 / 16,
+        shortcut="conv",
+        project=False,
     ):
         super().__init__()
         out_channels = planes * (4 if bottleneck else 1)
@@ -231,7 +240,11 @@ class _ResidualBlock(nn.Module):
         else:
             spatial = _conv_bn(spatial_in, planes, 3, stride)
         if bottleneck:
-            layers = [_conv_bn(in_channels, planes, 1), spatial, _conv_bn(planes, out_channels, 1, relu=False)]
+            layers = [
+                _conv_bn(in_channels, planes, 1),
+                spatial,
+                _conv_bn(planes, out_channels, 1, relu=False),
+            ]
         else:
             layers = [spatial, _conv_bn(planes, planes, 3, relu=False)]
         if attention in ("se", "se+sk"):
@@ -326,7 +339,8 @@ class ResNet(nn.Module):
     32
     >>> net(torch.randn(2, 1, 28, 28)).shape
     torch.Size([2, 32])
-    >>> net = ResNet("basic", (1, 1), 1, attention="se+sk", stem="deep", width=16, shortcut="avgpool")
+    >>> net = ResNet("basic", (1, 1), 1, attention="se+sk", stem="deep", width=16,
+    ...              shortcut="avgpool")
     >>> net.stem(torch.randn(2, 1, 64, 64)).shape
     torch.Size([2, 16, 16, 16])
     """
@@ -353,10 +367,14 @@ class ResNet(nn.Module):
         se_ratio = _positive_real(se_ratio, "se_ratio")
         layers = tuple(layers)
         if not layers or any(n < 1 for n in layers):
-            raise ValueError(f"layers must be a non-empty sequence of positive block counts, got {layers!r}")
+            raise ValueError(
+                f"layers must be a non-empty sequence of positive block counts, got {layers!r}"
+            )
         min_width = 2 if stem == "deep" else 1
         if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < min_width:
-            raise ValueError(f"width must be an int of at least {min_width} for stem={stem!r}, got {width!r}")
+            raise ValueError(
+                f"width must be an int of at least {min_width} for stem={stem!r}, got {width!r}"
+            )
         if stem == "imagenet":
             self.stem = nn.Sequential(
                 _conv_bn(in_channels, width, 7, stride=2), nn.MaxPool2d(3, stride=2, padding=1)
@@ -382,7 +400,9 @@ class ResNet(nn.Module):
                 stride = 2 if i > 0 and j == 0 else 1
                 project = shortcut == "avgpool" and j == 0
                 blocks.append(
-                    _ResidualBlock(channels, planes, stride, bottleneck, attention, se_ratio, shortcut, project)
+                    _ResidualBlock(
+                        channels, planes, stride, bottleneck, attention, se_ratio, shortcut, project
+                    )
                 )
                 channels = planes * (4 if bottleneck else 1)
             stages.append(nn.Sequential(*blocks))
@@ -437,7 +457,13 @@ def resnet18(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16,
     torch.Size([2, 512])
     """
     return ResNet(
-        "basic", (2, 2, 2, 2), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+        "basic",
+        (2, 2, 2, 2),
+        in_channels,
+        attention=attention,
+        stem=stem,
+        se_ratio=se_ratio,
+        shortcut=shortcut,
     )
 
 
@@ -468,7 +494,13 @@ def resnet34(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16,
     512
     """
     return ResNet(
-        "basic", (3, 4, 6, 3), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+        "basic",
+        (3, 4, 6, 3),
+        in_channels,
+        attention=attention,
+        stem=stem,
+        se_ratio=se_ratio,
+        shortcut=shortcut,
     )
 
 
@@ -501,5 +533,11 @@ def resnet50(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16,
     torch.Size([2, 2048])
     """
     return ResNet(
-        "bottleneck", (3, 4, 6, 3), in_channels, attention=attention, stem=stem, se_ratio=se_ratio, shortcut=shortcut
+        "bottleneck",
+        (3, 4, 6, 3),
+        in_channels,
+        attention=attention,
+        stem=stem,
+        se_ratio=se_ratio,
+        shortcut=shortcut,
     )

@@ -1,6 +1,5 @@
 """Vision Transformers with any patch size, patch tokens and masking (DINO, iBOT)."""
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -8,13 +7,21 @@ from torch import nn
 
 def _pair(value, name):
     """``value`` as a pair of positive ints ``(H, W)``; an int ``n`` gives ``(n, n)``."""
-    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+    pair = (
+        (value, value)
+        if isinstance(value, int)
+        else tuple(value)
+        if isinstance(value, (tuple, list))
+        else None
+    )
     if (
         pair is None
         or len(pair) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair)
     ):
-        raise ValueError(f"{name} must be a positive int or a pair (H, W) of positive ints, got {value!r}")
+        raise ValueError(
+            f"{name} must be a positive int or a pair (H, W) of positive ints, got {value!r}"
+        )
     return pair
 
 
@@ -55,7 +62,9 @@ class _Attention(nn.Module):
 
     def forward(self, x):
         B, N, D = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
+        )
         x = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, D // heads)
         return self.proj(x.transpose(1, 2).reshape(B, N, D))
 
@@ -172,14 +181,20 @@ class VisionTransformer(nn.Module):
         drop_path=0.0,
     ):
         super().__init__()
-        for value, name in ((patch_size, "patch_size"), (in_channels, "in_channels"),
-                            (embed_dim, "embed_dim"), (depth, "depth"), (num_heads, "num_heads")):
+        for value, name in (
+            (patch_size, "patch_size"),
+            (in_channels, "in_channels"),
+            (embed_dim, "embed_dim"),
+            (depth, "depth"),
+            (num_heads, "num_heads"),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         image_size = _pair(image_size, "image_size")
         if any(side % patch_size for side in image_size):
             raise ValueError(
-                f"image_size {image_size} must have sides that are multiples of patch_size={patch_size}"
+                f"image_size {image_size} must have sides that are multiples of "
+                f"patch_size={patch_size}"
             )
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
@@ -195,8 +210,12 @@ class VisionTransformer(nn.Module):
         self.patch_embed = _PatchEmbed(in_channels, embed_dim, patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid_size[0] * self.grid_size[1], embed_dim))
-        rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]  # linear from 0, as in DINO
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, 1 + self.grid_size[0] * self.grid_size[1], embed_dim)
+        )
+        rates = [
+            drop_path * i / max(depth - 1, 1) for i in range(depth)
+        ]  # linear from 0, as in DINO
         self.blocks = nn.ModuleList(_Block(embed_dim, num_heads, mlp_ratio, rate) for rate in rates)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
 
@@ -247,13 +266,15 @@ class VisionTransformer(nn.Module):
             raise ValueError(f"VisionTransformer expects images of shape (B, C, H, W), got {got}")
         if x.shape[1] != self.in_channels:
             raise ValueError(
-                f"VisionTransformer was built for {self.in_channels} input channels, got images of shape "
+                f"VisionTransformer was built for {self.in_channels} input channels, got images "
+                f"of shape "
                 f"{tuple(x.shape)}"
             )
         H, W = x.shape[-2:]
         if H % self.patch_size or W % self.patch_size:
             raise ValueError(
-                f"image height and width must be multiples of patch_size={self.patch_size}, got {H}x{W}; "
+                f"image height and width must be multiples of patch_size={self.patch_size}, got "
+                f"{H}x{W}; "
                 f"crop or resize the images, or use a patch size that divides both"
             )
 
@@ -296,11 +317,15 @@ class VisionTransformer(nn.Module):
         if mask is not None:
             n_patches = tokens.shape[1]
             if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-                raise ValueError(f"mask must be a boolean tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+                raise ValueError(
+                    f"mask must be a boolean tensor, got "
+                    f"{getattr(mask, 'dtype', type(mask).__name__)}"
+                )
             if mask.shape not in ((B, n_patches), (B, H // self.patch_size, W // self.patch_size)):
                 raise ValueError(
                     f"mask must have shape (B, n_patches) = {(B, n_patches)} or (B, h, w) = "
-                    f"{(B, H // self.patch_size, W // self.patch_size)} for images of shape {tuple(x.shape)}, "
+                    f"{(B, H // self.patch_size, W // self.patch_size)} for images of shape "
+                    f"{tuple(x.shape)}, "
                     f"got {tuple(mask.shape)}"
                 )
             mask = mask.reshape(B, n_patches, 1).to(tokens.device)

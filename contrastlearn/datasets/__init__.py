@@ -14,7 +14,17 @@ from ._sprites import SpriteImages, make_sprites
 from ._tomogram import make_tomogram
 
 __all__ = [
-    "CXIImages", "CXIShots", "EdgeFrameFilter", "SpriteImages", "extract_crops", "load_cxi",
-    "make_diffraction", "make_lenses", "make_particle_crops", "make_sprites", "make_tomogram",
-    "preprocess_diffraction", "save_cxi",
+    "CXIImages",
+    "CXIShots",
+    "EdgeFrameFilter",
+    "SpriteImages",
+    "extract_crops",
+    "load_cxi",
+    "make_diffraction",
+    "make_lenses",
+    "make_particle_crops",
+    "make_sprites",
+    "make_tomogram",
+    "preprocess_diffraction",
+    "save_cxi",
 ]

@@ -79,8 +79,11 @@ def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_over
     """
     volume = _check_volume(volume)
     particles = _check_particles(particles)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral) \
-            or axis not in (0, 1, 2):
+    if (
+        isinstance(axis, (bool, np.bool_))
+        or not isinstance(axis, numbers.Integral)
+        or axis not in (0, 1, 2)
+    ):
         raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}.")
     axis = int(axis)
     crop_size = _check_int(crop_size, "crop_size", minimum=2)
@@ -94,24 +97,39 @@ def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_over
 
     slices = np.moveaxis(volume, axis, 0)
     n_slices = slices.shape[0]
-    windows = np.lib.stride_tricks.sliding_window_view(slices, (crop_size, crop_size),
-                                                       axis=(1, 2))[:, ::stride, ::stride]
+    windows = np.lib.stride_tricks.sliding_window_view(slices, (crop_size, crop_size), axis=(1, 2))[
+        :, ::stride, ::stride
+    ]
     n_rows, n_cols = windows.shape[1:3]
-    crops = windows.reshape(-1, crop_size, crop_size).astype(np.float32)   # a copy
-    s, i, j = np.meshgrid(np.arange(n_slices), np.arange(n_rows), np.arange(n_cols),
-                          indexing="ij")
-    overlap, owner = _crop_overlap(particles, volume.shape, axis, crop_size, stride,
-                                   (n_slices, n_rows, n_cols))
+    crops = windows.reshape(-1, crop_size, crop_size).astype(np.float32)  # a copy
+    s, i, j = np.meshgrid(np.arange(n_slices), np.arange(n_rows), np.arange(n_cols), indexing="ij")
+    overlap, owner = _crop_overlap(
+        particles, volume.shape, axis, crop_size, stride, (n_slices, n_rows, n_cols)
+    )
     labels = (overlap >= min_overlap).astype(np.int64)
-    positions = pd.DataFrame({
-        "slice": s.ravel(), "row": i.ravel() * stride, "col": j.ravel() * stride,
-        "particle": np.where(labels == 1, owner, -1), "overlap": overlap,
-    })
+    positions = pd.DataFrame(
+        {
+            "slice": s.ravel(),
+            "row": i.ravel() * stride,
+            "col": j.ravel() * stride,
+            "particle": np.where(labels == 1, owner, -1),
+            "overlap": overlap,
+        }
+    )
     return crops, labels, positions
 
 
-def make_particle_crops(n_particles=40, *, shape=(64, 128, 128), crop_size=16, stride=8,
-                        axis=0, min_overlap=0.5, random_state=None, **tomogram_kwargs):
+def make_particle_crops(
+    n_particles=40,
+    *,
+    shape=(64, 128, 128),
+    crop_size=16,
+    stride=8,
+    axis=0,
+    min_overlap=0.5,
+    random_state=None,
+    **tomogram_kwargs,
+):
     """Simulate a tomogram and cut it into labelled 2-D crops.
 
     Shorthand for :func:`make_tomogram` followed by :func:`extract_crops`: a
@@ -158,16 +176,23 @@ def make_particle_crops(n_particles=40, *, shape=(64, 128, 128), crop_size=16, s
     >>> bool(0 < labels.mean() < 0.5)
     True
     """
-    unknown = set(tomogram_kwargs) - {"particle_classes", "radius_range", "snr", "snr_region",
-                                      "tilt_range"}
+    unknown = set(tomogram_kwargs) - {
+        "particle_classes",
+        "radius_range",
+        "snr",
+        "snr_region",
+        "tilt_range",
+    }
     if unknown:
-        raise TypeError(f"make_particle_crops got unexpected keyword arguments {sorted(unknown)}; "
-                        "make_tomogram takes particle_classes, radius_range, snr, snr_region, "
-                        "tilt_range.")
-    volume, particles = make_tomogram(shape, n_particles, random_state=random_state,
-                                      **tomogram_kwargs)
-    return extract_crops(volume, particles, crop_size, stride, axis=axis,
-                         min_overlap=min_overlap)
+        raise TypeError(
+            f"make_particle_crops got unexpected keyword arguments {sorted(unknown)}; "
+            "make_tomogram takes particle_classes, radius_range, snr, snr_region, "
+            "tilt_range."
+        )
+    volume, particles = make_tomogram(
+        shape, n_particles, random_state=random_state, **tomogram_kwargs
+    )
+    return extract_crops(volume, particles, crop_size, stride, axis=axis, min_overlap=min_overlap)
 
 
 def _crop_overlap(particles, shape, axis, crop_size, stride, grid):
@@ -204,7 +229,7 @@ def _crop_overlap(particles, shape, axis, crop_size, stride, grid):
     pair, first, count = np.unique(keys, return_index=True, return_counts=True)
     frac = count / areas[first]
     crop, part = np.divmod(pair, len(particles))
-    order = np.lexsort((part, -frac, crop))             # best fraction first, ties: lower row
+    order = np.lexsort((part, -frac, crop))  # best fraction first, ties: lower row
     crop, part, frac = crop[order], part[order], frac[order]
     best = np.unique(crop, return_index=True)[1]
     overlap[crop[best]] = frac[best]
@@ -229,10 +254,14 @@ def _check_volume(volume):
 
 def _check_particles(particles):
     if not isinstance(particles, pd.DataFrame):
-        raise TypeError(f"particles must be a pandas DataFrame (the table of make_tomogram); "
-                        f"got {type(particles).__name__}.")
+        raise TypeError(
+            f"particles must be a pandas DataFrame (the table of make_tomogram); "
+            f"got {type(particles).__name__}."
+        )
     missing = [c for c in PARTICLE_COLUMNS if c not in particles.columns]
     if missing:
-        raise ValueError(f"particles is missing the columns {missing}; it must be the table "
-                         f"returned by make_tomogram.")
+        raise ValueError(
+            f"particles is missing the columns {missing}; it must be the table "
+            f"returned by make_tomogram."
+        )
     return particles[PARTICLE_COLUMNS].reset_index(drop=True)

@@ -18,8 +18,7 @@ import pandas as pd
 __all__ = ["CXIImages", "CXIShots", "load_cxi", "save_cxi"]
 
 #: Where CXI files keep their image stacks, in the order they are looked for.
-DATA_PATHS = ("entry_1/data_1/data", "entry_1/image_1/data",
-              "entry_1/instrument_1/detector_1/data")
+DATA_PATHS = ("entry_1/data_1/data", "entry_1/image_1/data", "entry_1/instrument_1/detector_1/data")
 MASK_PATH = "entry_1/instrument_1/detector_1/mask"
 LABELS_PATH = "entry_1/result_1/labels"
 LABEL_NAMES_PATH = "entry_1/result_1/label_names"
@@ -33,8 +32,19 @@ SHOT_IDENTIFIER = "experimental_identifier"
 #: One electron volt in joules (CXI stores photon energies in J).
 ELECTRON_VOLT = 1.602176634e-19
 #: The 11 label flags of CXIDB entry 94, in the order of ``note_1/data``.
-HELIUM_LABEL_NAMES = ("Spherical/Oblate", "Round", "Elliptical", "Prolate", "Streak", "Bent",
-                      "Asymmetric", "NewtonRings", "DoubleRings", "Layered", "Empty")
+HELIUM_LABEL_NAMES = (
+    "Spherical/Oblate",
+    "Round",
+    "Elliptical",
+    "Prolate",
+    "Streak",
+    "Bent",
+    "Asymmetric",
+    "NewtonRings",
+    "DoubleRings",
+    "Layered",
+    "Empty",
+)
 _ENTRY = re.compile(r"entry_(\d+)")
 
 
@@ -43,8 +53,9 @@ def image_index(index, owner):
     if isinstance(index, tuple):
         if len(index) == 2 and index[1] is Ellipsis:
             return index[0]
-        raise TypeError(f"{owner} takes one index (images), not a tuple; index the returned "
-                        "array for pixels.")
+        raise TypeError(
+            f"{owner} takes one index (images), not a tuple; index the returned array for pixels."
+        )
     return index
 
 
@@ -119,20 +130,28 @@ class CXIImages(_LazyFile):
                     f"(n, C, H, W); got {getattr(data, 'shape', type(data).__name__)}."
                 )
             if data.dtype.kind not in "biuf":
-                raise ValueError(f"{self.path}:{dataset} holds values of dtype {data.dtype}; "
-                                 "images must be real numbers (bool, int or float).")
+                raise ValueError(
+                    f"{self.path}:{dataset} holds values of dtype {data.dtype}; "
+                    "images must be real numbers (bool, int or float)."
+                )
             self.shape, self.dtype = data.shape, data.dtype
             self.mask = f[MASK_PATH][()] if MASK_PATH in f else None
             self.labels = f[LABELS_PATH][()] if LABELS_PATH in f else None
-            self.label_names = ([n.decode() if isinstance(n, bytes) else str(n)
-                                 for n in f[LABEL_NAMES_PATH][()]]
-                                if LABEL_NAMES_PATH in f else None)
+            self.label_names = (
+                [n.decode() if isinstance(n, bytes) else str(n) for n in f[LABEL_NAMES_PATH][()]]
+                if LABEL_NAMES_PATH in f
+                else None
+            )
         if self.mask is not None and self.mask.shape != self.shape[-2:]:
-            raise ValueError(f"{self.path}:{MASK_PATH} has shape {self.mask.shape}; the "
-                             f"detector mask must match the images' {self.shape[-2:]}.")
+            raise ValueError(
+                f"{self.path}:{MASK_PATH} has shape {self.mask.shape}; the "
+                f"detector mask must match the images' {self.shape[-2:]}."
+            )
         if self.labels is not None and len(self.labels) != self.shape[0]:
-            raise ValueError(f"{self.path}:{LABELS_PATH} has {len(self.labels)} rows for "
-                             f"{self.shape[0]} images; it must have one per image.")
+            raise ValueError(
+                f"{self.path}:{LABELS_PATH} has {len(self.labels)} rows for "
+                f"{self.shape[0]} images; it must have one per image."
+            )
 
     def _data(self):
         return self._h5()[self.dataset]
@@ -155,15 +174,20 @@ class CXIImages(_LazyFile):
 
 def _shot_entries(f):
     """The ``entry_<i>`` groups of ``f`` in numeric order (entry_2 before entry_10)."""
-    found = [(int(m.group(1)), name) for name in f
-             if (m := _ENTRY.fullmatch(name)) and isinstance(f[name], h5py.Group)]
+    found = [
+        (int(m.group(1)), name)
+        for name in f
+        if (m := _ENTRY.fullmatch(name)) and isinstance(f[name], h5py.Group)
+    ]
     return [name for _, name in sorted(found)]
 
 
 def _is_shot_file(f):
     """True for one 2-D detector image per ``entry_<i>`` group (at least one of them)."""
-    return any(isinstance(data := f[name].get(SHOT_DATA), h5py.Dataset) and data.ndim == 2
-               for name in _shot_entries(f))
+    return any(
+        isinstance(data := f[name].get(SHOT_DATA), h5py.Dataset) and data.ndim == 2
+        for name in _shot_entries(f)
+    )
 
 
 def _listed(names, limit=5):
@@ -176,25 +200,33 @@ def _shot_images(groups, entries, path):
     images = [group.get(SHOT_DATA) for group in groups]
     missing = [name for name, data in zip(entries, images) if not isinstance(data, h5py.Dataset)]
     if missing:
-        raise ValueError(f"{path}: {len(missing)} of {len(entries)} entries have no {SHOT_DATA} "
-                         f"dataset ({_listed(missing)}); every entry_<i> of a per-shot CXI file "
-                         "must hold one 2-D image there.")
+        raise ValueError(
+            f"{path}: {len(missing)} of {len(entries)} entries have no {SHOT_DATA} "
+            f"dataset ({_listed(missing)}); every entry_<i> of a per-shot CXI file "
+            "must hold one 2-D image there."
+        )
     by_shape = {}
     for name, data in zip(entries, images):
         by_shape.setdefault(data.shape, []).append(name)
     if len(by_shape) > 1:
         sizes = "; ".join(f"{shape} in {_listed(names, 3)}" for shape, names in by_shape.items())
-        raise ValueError(f"{path}: the shots differ in size: {sizes}. All shots must have the "
-                         "same 2-D size (H, W).")
+        raise ValueError(
+            f"{path}: the shots differ in size: {sizes}. All shots must have the "
+            "same 2-D size (H, W)."
+        )
     (shape,) = by_shape
     if len(shape) != 2:
-        raise ValueError(f"{path}: {entries[0]}/{SHOT_DATA} has shape {shape}; each entry must "
-                         "hold one 2-D image (H, W).")
+        raise ValueError(
+            f"{path}: {entries[0]}/{SHOT_DATA} has shape {shape}; each entry must "
+            "hold one 2-D image (H, W)."
+        )
     dtypes = {data.dtype for data in images}
     for dtype in dtypes:
         if dtype.kind not in "biuf":
-            raise ValueError(f"{path}: {SHOT_DATA} holds values of dtype {dtype}; images must be "
-                             "real numbers (bool, int or float).")
+            raise ValueError(
+                f"{path}: {SHOT_DATA} holds values of dtype {dtype}; images must be "
+                "real numbers (bool, int or float)."
+            )
     return shape, np.result_type(*dtypes)
 
 
@@ -210,14 +242,18 @@ def _shot_labels(groups, entries, path):
         return None, None  # no notes, or text notes: no label flags
     if len(present) < len(entries):
         absent = [name for name, note in zip(entries, notes) if note is None]
-        raise ValueError(f"{path}: {len(absent)} of {len(entries)} entries have no {SHOT_LABELS} "
-                         f"({_listed(absent)}); label flags must be in every entry or in none.")
+        raise ValueError(
+            f"{path}: {len(absent)} of {len(entries)} entries have no {SHOT_LABELS} "
+            f"({_listed(absent)}); label flags must be in every entry or in none."
+        )
     flags = [np.ravel(note[()]) for note in notes]
     wrong = [name for name, row in zip(entries, flags) if row.shape != flags[0].shape]
     if wrong or flags[0].dtype.kind not in "biuf":
-        raise ValueError(f"{path}: {SHOT_LABELS} must hold the same number of numeric flags in "
-                         f"every entry; {entries[0]} has {flags[0].size} but {_listed(wrong)} "
-                         f"{'differ' if len(wrong) > 1 else 'differs'}.")
+        raise ValueError(
+            f"{path}: {SHOT_LABELS} must hold the same number of numeric flags in "
+            f"every entry; {entries[0]} has {flags[0].size} but {_listed(wrong)} "
+            f"{'differ' if len(wrong) > 1 else 'differs'}."
+        )
     labels = np.stack(flags).astype(np.int64)
     if SHOT_LABEL_NAMES in groups[0]:
         names = _text(groups[0][SHOT_LABEL_NAMES][()])
@@ -228,8 +264,10 @@ def _shot_labels(groups, entries, path):
     else:
         names = [f"flag{k}" for k in range(labels.shape[1])]
     if len(names) != labels.shape[1]:
-        raise ValueError(f"{path}: {entries[0]} names {len(names)} labels for "
-                         f"{labels.shape[1]} flags in {SHOT_LABELS}.")
+        raise ValueError(
+            f"{path}: {entries[0]} names {len(names)} labels for "
+            f"{labels.shape[1]} flags in {SHOT_LABELS}."
+        )
     return labels, names
 
 
@@ -321,8 +359,9 @@ class CXIShots(_LazyFile):
         with h5py.File(self.path, "r") as f:
             entries = _shot_entries(f)
             if not entries:
-                raise ValueError(f"{self.path} has no entry_<i> groups; it is not a per-shot "
-                                 "CXI file.")
+                raise ValueError(
+                    f"{self.path} has no entry_<i> groups; it is not a per-shot CXI file."
+                )
             groups = [f[name] for name in entries]
             image_shape, self.dtype = _shot_images(groups, entries, self.path)
             self.labels, self.label_names = _shot_labels(groups, entries, self.path)
@@ -384,21 +423,28 @@ class CXIShots(_LazyFile):
 def _excluding(images, exclude_labels):
     """``images`` without the shots that carry any of ``exclude_labels``."""
     if not isinstance(images, CXIShots) or images.labels is None:
-        raise ValueError(f"exclude_labels needs a per-shot CXI file with label flags "
-                         f"(note_1/data in every entry); {images.path} has none.")
+        raise ValueError(
+            f"exclude_labels needs a per-shot CXI file with label flags "
+            f"(note_1/data in every entry); {images.path} has none."
+        )
     if isinstance(exclude_labels, (str, int, np.integer)):
         exclude_labels = [exclude_labels]
     columns = []
     for label in exclude_labels:
         if isinstance(label, str) and label in images.label_names:
             columns.append(images.label_names.index(label))
-        elif (isinstance(label, (int, np.integer)) and not isinstance(label, bool)
-              and 0 <= label < len(images.label_names)):
+        elif (
+            isinstance(label, (int, np.integer))
+            and not isinstance(label, bool)
+            and 0 <= label < len(images.label_names)
+        ):
             columns.append(int(label))
         else:
-            raise ValueError(f"exclude_labels: {label!r} is neither a label name of {images.path} "
-                             f"({', '.join(images.label_names)}) nor a column index in "
-                             f"[0, {len(images.label_names)}).")
+            raise ValueError(
+                f"exclude_labels: {label!r} is neither a label name of {images.path} "
+                f"({', '.join(images.label_names)}) nor a column index in "
+                f"[0, {len(images.label_names)})."
+            )
     return images.subset(~images.labels[:, columns].astype(bool).any(axis=1))
 
 
@@ -476,8 +522,9 @@ def load_cxi(path, dataset=None, *, exclude_labels=None):
     return images if exclude_labels is None else _excluding(images, exclude_labels)
 
 
-def save_cxi(path, X, *, labels=None, label_names=None, mask=None, overwrite=False,
-             compression=None):
+def save_cxi(
+    path, X, *, labels=None, label_names=None, mask=None, overwrite=False, compression=None
+):
     """Write images (and optional labels and mask) to a CXI file.
 
     The file is written to a temporary file in the same folder and renamed
@@ -528,26 +575,32 @@ def save_cxi(path, X, *, labels=None, label_names=None, mask=None, overwrite=Fal
         labels = np.asarray(labels)
         if len(labels) != n:
             raise ValueError(f"labels has {len(labels)} rows but X has {n} images.")
-    if label_names is not None and (labels is None or labels.ndim != 2
-                                    or len(label_names) != labels.shape[1]):
+    if label_names is not None and (
+        labels is None or labels.ndim != 2 or len(label_names) != labels.shape[1]
+    ):
         raise ValueError("label_names needs multi-hot labels of shape (n, len(label_names)).")
     first = np.asarray(X[:1])
     if first.dtype.kind not in "biuf":
         raise ValueError(f"X must hold real numbers (bool, int or float); got dtype {first.dtype}.")
     if mask is not None and np.shape(mask) != first.shape[-2:]:
-        raise ValueError(f"mask has shape {np.shape(mask)}; it must match the images' "
-                         f"{first.shape[-2:]}.")
+        raise ValueError(
+            f"mask has shape {np.shape(mask)}; it must match the images' {first.shape[-2:]}."
+        )
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(suffix=".cxi.part", dir=folder)
     os.close(handle)
     try:
         with h5py.File(temporary, "w") as f:
             f["cxi_version"] = 150
-            data = f.create_dataset("entry_1/data_1/data", shape=(n, *first.shape[1:]),
-                                    dtype=first.dtype, chunks=(1, *first.shape[1:]),
-                                    compression=compression)
+            data = f.create_dataset(
+                "entry_1/data_1/data",
+                shape=(n, *first.shape[1:]),
+                dtype=first.dtype,
+                chunks=(1, *first.shape[1:]),
+                compression=compression,
+            )
             for start in range(0, n, 256):
-                data[start:start + 256] = np.asarray(X[start:start + 256])
+                data[start : start + 256] = np.asarray(X[start : start + 256])
             f["entry_1/image_1/data"] = h5py.SoftLink("/entry_1/data_1/data")
             if labels is not None:
                 f[LABELS_PATH] = labels

@@ -13,28 +13,53 @@ LABEL_NAMES = ["spherical", "oblate", "prolate", "streak", "dimer", "layered", "
 #: The shape labels; every non-empty shot has exactly one of them (equally likely).
 SHAPES = LABEL_NAMES[:4]
 
-_OVERSAMPLING = 2         # real-space grid = _OVERSAMPLING * image_size pixels a side
-_CHUNK = 256              # patterns rendered per vectorised batch
-_RADIUS = (0.04, 0.09)    # volume-equivalent radius, as a fraction of the real-space grid
+_OVERSAMPLING = 2  # real-space grid = _OVERSAMPLING * image_size pixels a side
+_CHUNK = 256  # patterns rendered per vectorised batch
+_RADIUS = (0.04, 0.09)  # volume-equivalent radius, as a fraction of the real-space grid
 _ASPECT = {"oblate": (1.3, 2.5), "prolate": (1.3, 2.5), "streak": (4.0, 8.0)}
-_STREAK_TILT = np.deg2rad(15.0)   # a streak's axis leaves the detector plane by at most this
-_DIMER_SEPARATION = (2.0, 3.5)    # centre distance in mean radii
-_DIMER_SIZE_RATIO = (0.7, 1.0)    # second particle's size relative to the first
-_CORE_RATIO = (0.4, 0.8)          # core semi-axes relative to the outer ones
-_MAX_EXTENT = 0.45        # particles (pairs) reach at most this fraction of the grid from centre
-_FLUENCE_SCATTER = 0.3    # standard deviation of the log of the per-shot photon count
-_BACKGROUND = 0.005       # expected background photons per shot, as a fraction of the fluence
+_STREAK_TILT = np.deg2rad(15.0)  # a streak's axis leaves the detector plane by at most this
+_DIMER_SEPARATION = (2.0, 3.5)  # centre distance in mean radii
+_DIMER_SIZE_RATIO = (0.7, 1.0)  # second particle's size relative to the first
+_CORE_RATIO = (0.4, 0.8)  # core semi-axes relative to the outer ones
+_MAX_EXTENT = 0.45  # particles (pairs) reach at most this fraction of the grid from centre
+_FLUENCE_SCATTER = 0.3  # standard deviation of the log of the per-shot photon count
+_BACKGROUND = 0.005  # expected background photons per shot, as a fraction of the fluence
 
 #: Columns of the ``params`` table, in order.
-PARAM_COLUMNS = ["shape", "radius", "aspect_ratio", "radius_axial", "radius_equatorial",
-                 "axis_x", "axis_y", "axis_z", "dimer_separation", "dimer_angle",
-                 "dimer_size_ratio", "core_ratio", "core_density", "photons", "counts"]
+PARAM_COLUMNS = [
+    "shape",
+    "radius",
+    "aspect_ratio",
+    "radius_axial",
+    "radius_equatorial",
+    "axis_x",
+    "axis_y",
+    "axis_z",
+    "dimer_separation",
+    "dimer_angle",
+    "dimer_size_ratio",
+    "core_ratio",
+    "core_density",
+    "photons",
+    "counts",
+]
 
 
-def make_diffraction(n_samples=1000, *, image_size=64, fluence=1e4, log_scale=False,
-                     empty_fraction=0.1, dimer_fraction=0.2, layered_fraction=0.2,
-                     hole_radius=3, gap_width=2, saturation=None, random_state=None,
-                     return_params=False):
+def make_diffraction(
+    n_samples=1000,
+    *,
+    image_size=64,
+    fluence=1e4,
+    log_scale=False,
+    empty_fraction=0.1,
+    dimer_fraction=0.2,
+    layered_fraction=0.2,
+    hole_radius=3,
+    gap_width=2,
+    saturation=None,
+    random_state=None,
+    return_params=False,
+):
     """Simulate single-shot small-angle X-ray diffraction patterns of nanoparticles.
 
     Each shot images one isolated particle (or a pair, or nothing) the way
@@ -159,8 +184,11 @@ def make_diffraction(n_samples=1000, *, image_size=64, fluence=1e4, log_scale=Fa
     if not 0 < fluence < np.inf:
         raise ValueError(f"fluence must be a finite number > 0; got {fluence!r}.")
     fractions = {}
-    for name, value in [("empty_fraction", empty_fraction), ("dimer_fraction", dimer_fraction),
-                        ("layered_fraction", layered_fraction)]:
+    for name, value in [
+        ("empty_fraction", empty_fraction),
+        ("dimer_fraction", dimer_fraction),
+        ("layered_fraction", layered_fraction),
+    ]:
         fractions[name] = _check_real(value, name)
         if not 0 <= fractions[name] <= 1:
             raise ValueError(f"{name} must be in [0, 1]; got {value!r}.")
@@ -222,12 +250,13 @@ def _detector_mask(image_size, hole_radius, gap_width):
     k = np.arange(image_size) - c
     mask = k[:, None] ** 2 + k[None, :] ** 2 < hole_radius**2
     top = c - gap_width // 2
-    mask[top:top + gap_width] = True
+    mask[top : top + gap_width] = True
     return mask
 
 
-def _sample_params(n, image_size, fluence, rng, *, empty_fraction, dimer_fraction,
-                   layered_fraction):
+def _sample_params(
+    n, image_size, fluence, rng, *, empty_fraction, dimer_fraction, layered_fraction
+):
     """Draw the particle table (every parameter for every row, then masked, so the
     random stream does not depend on which rows are empty)."""
     grid = _OVERSAMPLING * image_size
@@ -260,10 +289,12 @@ def _sample_params(n, image_size, fluence, rng, *, empty_fraction, dimer_fractio
     separation = rng.uniform(*_DIMER_SEPARATION, size=n) * radius * (1.0 + size_ratio) / 2
     angle = rng.uniform(0.0, 2 * np.pi, size=n)
     core_ratio = rng.uniform(*_CORE_RATIO, size=n)
-    core_density = np.where(rng.uniform(size=n) < 0.5, rng.uniform(0.0, 0.5, size=n),
-                            rng.uniform(2.0, 4.0, size=n))
-    photons = fluence * np.exp(_FLUENCE_SCATTER * rng.standard_normal(size=n)
-                               - _FLUENCE_SCATTER**2 / 2)
+    core_density = np.where(
+        rng.uniform(size=n) < 0.5, rng.uniform(0.0, 0.5, size=n), rng.uniform(2.0, 4.0, size=n)
+    )
+    photons = fluence * np.exp(
+        _FLUENCE_SCATTER * rng.standard_normal(size=n) - _FLUENCE_SCATTER**2 / 2
+    )
 
     # Shrink particles (and pairs) that would not fit in the real-space grid.
     radius_axial = radius * aspect ** (2 / 3)
@@ -271,26 +302,29 @@ def _sample_params(n, image_size, fluence, rng, *, empty_fraction, dimer_fractio
     extent = np.maximum(radius_axial, radius_equatorial) + np.where(dimer, separation / 2, 0.0)
     shrink = np.minimum(1.0, _MAX_EXTENT * grid / extent)
     radius, radius_axial, radius_equatorial, separation = (
-        v * shrink for v in (radius, radius_axial, radius_equatorial, separation))
+        v * shrink for v in (radius, radius_axial, radius_equatorial, separation)
+    )
 
     nan = np.nan
-    table = pd.DataFrame({
-        "shape": np.where(empty, "empty", shape).astype(object),
-        "radius": np.where(empty, nan, radius),
-        "aspect_ratio": np.where(empty, nan, aspect),
-        "radius_axial": np.where(empty, nan, radius_axial),
-        "radius_equatorial": np.where(empty, nan, radius_equatorial),
-        "axis_x": np.where(empty, nan, axis[:, 0]),
-        "axis_y": np.where(empty, nan, axis[:, 1]),
-        "axis_z": np.where(empty, nan, axis[:, 2]),
-        "dimer_separation": np.where(dimer, separation, nan),
-        "dimer_angle": np.where(dimer, angle, nan),
-        "dimer_size_ratio": np.where(dimer, size_ratio, nan),
-        "core_ratio": np.where(layered, core_ratio, nan),
-        "core_density": np.where(layered, core_density, nan),
-        "photons": np.where(empty, 0.0, photons),
-        "counts": np.zeros(n),
-    })
+    table = pd.DataFrame(
+        {
+            "shape": np.where(empty, "empty", shape).astype(object),
+            "radius": np.where(empty, nan, radius),
+            "aspect_ratio": np.where(empty, nan, aspect),
+            "radius_axial": np.where(empty, nan, radius_axial),
+            "radius_equatorial": np.where(empty, nan, radius_equatorial),
+            "axis_x": np.where(empty, nan, axis[:, 0]),
+            "axis_y": np.where(empty, nan, axis[:, 1]),
+            "axis_z": np.where(empty, nan, axis[:, 2]),
+            "dimer_separation": np.where(dimer, separation, nan),
+            "dimer_angle": np.where(dimer, angle, nan),
+            "dimer_size_ratio": np.where(dimer, size_ratio, nan),
+            "core_ratio": np.where(layered, core_ratio, nan),
+            "core_density": np.where(layered, core_density, nan),
+            "photons": np.where(empty, 0.0, photons),
+            "counts": np.zeros(n),
+        }
+    )
     return table[PARAM_COLUMNS]
 
 
@@ -307,12 +341,23 @@ def _render(params, image_size):
     grid = _OVERSAMPLING * image_size
     n = len(params)
     empty = (params["shape"] == "empty").to_numpy()
-    col = {name: params[name].to_numpy(dtype=np.float64)
-           for name in ("radius_axial", "radius_equatorial", "axis_x", "axis_y", "axis_z",
-                        "dimer_separation", "dimer_angle", "dimer_size_ratio", "core_ratio",
-                        "core_density")}
+    col = {
+        name: params[name].to_numpy(dtype=np.float64)
+        for name in (
+            "radius_axial",
+            "radius_equatorial",
+            "axis_x",
+            "axis_y",
+            "axis_z",
+            "dimer_separation",
+            "dimer_angle",
+            "dimer_size_ratio",
+            "core_ratio",
+            "core_density",
+        )
+    }
     axis = np.stack([col["axis_x"], col["axis_y"], col["axis_z"]], axis=1)
-    axis[np.isnan(axis).any(axis=1)] = (0.0, 0.0, 1.0)   # spheres: any axis will do
+    axis[np.isnan(axis).any(axis=1)] = (0.0, 0.0, 1.0)  # spheres: any axis will do
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     a = np.where(empty, 1.0, col["radius_axial"])
     b = np.where(empty, 1.0, col["radius_equatorial"])
@@ -346,8 +391,8 @@ def _render(params, image_size):
         if rows.size == 0:
             continue
         s2 = scale[rows] ** 2
-        dx = coords[None, :] - centre[rows, :1]          # (r, grid), along columns
-        dy = coords[None, :] - centre[rows, 1:]          # (r, grid), along rows
+        dx = coords[None, :] - centre[rows, :1]  # (r, grid), along columns
+        dy = coords[None, :] - centre[rows, 1:]  # (r, grid), along rows
         # quadratic form r^T A r / s^2, built from outer sums of 1-D pieces
         qx = (a_xx[rows, None] * dx**2 / s2[:, None]).astype(np.float32)
         qy = (a_yy[rows, None] * dy**2 / s2[:, None]).astype(np.float32)
@@ -358,7 +403,7 @@ def _render(params, image_size):
         np.subtract(1.0, form, out=form)
         np.maximum(form, 0.0, out=form)
         np.sqrt(form, out=form)
-        chord = 2.0 * weight[rows] * scale[rows] / np.sqrt(mzz[rows])   # density x max chord
+        chord = 2.0 * weight[rows] * scale[rows] / np.sqrt(mzz[rows])  # density x max chord
         form *= chord.astype(np.float32)[:, None, None]
         density[rows] += form
 
@@ -377,8 +422,8 @@ def _central_power_spectrum(density, image_size):
     about 2.5 times less work than the full 2-D FFT.
     """
     grid = density.shape[-1]
-    lo = image_size // 2                       # the window spans k = -lo .. image_size - lo - 1
-    spectrum = np.fft.rfft(density, axis=-1)[..., :lo + 1]
+    lo = image_size // 2  # the window spans k = -lo .. image_size - lo - 1
+    spectrum = np.fft.rfft(density, axis=-1)[..., : lo + 1]
     spectrum = np.fft.fft(spectrum, axis=-2)[..., np.arange(-lo, lo + 1) % grid, :]
     half = spectrum.real.astype(np.float64) ** 2 + spectrum.imag.astype(np.float64) ** 2
     k = np.arange(image_size) - lo
@@ -396,8 +441,9 @@ def _check_int(value, name, *, minimum):
 
 def _check_real(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type "
-                        f"{type(value).__name__}.")
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
+        )
     if np.isnan(value):
         raise ValueError(f"{name} must not be NaN.")
     return float(value)
@@ -405,15 +451,20 @@ def _check_real(value, name):
 
 def _check_random_state(random_state):
     if isinstance(random_state, (bool, np.bool_)):
-        raise TypeError(f"random_state must be None, an int, a numpy RandomState or "
-                        f"Generator; got {random_state!r}.")
+        raise TypeError(
+            f"random_state must be None, an int, a numpy RandomState or "
+            f"Generator; got {random_state!r}."
+        )
     if isinstance(random_state, np.random.Generator):
         return random_state
     try:
         return check_random_state(random_state)
     except ValueError as exc:
         if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-            raise ValueError(f"random_state must be an int in [0, 2**32 - 1]; "
-                             f"got {random_state!r}.") from exc
-        raise TypeError(f"random_state must be None, an int, a numpy RandomState or "
-                        f"Generator; got {random_state!r}.") from exc
+            raise ValueError(
+                f"random_state must be an int in [0, 2**32 - 1]; got {random_state!r}."
+            ) from exc
+        raise TypeError(
+            f"random_state must be None, an int, a numpy RandomState or "
+            f"Generator; got {random_state!r}."
+        ) from exc

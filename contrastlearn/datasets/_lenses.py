@@ -1,6 +1,5 @@
 """Simulated multi-band survey cut-outs of galaxy-scale strong gravitational lenses."""
 
-
 import numpy as np
 import pandas as pd
 
@@ -15,62 +14,122 @@ _INSTALL_HINT = 'pip install "contrastlearn[astro]"  (or: pip install lenstronom
 #: AB zero point (magnitude of 1 e-/s), sky brightness (mag / arcsec^2) and seeing
 #: (FWHM of the Gaussian PSF, arcsec).
 BANDS = {
-    "g": {"exposure_time": 90.0, "num_exposures": 10, "magnitude_zero_point": 26.58,
-          "sky_brightness": 22.01, "seeing": 1.12},
-    "r": {"exposure_time": 90.0, "num_exposures": 10, "magnitude_zero_point": 26.78,
-          "sky_brightness": 21.15, "seeing": 0.96},
-    "i": {"exposure_time": 90.0, "num_exposures": 10, "magnitude_zero_point": 26.75,
-          "sky_brightness": 19.89, "seeing": 0.88},
-    "z": {"exposure_time": 90.0, "num_exposures": 10, "magnitude_zero_point": 26.48,
-          "sky_brightness": 18.72, "seeing": 0.84},
-    "Y": {"exposure_time": 45.0, "num_exposures": 10, "magnitude_zero_point": 25.40,
-          "sky_brightness": 17.96, "seeing": 0.90},
+    "g": {
+        "exposure_time": 90.0,
+        "num_exposures": 10,
+        "magnitude_zero_point": 26.58,
+        "sky_brightness": 22.01,
+        "seeing": 1.12,
+    },
+    "r": {
+        "exposure_time": 90.0,
+        "num_exposures": 10,
+        "magnitude_zero_point": 26.78,
+        "sky_brightness": 21.15,
+        "seeing": 0.96,
+    },
+    "i": {
+        "exposure_time": 90.0,
+        "num_exposures": 10,
+        "magnitude_zero_point": 26.75,
+        "sky_brightness": 19.89,
+        "seeing": 0.88,
+    },
+    "z": {
+        "exposure_time": 90.0,
+        "num_exposures": 10,
+        "magnitude_zero_point": 26.48,
+        "sky_brightness": 18.72,
+        "seeing": 0.84,
+    },
+    "Y": {
+        "exposure_time": 45.0,
+        "num_exposures": 10,
+        "magnitude_zero_point": 25.40,
+        "sky_brightness": 17.96,
+        "seeing": 0.90,
+    },
 }
-_CAMERA = {"read_noise": 7.0, "ccd_gain": 4.0}   # DECam: e- per read, e- per ADU
-_PIXEL_SCALE = 0.263      # DECam, arcsec per pixel
-_SUPERSAMPLING = 3        # sub-pixels a side at which the surface brightness is evaluated
+_CAMERA = {"read_noise": 7.0, "ccd_gain": 4.0}  # DECam: e- per read, e- per ADU
+_PIXEL_SCALE = 0.263  # DECam, arcsec per pixel
+_SUPERSAMPLING = 3  # sub-pixels a side at which the surface brightness is evaluated
 
 # Mass: singular isothermal ellipsoid (SIE) + external shear. Angles in arcsec.
-_THETA_E = (0.8, 2.5)             # Einstein radius
-_MASS_Q = (0.6, 1.0)              # axis ratio of the mass
-_SHEAR = (0.0, 0.1)               # external shear strength
-_CENTRE = 0.1                     # lens centre uniform in [-0.1, 0.1] a side
+_THETA_E = (0.8, 2.5)  # Einstein radius
+_MASS_Q = (0.6, 1.0)  # axis ratio of the mass
+_SHEAR = (0.0, 0.1)  # external shear strength
+_CENTRE = 0.1  # lens centre uniform in [-0.1, 0.1] a side
 # Lens (or non-lens) galaxy light: elliptical Sersic, aligned with the mass up to a scatter.
-_LIGHT_R = (0.5, 1.5)             # half-light radius
-_LIGHT_N = (2.5, 5.0)             # Sersic index (early-type)
-_LIGHT_Q_SCATTER = 0.1            # light axis ratio = mass axis ratio +- this (clipped)
-_LIGHT_PHI_SCATTER = np.deg2rad(10.0)   # sd of the light position angle about the mass'
-_LIGHT_MAG_R = (18.5, 21.0)       # r-band apparent magnitude
+_LIGHT_R = (0.5, 1.5)  # half-light radius
+_LIGHT_N = (2.5, 5.0)  # Sersic index (early-type)
+_LIGHT_Q_SCATTER = 0.1  # light axis ratio = mass axis ratio +- this (clipped)
+_LIGHT_PHI_SCATTER = np.deg2rad(10.0)  # sd of the light position angle about the mass'
+_LIGHT_MAG_R = (18.5, 21.0)  # r-band apparent magnitude
 # Background source: elliptical Sersic.
-_SOURCE_R = (0.15, 0.5)           # half-light radius
-_SOURCE_N = (0.5, 2.0)            # Sersic index (disc-like, star-forming)
+_SOURCE_R = (0.15, 0.5)  # half-light radius
+_SOURCE_N = (0.5, 2.0)  # Sersic index (disc-like, star-forming)
 _SOURCE_Q = (0.4, 1.0)
-_SOURCE_OFFSET = 0.5              # |source - lens centre| <= this * theta_E (uniform in the disc)
-_SOURCE_MAG_R = (21.0, 24.0)      # r-band apparent magnitude, unlensed
+_SOURCE_OFFSET = 0.5  # |source - lens centre| <= this * theta_E (uniform in the disc)
+_SOURCE_MAG_R = (21.0, 24.0)  # r-band apparent magnitude, unlensed
 # Non-lenses: with this probability an unlensed companion galaxy drawn like a source.
 _COMPANION_PROBABILITY = 0.5
 _COMPANION_DISTANCE = (1.0, 3.5)  # from the galaxy centre
-_COMPANION_BRIGHTER = 1.5         # magnitudes brighter than a source (a typical magnification)
+_COMPANION_BRIGHTER = 1.5  # magnitudes brighter than a source (a typical magnification)
 # Colours: successive differences g-r, r-i, i-z, z-Y, each uniform in these ranges.
-_LIGHT_COLOURS = ((1.0, 1.8), (0.4, 0.7), (0.2, 0.4), (0.0, 0.2))   # red early-type
+_LIGHT_COLOURS = ((1.0, 1.8), (0.4, 0.7), (0.2, 0.4), (0.0, 0.2))  # red early-type
 _SOURCE_COLOURS = ((0.0, 0.6), (0.0, 0.4), (0.0, 0.3), (0.0, 0.2))  # blue star-forming
 
 
 def _columns(bands):
     """Columns of the ``params`` table, in order."""
-    return (["is_lens", "theta_E", "lens_q", "lens_phi", "lens_e1", "lens_e2",
-             "gamma_ext", "gamma_phi", "gamma1", "gamma2", "center_x", "center_y",
-             "light_R_sersic", "light_n_sersic", "light_q", "light_phi", "light_e1",
-             "light_e2"]
-            + [f"light_mag_{b}" for b in bands]
-            + ["has_companion", "source_x", "source_y", "source_R_sersic", "source_n_sersic",
-               "source_q", "source_phi", "source_e1", "source_e2"]
-            + [f"source_mag_{b}" for b in bands]
-            + ["magnification", "seed"])
+    return (
+        [
+            "is_lens",
+            "theta_E",
+            "lens_q",
+            "lens_phi",
+            "lens_e1",
+            "lens_e2",
+            "gamma_ext",
+            "gamma_phi",
+            "gamma1",
+            "gamma2",
+            "center_x",
+            "center_y",
+            "light_R_sersic",
+            "light_n_sersic",
+            "light_q",
+            "light_phi",
+            "light_e1",
+            "light_e2",
+        ]
+        + [f"light_mag_{b}" for b in bands]
+        + [
+            "has_companion",
+            "source_x",
+            "source_y",
+            "source_R_sersic",
+            "source_n_sersic",
+            "source_q",
+            "source_phi",
+            "source_e1",
+            "source_e2",
+        ]
+        + [f"source_mag_{b}" for b in bands]
+        + ["magnification", "seed"]
+    )
 
 
-def make_lenses(n_samples=1000, *, image_size=32, lens_fraction=0.5, bands=("g", "r", "i"),
-                pixel_scale=None, random_state=None, return_params=False):
+def make_lenses(
+    n_samples=1000,
+    *,
+    image_size=32,
+    lens_fraction=0.5,
+    bands=("g", "r", "i"),
+    pixel_scale=None,
+    random_state=None,
+    return_params=False,
+):
     """Simulate multi-band survey cut-outs of strong gravitational lenses and non-lenses.
 
     Each image is a small, sky-subtracted cut-out centred on a massive
@@ -210,12 +269,14 @@ def make_lenses(n_samples=1000, *, image_size=32, lens_fraction=0.5, bands=("g",
     else:
         pixel_scale = _check_real(pixel_scale, "pixel_scale")
         if not 0.0 < pixel_scale < np.inf:
-            raise ValueError(f"pixel_scale must be None or a finite number of arcseconds > 0; "
-                             f"got {pixel_scale!r}.")
+            raise ValueError(
+                f"pixel_scale must be None or a finite number of arcseconds > 0; "
+                f"got {pixel_scale!r}."
+            )
     if not isinstance(return_params, (bool, np.bool_)):
         raise TypeError(f"return_params must be True or False; got {return_params!r}.")
     rng = _check_random_state(random_state)
-    simulators = _simulators(bands, image_size, pixel_scale)   # imports lenstronomy
+    simulators = _simulators(bands, image_size, pixel_scale)  # imports lenstronomy
 
     params = _sample_params(n_samples, bands, lens_fraction, rng)
     X = np.empty((n_samples, len(bands), image_size, image_size), dtype=np.float32)
@@ -242,14 +303,17 @@ def _check_bands(bands):
     try:
         bands = tuple(bands)
     except TypeError:
-        raise TypeError(f"bands must be a sequence of band names from {sorted(BANDS)}; "
-                        f"got {bands!r}.") from None
+        raise TypeError(
+            f"bands must be a sequence of band names from {sorted(BANDS)}; got {bands!r}."
+        ) from None
     if not bands:
         raise ValueError(f"bands must name at least one band from {list(BANDS)}; got none.")
     for band in bands:
         if not isinstance(band, str):
-            raise TypeError(f"bands must contain strings from {list(BANDS)}; got {band!r} "
-                            f"of type {type(band).__name__}.")
+            raise TypeError(
+                f"bands must contain strings from {list(BANDS)}; got {band!r} "
+                f"of type {type(band).__name__}."
+            )
         if band not in BANDS:
             raise ValueError(f"bands must be from {list(BANDS)}; got unsupported {band!r}.")
     if len(set(bands)) != len(bands):
@@ -263,22 +327,25 @@ def _import_simapi():
         import lenstronomy  # noqa: F401
         from lenstronomy.SimulationAPI.sim_api import SimAPI
     except ImportError as exc:
-        raise ImportError(f"make_lenses needs the optional dependency lenstronomy; "
-                          f"install it with: {_INSTALL_HINT}") from exc
+        raise ImportError(
+            f"make_lenses needs the optional dependency lenstronomy; "
+            f"install it with: {_INSTALL_HINT}"
+        ) from exc
     return SimAPI
 
 
 def _simulators(bands, image_size, pixel_scale):
     """One ``(SimAPI, ImageModel)`` pair per band (nothing is cached)."""
     SimAPI = _import_simapi()
-    kwargs_model = {"lens_model_list": ["SIE", "SHEAR"],
-                    "source_light_model_list": ["SERSIC_ELLIPSE"],
-                    "lens_light_model_list": ["SERSIC_ELLIPSE"]}
+    kwargs_model = {
+        "lens_model_list": ["SIE", "SHEAR"],
+        "source_light_model_list": ["SERSIC_ELLIPSE"],
+        "lens_light_model_list": ["SERSIC_ELLIPSE"],
+    }
     simulators = []
     for band in bands:
         kwargs_band = dict(BANDS[band], **_CAMERA, pixel_scale=pixel_scale, psf_type="GAUSSIAN")
-        sim = SimAPI(num_pix=image_size, kwargs_single_band=kwargs_band,
-                     kwargs_model=kwargs_model)
+        sim = SimAPI(num_pix=image_size, kwargs_single_band=kwargs_band, kwargs_model=kwargs_model)
         model = sim.image_model_class({"supersampling_factor": _SUPERSAMPLING})
         simulators.append((sim, model))
     return simulators
@@ -298,46 +365,77 @@ def _render_rows(params, bands, simulators, *, source=True, lens_light=True):
     for row in params.to_dict("records"):
         source_img = np.zeros((len(bands),) + size)
         light_img = np.zeros((len(bands),) + size)
-        kwargs_light = [{"amp": 1.0, "R_sersic": row["light_R_sersic"],
-                         "n_sersic": row["light_n_sersic"], "e1": row["light_e1"],
-                         "e2": row["light_e2"], "center_x": row["center_x"],
-                         "center_y": row["center_y"]}]
+        kwargs_light = [
+            {
+                "amp": 1.0,
+                "R_sersic": row["light_R_sersic"],
+                "n_sersic": row["light_n_sersic"],
+                "e1": row["light_e1"],
+                "e2": row["light_e2"],
+                "center_x": row["center_x"],
+                "center_y": row["center_y"],
+            }
+        ]
         light_norm = sim0.lens_light_model_class.total_flux(kwargs_light, norm=True)[0]
         has_source = source and (row["is_lens"] or row["has_companion"])
         if has_source:
-            kwargs_source = [{"amp": 1.0, "R_sersic": row["source_R_sersic"],
-                              "n_sersic": row["source_n_sersic"], "e1": row["source_e1"],
-                              "e2": row["source_e2"], "center_x": row["source_x"],
-                              "center_y": row["source_y"]}]
+            kwargs_source = [
+                {
+                    "amp": 1.0,
+                    "R_sersic": row["source_R_sersic"],
+                    "n_sersic": row["source_n_sersic"],
+                    "e1": row["source_e1"],
+                    "e2": row["source_e2"],
+                    "center_x": row["source_x"],
+                    "center_y": row["source_y"],
+                }
+            ]
             source_norm = sim0.source_model_class.total_flux(kwargs_source, norm=True)[0]
         kwargs_lens = None
         if row["is_lens"]:
-            kwargs_lens = [{"theta_E": row["theta_E"], "e1": row["lens_e1"],
-                            "e2": row["lens_e2"], "center_x": row["center_x"],
-                            "center_y": row["center_y"]},
-                           {"gamma1": row["gamma1"], "gamma2": row["gamma2"],
-                            "ra_0": row["center_x"], "dec_0": row["center_y"]}]
+            kwargs_lens = [
+                {
+                    "theta_E": row["theta_E"],
+                    "e1": row["lens_e1"],
+                    "e2": row["lens_e2"],
+                    "center_x": row["center_x"],
+                    "center_y": row["center_y"],
+                },
+                {
+                    "gamma1": row["gamma1"],
+                    "gamma2": row["gamma2"],
+                    "ra_0": row["center_x"],
+                    "dec_0": row["center_y"],
+                },
+            ]
         for j, (band, (sim, model)) in enumerate(zip(bands, simulators)):
             if lens_light:
-                kwargs_light[0]["amp"] = (sim.magnitude2cps(row[f"light_mag_{band}"])
-                                          / light_norm)
+                kwargs_light[0]["amp"] = sim.magnitude2cps(row[f"light_mag_{band}"]) / light_norm
                 light_img[j] = model.lens_surface_brightness(kwargs_light)
             if has_source:
-                kwargs_source[0]["amp"] = (sim.magnitude2cps(row[f"source_mag_{band}"])
-                                           / source_norm)
+                kwargs_source[0]["amp"] = sim.magnitude2cps(row[f"source_mag_{band}"]) / source_norm
                 source_img[j] = model.source_surface_brightness(
-                    kwargs_source, kwargs_lens, de_lensed=not row["is_lens"])
+                    kwargs_source, kwargs_lens, de_lensed=not row["is_lens"]
+                )
         yield row, source_img, light_img
 
 
-def _render(params, bands=("g", "r", "i"), image_size=32, pixel_scale=_PIXEL_SCALE, *,
-            source=True, lens_light=True):
+def _render(
+    params,
+    bands=("g", "r", "i"),
+    image_size=32,
+    pixel_scale=_PIXEL_SCALE,
+    *,
+    source=True,
+    lens_light=True,
+):
     """Noise-free images ``(len(params), len(bands), image_size, image_size)`` (float64, e-/s)
     of the rows of a :func:`make_lenses` ``params`` table."""
     simulators = _simulators(tuple(bands), image_size, pixel_scale)
     out = np.empty((len(params), len(bands), image_size, image_size))
-    for i, (_, src, light) in enumerate(_render_rows(params, tuple(bands), simulators,
-                                                     source=source, lens_light=lens_light)):
+    for i, (_, src, light) in enumerate(
+        _render_rows(params, tuple(bands), simulators, source=source, lens_light=lens_light)
+    ):
         out[i] = src + light
     return out
 
@@ -379,8 +477,7 @@ def _sample_params(n, bands, lens_fraction, rng):
 
     light_r = rng.uniform(*_LIGHT_R, size=n)
     light_n = rng.uniform(*_LIGHT_N, size=n)
-    light_q = np.clip(lens_q + rng.uniform(-_LIGHT_Q_SCATTER, _LIGHT_Q_SCATTER, size=n),
-                      0.5, 1.0)
+    light_q = np.clip(lens_q + rng.uniform(-_LIGHT_Q_SCATTER, _LIGHT_Q_SCATTER, size=n), 0.5, 1.0)
     light_phi = np.mod(lens_phi + _LIGHT_PHI_SCATTER * rng.standard_normal(size=n), np.pi)
     light_mag = _magnitudes(rng.uniform(*_LIGHT_MAG_R, size=n), _LIGHT_COLOURS, rng, n)
 
@@ -397,28 +494,40 @@ def _sample_params(n, bands, lens_fraction, rng):
     seeds = _integers(rng, 2**31 - 1, n)
 
     nan = np.nan
-    mass = lambda v: np.where(is_lens, v, nan)      # noqa: E731
-    src = lambda v: np.where(has_source, v, nan)    # noqa: E731
+    mass = lambda v: np.where(is_lens, v, nan)  # noqa: E731
+    src = lambda v: np.where(has_source, v, nan)  # noqa: E731
     lens_e1, lens_e2 = _ellipticity(lens_phi, lens_q)
     light_e1, light_e2 = _ellipticity(light_phi, light_q)
     source_e1, source_e2 = _ellipticity(source_phi, source_q)
     table = {
         "is_lens": is_lens,
-        "theta_E": mass(theta_e), "lens_q": mass(lens_q), "lens_phi": mass(lens_phi),
-        "lens_e1": mass(lens_e1), "lens_e2": mass(lens_e2),
-        "gamma_ext": mass(gamma), "gamma_phi": mass(gamma_phi),
+        "theta_E": mass(theta_e),
+        "lens_q": mass(lens_q),
+        "lens_phi": mass(lens_phi),
+        "lens_e1": mass(lens_e1),
+        "lens_e2": mass(lens_e2),
+        "gamma_ext": mass(gamma),
+        "gamma_phi": mass(gamma_phi),
         "gamma1": mass(gamma * np.cos(2 * gamma_phi)),
         "gamma2": mass(gamma * np.sin(2 * gamma_phi)),
-        "center_x": centre[:, 0], "center_y": centre[:, 1],
-        "light_R_sersic": light_r, "light_n_sersic": light_n, "light_q": light_q,
-        "light_phi": light_phi, "light_e1": light_e1, "light_e2": light_e2,
+        "center_x": centre[:, 0],
+        "center_y": centre[:, 1],
+        "light_R_sersic": light_r,
+        "light_n_sersic": light_n,
+        "light_q": light_q,
+        "light_phi": light_phi,
+        "light_e1": light_e1,
+        "light_e2": light_e2,
         **{f"light_mag_{b}": light_mag[b] for b in bands},
         "has_companion": companion,
         "source_x": src(centre[:, 0] + offset * np.cos(offset_angle)),
         "source_y": src(centre[:, 1] + offset * np.sin(offset_angle)),
-        "source_R_sersic": src(source_r), "source_n_sersic": src(source_n),
-        "source_q": src(source_q), "source_phi": src(source_phi),
-        "source_e1": src(source_e1), "source_e2": src(source_e2),
+        "source_R_sersic": src(source_r),
+        "source_n_sersic": src(source_n),
+        "source_q": src(source_q),
+        "source_phi": src(source_phi),
+        "source_e1": src(source_e1),
+        "source_e2": src(source_e2),
         **{f"source_mag_{b}": src(source_mag[b] - brighter) for b in bands},
         "magnification": np.full(n, nan),
         "seed": seeds.astype(np.int64),

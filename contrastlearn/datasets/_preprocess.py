@@ -32,8 +32,8 @@ def _reference_grid(size, row_cut, column_cuts):
     j = np.arange(column_cuts[0], size - column_cuts[1], dtype=np.float32)[None, :]
     phi = i / last * 2 * math.pi
     rho = j / last
-    rows = .5 * last * (1 - rho * np.sin(phi))
-    cols = .5 * last * (1 + rho * np.cos(phi))
+    rows = 0.5 * last * (1 - rho * np.sin(phi))
+    cols = 0.5 * last * (1 + rho * np.cos(phi))
     return np.rint(rows).astype(np.intp), np.rint(cols).astype(np.intp)
 
 
@@ -73,8 +73,9 @@ def _fraction(value, name, high):
     return float(value)
 
 
-def preprocess_diffraction(images, *, output_size=256, hole_fraction=0.30, hole_sigma=1.5,
-                           batch_size=64):
+def preprocess_diffraction(
+    images, *, output_size=256, hole_fraction=0.30, hole_sigma=1.5, batch_size=64
+):
     """The reference study's preprocessing: a blurred central hole, a polar projection, crops.
 
     Exactly ``create_static_dataset_proj_learning.py`` of the contrastive
@@ -162,8 +163,9 @@ def preprocess_diffraction(images, *, output_size=256, hole_fraction=0.30, hole_
         images = np.asarray(images)
     shape = tuple(images.shape)
     if len(shape) != 3 or shape[1] != shape[2] or shape[1] < 8:
-        raise ValueError("images must be square 2-D images of shape (n, H, H) with H >= 8; got "
-                         f"shape {shape}.")
+        raise ValueError(
+            f"images must be square 2-D images of shape (n, H, H) with H >= 8; got shape {shape}."
+        )
     if np.dtype(images.dtype).kind not in "biuf":
         raise TypeError(f"images must hold real numbers; got dtype {images.dtype}.")
     output_size = _positive_int(output_size, "output_size")
@@ -173,15 +175,20 @@ def preprocess_diffraction(images, *, output_size=256, hole_fraction=0.30, hole_
     n, size = shape[0], shape[1]
     centre, hole_radius, lr_cut, x_cut, y_cut = _reference_crop(size, hole_fraction)
     # float64 like the reference's mask (np.ones, then gaussian_filter).
-    hole = central_mask((size, size), hole_radius, sigma=hole_sigma,
-                        center=torch.tensor([centre, centre], dtype=torch.float64)).numpy()
+    hole = central_mask(
+        (size, size),
+        hole_radius,
+        sigma=hole_sigma,
+        center=torch.tensor([centre, centre], dtype=torch.float64),
+    ).numpy()
     rows, cols = _reference_grid(size, y_cut, x_cut)
     out_images = np.empty((n, output_size, output_size), np.float32)
     out_projections = np.empty_like(out_images)
     for start in range(0, n, batch_size):
-        chunk = np.asarray(images[start:start + batch_size]).astype(np.float32)
+        chunk = np.asarray(images[start : start + batch_size]).astype(np.float32)
         for k, image in enumerate(chunk * hole, start=start):
-            out_images[k] = _min_max(_resize(image[lr_cut:size - lr_cut, lr_cut:size - lr_cut],
-                                             output_size))
+            out_images[k] = _min_max(
+                _resize(image[lr_cut : size - lr_cut, lr_cut : size - lr_cut], output_size)
+            )
             out_projections[k] = _min_max(_resize(image[rows, cols], output_size))
     return out_images, out_projections

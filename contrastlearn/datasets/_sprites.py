@@ -34,11 +34,11 @@ MARGIN = SIZE
 FACTOR_NAMES = ["shape", "scale", "orientation", "position_x", "position_y"]
 FACTOR_COLUMNS = FACTOR_NAMES + [f"{name}_index" for name in FACTOR_NAMES] + ["grid_index"]
 
-_CHUNK = 2048             # images rendered per vectorised batch
-_SQUARE_HALF_SIDE = 1 / np.sqrt(2)   # square of circumradius 1 in the unit frame
-_ELLIPSE_AXES = (1.0, 0.5)           # semi-axes along u and v in the unit frame
-_HEART_SCALE = 1.3        # (X, Y) = 1.3 (u, v) + (0, _HEART_SHIFT) for the classical heart
-_HEART_SHIFT = 0.25       # centres the heart: its farthest points are 1.25 / 1.3 from (0, 0)
+_CHUNK = 2048  # images rendered per vectorised batch
+_SQUARE_HALF_SIDE = 1 / np.sqrt(2)  # square of circumradius 1 in the unit frame
+_ELLIPSE_AXES = (1.0, 0.5)  # semi-axes along u and v in the unit frame
+_HEART_SCALE = 1.3  # (X, Y) = 1.3 (u, v) + (0, _HEART_SHIFT) for the classical heart
+_HEART_SHIFT = 0.25  # centres the heart: its farthest points are 1.25 / 1.3 from (0, 0)
 
 
 def _rotation_table():
@@ -167,8 +167,10 @@ def make_sprites(n_samples=None, *, random_state=None):
         return SpriteImages(), _factors(np.arange(N_GRID, dtype=np.int64))
     n_samples = _check_int(n_samples, "n_samples", minimum=1)
     if n_samples > N_GRID:
-        raise ValueError(f"n_samples must be <= {N_GRID} (the number of grid points, all "
-                         f"distinct); got {n_samples!r}. Use n_samples=None for the full grid.")
+        raise ValueError(
+            f"n_samples must be <= {N_GRID} (the number of grid points, all "
+            f"distinct); got {n_samples!r}. Use n_samples=None for the full grid."
+        )
     grid_index = np.asarray(rng.choice(N_GRID, size=n_samples, replace=False), dtype=np.int64)
     return _render(grid_index), _factors(grid_index)
 
@@ -246,8 +248,10 @@ class SpriteImages:
         index = image_index(index, type(self).__name__)
         n = len(self)
         if isinstance(index, (bool, np.bool_)):
-            raise IndexError("SpriteImages takes an int, a slice, an integer array or a "
-                             f"boolean mask of length {n}; got {index!r}.")
+            raise IndexError(
+                "SpriteImages takes an int, a slice, an integer array or a "
+                f"boolean mask of length {n}; got {index!r}."
+            )
         if isinstance(index, numbers.Integral):
             position = int(index)
             if not -n <= position < n:
@@ -255,25 +259,29 @@ class SpriteImages:
             return self._render_positions(np.array([position % n]))[0]
         if isinstance(index, slice):
             positions = range(n)[index]
-            return self._render_positions(np.arange(positions.start, positions.stop,
-                                                    positions.step, dtype=np.int64))
+            return self._render_positions(
+                np.arange(positions.start, positions.stop, positions.step, dtype=np.int64)
+            )
         if index is Ellipsis:
             return self[:]
         positions = np.asarray(index)
         if positions.dtype == bool:
             if positions.shape != (n,):
-                raise IndexError(f"a boolean mask must have shape ({n},); got "
-                                 f"{positions.shape}.")
+                raise IndexError(f"a boolean mask must have shape ({n},); got {positions.shape}.")
             return self._render_positions(np.flatnonzero(positions))
         if positions.size == 0:
             positions = positions.astype(np.int64)
         if positions.dtype.kind not in "iu":
-            raise IndexError("SpriteImages takes an int, a slice, an integer array or a "
-                             f"boolean mask; got an array of dtype {positions.dtype}.")
+            raise IndexError(
+                "SpriteImages takes an int, a slice, an integer array or a "
+                f"boolean mask; got an array of dtype {positions.dtype}."
+            )
         positions = positions.astype(np.int64)
         if positions.size and not (-n <= positions.min() and positions.max() < n):
-            raise IndexError(f"indices must be in [-{n}, {n}) for {n} images; got "
-                             f"[{positions.min()}, {positions.max()}].")
+            raise IndexError(
+                f"indices must be in [-{n}, {n}) for {n} images; got "
+                f"[{positions.min()}, {positions.max()}]."
+            )
         images = self._render_positions(positions.ravel() % n if n else positions.ravel())
         return images.reshape(*positions.shape, IMAGE_SIZE, IMAGE_SIZE)
 
@@ -294,25 +302,25 @@ class SpriteImages:
 def _check_grid_index(grid_index):
     values = np.asarray(grid_index)
     if values.ndim != 1:
-        raise ValueError(f"grid_index must be None or a 1-D array of ints; got shape "
-                         f"{values.shape}.")
+        raise ValueError(
+            f"grid_index must be None or a 1-D array of ints; got shape {values.shape}."
+        )
     if values.size == 0:
         return values.astype(np.int64)
     if values.dtype.kind not in "iu":
         raise TypeError(f"grid_index must hold ints; got dtype {values.dtype}.")
     if values.min() < 0 or values.max() >= N_GRID:
-        raise ValueError(f"grid_index must be in [0, {N_GRID}); got values in "
-                         f"[{values.min()}, {values.max()}].")
+        raise ValueError(
+            f"grid_index must be in [0, {N_GRID}); got values in [{values.min()}, {values.max()}]."
+        )
     return values.astype(np.int64)  # always a copy
 
 
 def _factors(grid_index):
     """The factors table (see :func:`make_sprites`) of int64 flat grid indices."""
-    indices = [i.astype(np.int64, copy=False)
-               for i in np.unravel_index(grid_index, GRID_SHAPE)]
+    indices = [i.astype(np.int64, copy=False) for i in np.unravel_index(grid_index, GRID_SHAPE)]
     values = [SCALES, ORIENTATIONS, POSITIONS, POSITIONS]
-    table = {"shape": pd.Categorical.from_codes(indices[0], categories=list(SHAPES),
-                                                ordered=False)}
+    table = {"shape": pd.Categorical.from_codes(indices[0], categories=list(SHAPES), ordered=False)}
     for name, grid, index in zip(FACTOR_NAMES[1:], values, indices[1:]):
         table[name] = grid[index]
     for name, index in zip(FACTOR_NAMES, indices):
@@ -351,8 +359,8 @@ def _render_chunk(grid_index):
     radius = SIZE * SCALES[scale]
     c, s = _COS[orientation], _SIN[orientation]
     pixels = np.arange(IMAGE_SIZE, dtype=np.float64)
-    dx = pixels[None, :] - cx[:, None]            # (n, 64), along columns
-    dy = cy[:, None] - pixels[None, :]            # (n, 64), along rows, pointing up
+    dx = pixels[None, :] - cx[:, None]  # (n, 64), along columns
+    dy = cy[:, None] - pixels[None, :]  # (n, 64), along rows, pointing up
     out = np.zeros((len(grid_index), IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
     for k, name in enumerate(SHAPES):
         rows = np.flatnonzero(shape == k)
@@ -382,14 +390,14 @@ def _render_chunk(grid_index):
         else:  # heart
             factor = _HEART_SCALE / radius[rows, None]
             x, y = frame(factor, factor, _HEART_SHIFT)
-            x *= x                                   # X^2
+            x *= x  # X^2
             t = y * y
             t += x
-            t -= 1.0                                 # X^2 + Y^2 - 1
-            y *= y * y                               # Y^3
-            y *= x                                   # X^2 Y^3
+            t -= 1.0  # X^2 + Y^2 - 1
+            y *= y * y  # Y^3
+            y *= x  # X^2 Y^3
             x = t * t
-            x *= t                                   # (X^2 + Y^2 - 1)^3
+            x *= t  # (X^2 + Y^2 - 1)^3
             inside = x <= y
         out[rows] = inside
     return out.view(np.uint8)

@@ -1,6 +1,5 @@
 """Synthetic cryo-electron tomograms: particles of five classes, a missing wedge, noise."""
 
-
 import numpy as np
 import pandas as pd
 
@@ -11,33 +10,53 @@ __all__ = ["make_tomogram"]
 #: The particle classes :func:`make_tomogram` can draw.
 PARTICLE_CLASSES = ("sphere", "ellipsoid", "rod", "shell", "assembly")
 #: Columns of the ``particles`` table, in order.
-PARTICLE_COLUMNS = ["z", "y", "x", "class", "radius", "phi", "theta", "psi", "a", "b", "c",
-                    "subunits"]
+PARTICLE_COLUMNS = [
+    "z",
+    "y",
+    "x",
+    "class",
+    "radius",
+    "phi",
+    "theta",
+    "psi",
+    "a",
+    "b",
+    "c",
+    "subunits",
+]
 
-_MIN_RADIUS = 2.0         # smallest bounding radius (voxels) a particle may have
-_GAP = 1.0                # bounding spheres are at least this many voxels apart
-_MARGIN = 1               # and at least this many voxels from the faces of the volume
-_SMOOTHING = 0.5          # standard deviation (voxels) of the Gaussian blur of the density
-_PACKING = 0.6            # requests whose bounding balls fill more than this fraction fail fast
-_BATCH = 256              # candidate positions tried at once per particle
-_MAX_BATCHES = 40         # ... at most this many batches before giving up
+_MIN_RADIUS = 2.0  # smallest bounding radius (voxels) a particle may have
+_GAP = 1.0  # bounding spheres are at least this many voxels apart
+_MARGIN = 1  # and at least this many voxels from the faces of the volume
+_SMOOTHING = 0.5  # standard deviation (voxels) of the Gaussian blur of the density
+_PACKING = 0.6  # requests whose bounding balls fill more than this fraction fail fast
+_BATCH = 256  # candidate positions tried at once per particle
+_MAX_BATCHES = 40  # ... at most this many batches before giving up
 _ELLIPSOID_B = (0.5, 0.8)  # middle semi-axis / longest
 _ELLIPSOID_C = (0.3, 0.5)  # shortest semi-axis / longest
 _ROD_RADIUS = (0.25, 0.4)  # capsule radius / half-length
 _SHELL_THICKNESS = (0.2, 0.35)  # wall thickness / outer radius
-_MIN_FEATURE = 1.0        # rod radius and shell wall are at least this many voxels
+_MIN_FEATURE = 1.0  # rod radius and shell wall are at least this many voxels
 # Directions of the satellites of an assembly, in the body frame, by number of satellites.
 _SATELLITES = {
     2: np.array([[1.0, 0.0, 0.0], [-0.5, np.sqrt(3) / 2, 0.0]]),
     3: np.array([[1.0, 0.0, 0.0], [-0.5, np.sqrt(3) / 2, 0.0], [-0.5, -np.sqrt(3) / 2, 0.0]]),
-    4: np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0],
-                 [-1.0, -1.0, 1.0]]) / np.sqrt(3),
+    4: np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
+    / np.sqrt(3),
 }
 
 
-def make_tomogram(shape=(64, 128, 128), n_particles=40, *, particle_classes=PARTICLE_CLASSES,
-                  radius_range=(3, 8), snr=0.1, snr_region="volume", tilt_range=60,
-                  random_state=None):
+def make_tomogram(
+    shape=(64, 128, 128),
+    n_particles=40,
+    *,
+    particle_classes=PARTICLE_CLASSES,
+    radius_range=(3, 8),
+    snr=0.1,
+    snr_region="volume",
+    tilt_range=60,
+    random_state=None,
+):
     """Simulate a noisy cryo-electron tomogram of macromolecule-like particles.
 
     A toy version of the SHREC 2021 cryo-ET benchmark [1]_: uniform-density
@@ -182,23 +201,42 @@ def _sample_particles(n, shape, classes, radius_range, rng):
     ell_c = radius * rng.uniform(*_ELLIPSOID_C, size=n)
     rod = np.maximum(_MIN_FEATURE, radius * rng.uniform(*_ROD_RADIUS, size=n))
     wall = np.maximum(_MIN_FEATURE, radius * rng.uniform(*_SHELL_THICKNESS, size=n))
-    subunits = rng.integers(3, 6, size=n) if isinstance(rng, np.random.Generator) \
+    subunits = (
+        rng.integers(3, 6, size=n)
+        if isinstance(rng, np.random.Generator)
         else rng.randint(3, 6, size=n)
+    )
 
     a = radius.copy()
-    b = np.select([cls == "ellipsoid", cls == "rod", cls == "shell", cls == "assembly"],
-                  [ell_b, rod, radius - wall, radius / 3], radius)
-    c = np.select([cls == "ellipsoid", cls == "rod", cls == "shell", cls == "assembly"],
-                  [np.maximum(1.0, np.minimum(ell_c, ell_b)), rod, radius - wall, radius / 3],
-                  radius)
+    b = np.select(
+        [cls == "ellipsoid", cls == "rod", cls == "shell", cls == "assembly"],
+        [ell_b, rod, radius - wall, radius / 3],
+        radius,
+    )
+    c = np.select(
+        [cls == "ellipsoid", cls == "rod", cls == "shell", cls == "assembly"],
+        [np.maximum(1.0, np.minimum(ell_c, ell_b)), rod, radius - wall, radius / 3],
+        radius,
+    )
     b = np.where(cls == "ellipsoid", np.maximum(b, c), b)
     subunits = np.where(cls == "assembly", subunits, 0)
     centres = _place(radius, shape, rng)
-    table = pd.DataFrame({
-        "z": centres[:, 0], "y": centres[:, 1], "x": centres[:, 2],
-        "class": cls.astype(object), "radius": radius, "phi": phi, "theta": theta, "psi": psi,
-        "a": a, "b": b, "c": c, "subunits": subunits.astype(np.int64),
-    })
+    table = pd.DataFrame(
+        {
+            "z": centres[:, 0],
+            "y": centres[:, 1],
+            "x": centres[:, 2],
+            "class": cls.astype(object),
+            "radius": radius,
+            "phi": phi,
+            "theta": theta,
+            "psi": psi,
+            "a": a,
+            "b": b,
+            "c": c,
+            "subunits": subunits.astype(np.int64),
+        }
+    )
     return table[PARTICLE_COLUMNS]
 
 
@@ -216,18 +254,21 @@ def _place(radius, shape, rng):
         return centres
     need = (4 / 3 * np.pi * (radius + _GAP / 2) ** 3).sum()
     room = np.prod(dims - 2 * _MARGIN)
-    hint = ("lower n_particles or radius_range, or enlarge shape")
+    hint = "lower n_particles or radius_range, or enlarge shape"
     if need > _PACKING * room:
         raise ValueError(
             f"cannot fit {n} particles with radius_range up to {radius.max():.3g} voxels into "
             f"shape={tuple(shape)}: their bounding balls alone fill "
-            f"{need / room:.0%} of the volume; {hint}.")
+            f"{need / room:.0%} of the volume; {hint}."
+        )
     low = np.ceil(radius).astype(np.int64) + _MARGIN
     high = dims[None, :] - 1 - _MARGIN - np.ceil(radius).astype(np.int64)[:, None]
     if (high < low[:, None]).any():
-        raise ValueError(f"cannot fit a particle of radius {radius.max():.3g} voxels inside "
-                         f"shape={tuple(shape)} (it needs {2 * int(np.ceil(radius.max())) + 3} "
-                         f"voxels along each axis); {hint}.")
+        raise ValueError(
+            f"cannot fit a particle of radius {radius.max():.3g} voxels inside "
+            f"shape={tuple(shape)} (it needs {2 * int(np.ceil(radius.max())) + 3} "
+            f"voxels along each axis); {hint}."
+        )
     integers = rng.integers if isinstance(rng, np.random.Generator) else rng.randint
     placed = []
     for k in np.argsort(-radius, kind="stable"):
@@ -246,7 +287,8 @@ def _place(radius, shape, rng):
             raise ValueError(
                 f"cannot fit {n} non-overlapping particles with radii up to "
                 f"{radius.max():.3g} voxels into shape={tuple(shape)} (placed {len(placed)} "
-                f"before running out of room); {hint}.")
+                f"before running out of room); {hint}."
+            )
         centres[k] = cand[choice]
         placed.append(k)
     return centres
@@ -254,17 +296,20 @@ def _place(radius, shape, rng):
 
 def _rotation(phi, theta, psi):
     """``(n, 3, 3)`` rotation matrices ``Rz(phi) Ry(theta) Rz(psi)`` (degrees) on (x, y, z)."""
+
     def rz(t):
         c, s = np.cos(t), np.sin(t)
         o, z = np.ones_like(t), np.zeros_like(t)
-        return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
-                         np.stack([z, z, o], -1)], -2)
+        return np.stack(
+            [np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2
+        )
 
     def ry(t):
         c, s = np.cos(t), np.sin(t)
         o, z = np.ones_like(t), np.zeros_like(t)
-        return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
-                         np.stack([-s, z, c], -1)], -2)
+        return np.stack(
+            [np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2
+        )
 
     phi, theta, psi = (np.radians(np.asarray(v, dtype=np.float64)) for v in (phi, theta, psi))
     return rz(phi) @ ry(theta) @ rz(psi)
@@ -278,8 +323,9 @@ def _particle_voxels(particles, shape):
     taken to the particle's body frame, satisfies the class's inside test.
     Voxels outside ``shape`` are dropped.
     """
-    rot = _rotation(particles["phi"].to_numpy(), particles["theta"].to_numpy(),
-                    particles["psi"].to_numpy())
+    rot = _rotation(
+        particles["phi"].to_numpy(), particles["theta"].to_numpy(), particles["psi"].to_numpy()
+    )
     out = []
     for k, row in enumerate(particles.itertuples(index=False)):
         r = int(np.ceil(row.radius))
@@ -289,10 +335,9 @@ def _particle_voxels(particles, shape):
         if (hi < lo).any():
             out.append((np.empty(0, np.int64),) * 3)
             continue
-        zz, yy, xx = np.meshgrid(*(np.arange(lo[i], hi[i] + 1) for i in range(3)),
-                                 indexing="ij")
+        zz, yy, xx = np.meshgrid(*(np.arange(lo[i], hi[i] + 1) for i in range(3)), indexing="ij")
         offset = np.stack([xx - row.x, yy - row.y, zz - row.z], -1).astype(np.float64)
-        u = offset @ rot[k]                          # body coordinates: R^T d for each voxel
+        u = offset @ rot[k]  # body coordinates: R^T d for each voxel
         inside = _inside(row, u)
         out.append((zz[inside], yy[inside], xx[inside]))
     return out
@@ -300,7 +345,7 @@ def _particle_voxels(particles, shape):
 
 def _inside(row, u):
     """Boolean inside test of one particle (a table row) at body coordinates ``u (..., 3)``."""
-    cls, a, b, c = row[3], row.a, row.b, row.c   # row[3] is "class", a keyword
+    cls, a, b, c = row[3], row.a, row.b, row.c  # row[3] is "class", a keyword
     if cls in ("sphere", "ellipsoid"):
         return ((u / np.array([a, b, c])) ** 2).sum(-1) <= 1.0
     if cls == "rod":
@@ -360,13 +405,17 @@ def _image(density, tilt_range, snr, rng, snr_region="volume"):
     """Blur, missing-wedge filter and noise (see :func:`make_tomogram`); float32 volume."""
     shape = density.shape
     wedge = _wedge_mask(shape, tilt_range)
-    k2 = (np.fft.fftfreq(shape[0])[:, None, None] ** 2 + np.fft.fftfreq(shape[1])[None, :, None]
-          ** 2 + np.fft.rfftfreq(shape[2])[None, None, :] ** 2)
+    k2 = (
+        np.fft.fftfreq(shape[0])[:, None, None] ** 2
+        + np.fft.fftfreq(shape[1])[None, :, None] ** 2
+        + np.fft.rfftfreq(shape[2])[None, None, :] ** 2
+    )
     transfer = np.exp(-2 * np.pi**2 * _SMOOTHING**2 * k2) * wedge
     signal = np.fft.irfftn(np.fft.rfftn(density) * transfer, s=shape, axes=(0, 1, 2))
     if np.isfinite(snr):
-        noise = np.fft.irfftn(np.fft.rfftn(rng.standard_normal(shape)) * wedge, s=shape,
-                              axes=(0, 1, 2))
+        noise = np.fft.irfftn(
+            np.fft.rfftn(rng.standard_normal(shape)) * wedge, s=shape, axes=(0, 1, 2)
+        )
         power = _signal_power(signal, density, snr_region)
         scale = np.sqrt(power / snr / max(noise.var(), np.finfo(float).tiny))
         signal += scale * noise
@@ -385,23 +434,30 @@ def _check_classes(particle_classes):
     try:
         classes = tuple(particle_classes)
     except TypeError:
-        raise TypeError(f"particle_classes must be a sequence of str; got "
-                        f"{particle_classes!r}.") from None
+        raise TypeError(
+            f"particle_classes must be a sequence of str; got {particle_classes!r}."
+        ) from None
     if not classes:
         raise ValueError("particle_classes must name at least one class.")
     unknown = [c for c in classes if not isinstance(c, str) or c not in PARTICLE_CLASSES]
     if unknown:
-        raise ValueError(f"particle_classes has unknown classes {unknown}; choose from "
-                         f"{list(PARTICLE_CLASSES)}.")
+        raise ValueError(
+            f"particle_classes has unknown classes {unknown}; choose from {list(PARTICLE_CLASSES)}."
+        )
     return classes
 
 
 def _check_radius_range(radius_range):
-    if isinstance(radius_range, (str, bytes)) or not hasattr(radius_range, "__len__") \
-            or len(radius_range) != 2:
+    if (
+        isinstance(radius_range, (str, bytes))
+        or not hasattr(radius_range, "__len__")
+        or len(radius_range) != 2
+    ):
         raise ValueError(f"radius_range must be a pair (low, high); got {radius_range!r}.")
     low, high = (_check_real(v, "radius_range entries") for v in radius_range)
     if not _MIN_RADIUS <= low <= high < np.inf:
-        raise ValueError(f"radius_range must satisfy {_MIN_RADIUS:g} <= low <= high < inf; "
-                         f"got {tuple(radius_range)!r}.")
+        raise ValueError(
+            f"radius_range must satisfy {_MIN_RADIUS:g} <= low <= high < inf; "
+            f"got {tuple(radius_range)!r}."
+        )
     return low, high

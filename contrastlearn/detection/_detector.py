@@ -25,8 +25,7 @@ def _binary_labels(y, n_samples):
         raise ValueError(f"y has {len(y)} labels but X has {n_samples} samples.")
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
-        raise ValueError("y must be 0/1 (1 = particle) or bool; got values "
-                         f"{sorted(values)[:5]}.")
+        raise ValueError(f"y must be 0/1 (1 = particle) or bool; got values {sorted(values)[:5]}.")
     return y.astype(int)
 
 
@@ -36,8 +35,10 @@ def _check_contrast(contrast, n_samples):
     except (TypeError, ValueError):
         raise ValueError("contrast must be an array of numbers, one per sample.") from None
     if contrast.ndim != 1 or len(contrast) != n_samples:
-        raise ValueError(f"contrast must have shape ({n_samples},), one score per sample; got "
-                         f"shape {contrast.shape}.")
+        raise ValueError(
+            f"contrast must have shape ({n_samples},), one score per sample; got "
+            f"shape {contrast.shape}."
+        )
     if not np.isfinite(contrast).all():
         raise ValueError("contrast contains NaN or infinity.")
     return contrast
@@ -55,10 +56,11 @@ def _split_clusters(means, sizes):
     w0 = np.cumsum(w)[:-1]
     w1 = w.sum() - w0
     s0 = np.cumsum(w * m)[:-1]
-    between = w0 * w1 * (s0 / np.maximum(w0, 1e-300)
-                         - ((w * m).sum() - s0) / np.maximum(w1, 1e-300)) ** 2
+    between = (
+        w0 * w1 * (s0 / np.maximum(w0, 1e-300) - ((w * m).sum() - s0) / np.maximum(w1, 1e-300)) ** 2
+    )
     is_particle = np.zeros(len(means), bool)
-    is_particle[order[1 + int(np.argmax(between)):]] = True
+    is_particle[order[1 + int(np.argmax(between)) :]] = True
     return is_particle
 
 
@@ -109,15 +111,15 @@ def contrast_score(crops, *, inner=0.5):
     >>> contrast_score(crops).round(4)
     array([0.    , 0.1875])
     """
-    if hasattr(crops, "detach") and hasattr(crops, "cpu"):      # a torch tensor
+    if hasattr(crops, "detach") and hasattr(crops, "cpu"):  # a torch tensor
         crops = crops.detach().cpu().numpy()
     crops = np.asarray(crops)
-    if crops.dtype == object or not np.issubdtype(crops.dtype, np.number) \
-            or np.iscomplexobj(crops):
+    if crops.dtype == object or not np.issubdtype(crops.dtype, np.number) or np.iscomplexobj(crops):
         raise TypeError(f"crops must hold real numbers; got dtype {crops.dtype}.")
     if crops.ndim != 3 or crops.shape[0] < 1:
-        raise ValueError(f"crops must be a stack of 2-D crops of shape (n_crops, H, W); got "
-                         f"shape {crops.shape}.")
+        raise ValueError(
+            f"crops must be a stack of 2-D crops of shape (n_crops, H, W); got shape {crops.shape}."
+        )
     if isinstance(inner, bool) or not isinstance(inner, numbers.Real) or not 0 < inner <= 1:
         raise ValueError(f"inner must be a number in (0, 1]; got {inner!r}.")
     crops = crops.astype(np.float64, copy=False)
@@ -126,7 +128,7 @@ def contrast_score(crops, *, inner=0.5):
     h, w = crops.shape[1:]
     sh, sw = max(1, int(round(inner * h))), max(1, int(round(inner * w)))
     top, left = (h - sh) // 2, (w - sw) // 2
-    centre = crops[:, top:top + sh, left:left + sw].mean(axis=(1, 2))
+    centre = crops[:, top : top + sh, left : left + sw].mean(axis=(1, 2))
     return centre - crops.mean(axis=(1, 2))
 
 
@@ -231,14 +233,24 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "n_clusters": ints(2),
         "standardize": BOOL,
-        "background_cluster": [Options(["largest", "low_contrast"]),
-                               Predicate(ints(0).is_satisfied_by, "a cluster index >= 0")],
+        "background_cluster": [
+            Options(["largest", "low_contrast"]),
+            Predicate(ints(0).is_satisfied_by, "a cluster index >= 0"),
+        ],
         "threshold": Options(["nearest", "otsu", "gmm"]),
         "n_init": ints(1),
     }
 
-    def __init__(self, n_clusters=2, *, standardize=True, background_cluster="largest",
-                 threshold="nearest", n_init=10, random_state=None):
+    def __init__(
+        self,
+        n_clusters=2,
+        *,
+        standardize=True,
+        background_cluster="largest",
+        threshold="nearest",
+        n_init=10,
+        random_state=None,
+    ):
         self.n_clusters = n_clusters
         self.standardize = standardize
         self.background_cluster = background_cluster
@@ -269,33 +281,42 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         self
         """
         validate_parameters(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32],
-                          ensure_min_samples=self.n_clusters)
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=self.n_clusters
+        )
         if contrast is not None:
             contrast = _check_contrast(contrast, len(X))
         elif self.background_cluster == "low_contrast":
-            raise ValueError("background_cluster='low_contrast' needs a contrast score per "
-                             "sample: fit(X, contrast=...), e.g. contrast_score(crops).")
+            raise ValueError(
+                "background_cluster='low_contrast' needs a contrast score per "
+                "sample: fit(X, contrast=...), e.g. contrast_score(crops)."
+            )
         self.classes_ = np.array([0, 1])
         y = self._encode_labels(y, len(X)) if y is not None else None
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         Z = self.scaler_.transform(X) if self.scaler_ is not None else X
-        self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init,
-                              random_state=self.random_state).fit(Z)
+        self.kmeans_ = KMeans(
+            self.n_clusters, n_init=self.n_init, random_state=self.random_state
+        ).fit(Z)
         clusters = self.kmeans_.labels_
         sizes = np.bincount(clusters, minlength=self.n_clusters)
         self.cluster_contrast_ = None
         if contrast is not None:
             sums = np.bincount(clusters, weights=contrast, minlength=self.n_clusters)
             # an empty cluster (possible with duplicated samples) gets the lowest mean
-            self.cluster_contrast_ = np.where(sizes > 0, sums / np.maximum(sizes, 1),
-                                              contrast.min())
+            self.cluster_contrast_ = np.where(
+                sizes > 0, sums / np.maximum(sizes, 1), contrast.min()
+            )
         if self.background_cluster == "low_contrast":
             y = None
             is_particle = _split_clusters(self.cluster_contrast_, sizes)
         elif y is not None:
-            share = np.array([y[clusters == c].mean() if np.any(clusters == c) else 0.0
-                              for c in range(self.n_clusters)])
+            share = np.array(
+                [
+                    y[clusters == c].mean() if np.any(clusters == c) else 0.0
+                    for c in range(self.n_clusters)
+                ]
+            )
             is_particle = share > 0.5
         else:
             if self.background_cluster == "largest":
@@ -303,20 +324,25 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
             elif self.background_cluster < self.n_clusters:
                 background = self.background_cluster
             else:
-                raise ValueError(f"background_cluster={self.background_cluster} is not a "
-                                 f"cluster index (n_clusters={self.n_clusters}).")
+                raise ValueError(
+                    f"background_cluster={self.background_cluster} is not a "
+                    f"cluster index (n_clusters={self.n_clusters})."
+                )
             is_particle = np.arange(self.n_clusters) != background
         if is_particle.all() or not is_particle.any():
             # Keep both classes: call the cluster most (least) particle-like the other class.
-            order = (share if y is not None else is_particle.astype(float))
+            order = share if y is not None else is_particle.astype(float)
             is_particle = np.zeros(self.n_clusters, bool)
             is_particle[int(np.argmax(order))] = True
         self.cluster_is_particle_ = is_particle
         self.threshold_ = 0.0
         if self.threshold != "nearest":
             margin = self._margin(self.kmeans_.transform(Z))
-            self.threshold_ = (_otsu(margin) if self.threshold == "otsu"
-                               else _gmm_threshold(margin, self.random_state))
+            self.threshold_ = (
+                _otsu(margin)
+                if self.threshold == "otsu"
+                else _gmm_threshold(margin, self.random_state)
+            )
         return self
 
     def _encode_labels(self, y, n_samples):
@@ -327,18 +353,23 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
-            raise ValueError("Only binary classification is supported (particle / background). "
-                             f"The type of the target is {y_type}.")
+            raise ValueError(
+                "Only binary classification is supported (particle / background). "
+                f"The type of the target is {y_type}."
+            )
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(f"y holds one class ({classes[0]!r}): orienting the clusters needs "
-                             "particle and background labels; fit without y instead.")
+            raise ValueError(
+                f"y holds one class ({classes[0]!r}): orienting the clusters needs "
+                "particle and background labels; fit without y instead."
+            )
         self.classes_ = classes
         return (y == classes[1]).astype(int)
 
     def _margin(self, distances):
-        return (distances[:, ~self.cluster_is_particle_].min(axis=1)
-                - distances[:, self.cluster_is_particle_].min(axis=1))
+        return distances[:, ~self.cluster_is_particle_].min(axis=1) - distances[
+            :, self.cluster_is_particle_
+        ].min(axis=1)
 
     def _distances(self, X):
         check_is_fitted(self, "kmeans_")
@@ -395,8 +426,13 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         -------
         float
         """
-        return f1_score(column_or_1d(y), self.predict(X), pos_label=self.classes_[1],
-                        sample_weight=sample_weight, zero_division=0)
+        return f1_score(
+            column_or_1d(y),
+            self.predict(X),
+            pos_label=self.classes_[1],
+            sample_weight=sample_weight,
+            zero_division=0,
+        )
 
     def report(self, X, y):
         """:func:`detection_report` of this detector on ``X`` against ``y``.
@@ -412,8 +448,9 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         pandas.Series
         """
         particle = self.classes_[1]
-        return detection_report(column_or_1d(y) == particle, self.predict(X) == particle,
-                                self.decision_function(X))
+        return detection_report(
+            column_or_1d(y) == particle, self.predict(X) == particle, self.decision_function(X)
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -457,11 +494,17 @@ def detection_report(y_true, y_pred, scores=None):
     y_true = _binary_labels(y_true, len(y_true))
     y_pred = _binary_labels(y_pred, len(y_true))
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
-    auc = (roc_auc_score(y_true, scores) if scores is not None and len(set(y_true)) == 2
-           else np.nan)
-    return pd.Series({
-        "F1": f1_score(y_true, y_pred, zero_division=0),
-        "precision": precision_score(y_true, y_pred, zero_division=0),
-        "recall": recall_score(y_true, y_pred, zero_division=0),
-        "ROC AUC": auc, "TP": tp, "FP": fp, "FN": fn, "TN": tn,
-    }, dtype=float)
+    auc = roc_auc_score(y_true, scores) if scores is not None and len(set(y_true)) == 2 else np.nan
+    return pd.Series(
+        {
+            "F1": f1_score(y_true, y_pred, zero_division=0),
+            "precision": precision_score(y_true, y_pred, zero_division=0),
+            "recall": recall_score(y_true, y_pred, zero_division=0),
+            "ROC AUC": auc,
+            "TP": tp,
+            "FP": fp,
+            "FN": fn,
+            "TN": tn,
+        },
+        dtype=float,
+    )

@@ -108,14 +108,15 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
         sigma = float(self.sigma)
         X = _check_frames(X)
         energy = np.empty(len(X))
-        for start in range(0, len(X), 4096):            # bounded memory, vectorised inside
-            block = X[start:start + 4096]
+        for start in range(0, len(X), 4096):  # bounded memory, vectorised inside
+            block = X[start : start + 4096]
             if sigma > 0:
                 block = ndimage.gaussian_filter(block, (0, sigma, sigma), mode="reflect")
             gy = _sobel(block, 1)
             gx = _sobel(block, 2)
-            energy[start:start + len(block)] = np.hypot(gx, gy).mean(axis=(1, 2),
-                                                                     dtype=np.float64) / 8
+            energy[start : start + len(block)] = (
+                np.hypot(gx, gy).mean(axis=(1, 2), dtype=np.float64) / 8
+            )
         return energy
 
     def get_support(self, X):
@@ -167,7 +168,7 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
 
 
 def _as_frames(X):
-    if hasattr(X, "detach") and hasattr(X, "cpu"):      # a torch tensor
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor
         X = X.detach().cpu().numpy()
     try:
         X = np.asarray(X)
@@ -183,11 +184,13 @@ def _as_frames(X):
 def _check_frames(X):
     X = _as_frames(X)
     if X.ndim != 3:
-        raise ValueError(f"X must be a stack of 2-D frames of shape (n_frames, H, W); got shape "
-                         f"{X.shape}.")
+        raise ValueError(
+            f"X must be a stack of 2-D frames of shape (n_frames, H, W); got shape {X.shape}."
+        )
     if X.shape[0] < 1 or X.shape[1] < 2 or X.shape[2] < 2:
-        raise ValueError(f"X must hold at least one frame of at least 2 x 2 pixels; got shape "
-                         f"{X.shape}.")
+        raise ValueError(
+            f"X must hold at least one frame of at least 2 x 2 pixels; got shape {X.shape}."
+        )
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity.")
     return X

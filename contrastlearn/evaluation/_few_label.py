@@ -26,8 +26,16 @@ def _readout(label_fraction, classifier, n_neighbors):
     raise ValueError(f"classifier must be 'linear' or 'knn'; got {classifier!r}.")
 
 
-def few_label_accuracy(embeddings, y, *, label_fraction=0.1, classifier="linear",
-                       n_neighbors=5, n_splits=5, random_state=0):
+def few_label_accuracy(
+    embeddings,
+    y,
+    *,
+    label_fraction=0.1,
+    classifier="linear",
+    n_neighbors=5,
+    n_splits=5,
+    random_state=0,
+):
     """Accuracy of a classifier trained on a small labelled fraction of the embeddings.
 
     The samples are split ``n_splits`` times (stratified) into a labelled part
@@ -71,10 +79,13 @@ def few_label_accuracy(embeddings, y, *, label_fraction=0.1, classifier="linear"
     y = column_or_1d(y)
     check_consistent_length(embeddings, y)
     model = _readout(label_fraction, classifier, n_neighbors)
-    splits = StratifiedShuffleSplit(n_splits=n_splits, train_size=label_fraction,
-                                    random_state=random_state)
-    scores = [model.fit(embeddings[train], y[train]).score(embeddings[test], y[test])
-              for train, test in splits.split(embeddings, y)]
+    splits = StratifiedShuffleSplit(
+        n_splits=n_splits, train_size=label_fraction, random_state=random_state
+    )
+    scores = [
+        model.fit(embeddings[train], y[train]).score(embeddings[test], y[test])
+        for train, test in splits.split(embeddings, y)
+    ]
     return float(np.mean(scores))
 
 
@@ -107,8 +118,11 @@ def make_few_label_scorer(**kwargs):
     """
     options = inspect.signature(few_label_accuracy).bind(None, None, **kwargs)
     options.apply_defaults()
-    _readout(options.arguments["label_fraction"], options.arguments["classifier"],
-             options.arguments["n_neighbors"])  # reject bad options now, not inside a search
+    _readout(
+        options.arguments["label_fraction"],
+        options.arguments["classifier"],
+        options.arguments["n_neighbors"],
+    )  # reject bad options now, not inside a search
 
     def few_label_scorer(estimator, X, y):
         return few_label_accuracy(estimator.transform(X), y, **kwargs)

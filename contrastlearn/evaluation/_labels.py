@@ -18,8 +18,10 @@ def _check_metric(metric, *, owner):
     if not isinstance(metric, str):
         raise TypeError(f"metric of {owner} must be a string or a callable; got {metric!r}.")
     if metric not in VALID_METRICS["brute"]:
-        raise ValueError(f"metric of {owner} must be one of {sorted(VALID_METRICS['brute'])} "
-                         f"or a callable; got {metric!r}.")
+        raise ValueError(
+            f"metric of {owner} must be one of {sorted(VALID_METRICS['brute'])} "
+            f"or a callable; got {metric!r}."
+        )
 
 
 def _label_indicator(Y, labels=None, *, name="Y"):
@@ -51,20 +53,27 @@ def _label_indicator(Y, labels=None, *, name="Y"):
         return indicator, classes
     if Y.ndim == 2:
         if Y.dtype.kind not in "biuf" or not np.isin(Y, (0, 1)).all():
-            raise ValueError(f"2-D {name} must be a binary indicator matrix (0/1 or bool, "
-                             "one column per label).")
+            raise ValueError(
+                f"2-D {name} must be a binary indicator matrix (0/1 or bool, one column per label)."
+            )
         indicator = Y.astype(bool)
         classes = np.arange(Y.shape[1])
         if labels is not None:
             columns = column_or_1d(labels)
-            if columns.dtype.kind not in "iu" or columns.size and (
-                    columns.min() < 0 or columns.max() >= Y.shape[1]):
-                raise ValueError(f"labels must be column indices of {name} in "
-                                 f"[0, {Y.shape[1]}); got {labels!r}.")
+            if (
+                columns.dtype.kind not in "iu"
+                or columns.size
+                and (columns.min() < 0 or columns.max() >= Y.shape[1])
+            ):
+                raise ValueError(
+                    f"labels must be column indices of {name} in [0, {Y.shape[1]}); got {labels!r}."
+                )
             return indicator[:, columns], columns
         return indicator, classes
-    raise ValueError(f"{name} must be 1-D class labels or a 2-D indicator matrix; "
-                     f"got an array of shape {Y.shape}.")
+    raise ValueError(
+        f"{name} must be 1-D class labels or a 2-D indicator matrix; "
+        f"got an array of shape {Y.shape}."
+    )
 
 
 def _pair_overlap(a, b):

@@ -18,23 +18,29 @@ _AVERAGES = ("macro", "samples", None)
 def _check_overlap_options(n_neighbors, metric, average, *, owner="overlap_score"):
     """Validate the options that do not depend on the data."""
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Real):
-        raise TypeError(f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1); "
-                        f"got {n_neighbors!r} of type {type(n_neighbors).__name__}.")
+        raise TypeError(
+            f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1); "
+            f"got {n_neighbors!r} of type {type(n_neighbors).__name__}."
+        )
     if isinstance(n_neighbors, numbers.Integral):
         if n_neighbors < 1:
-            raise ValueError(f"n_neighbors of {owner} must be an int >= 1 or a float in "
-                             f"(0, 1); got {n_neighbors!r}.")
+            raise ValueError(
+                f"n_neighbors of {owner} must be an int >= 1 or a float in "
+                f"(0, 1); got {n_neighbors!r}."
+            )
     elif not 0 < n_neighbors < 1:
-        raise ValueError(f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1) "
-                         f"(a fraction of the samples); got {n_neighbors!r}.")
+        raise ValueError(
+            f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1) "
+            f"(a fraction of the samples); got {n_neighbors!r}."
+        )
     _check_metric(metric, owner=owner)
     if not any(average is a or (isinstance(average, str) and average == a) for a in _AVERAGES):
-        raise ValueError(f"average of {owner} must be 'macro', 'samples' or None; "
-                         f"got {average!r}.")
+        raise ValueError(f"average of {owner} must be 'macro', 'samples' or None; got {average!r}.")
 
 
-def overlap_score(embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="macro",
-                  labels=None):
+def overlap_score(
+    embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="macro", labels=None
+):
     r"""Similarity overlap: how much of an image's label set its nearest neighbours share.
 
     The metric of Zimmermann et al. (2023) for judging an embedding of
@@ -152,23 +158,30 @@ def overlap_score(embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="
     n_samples = len(embeddings)
     k = neighbor_count(n_neighbors, n_samples)
     if k >= n_samples:
-        raise ValueError(f"n_neighbors must be < n_samples = {n_samples} (an image is not "
-                         f"its own neighbour); got {n_neighbors}.")
+        raise ValueError(
+            f"n_neighbors must be < n_samples = {n_samples} (an image is not "
+            f"its own neighbour); got {n_neighbors}."
+        )
     n_positive = indicator.sum(0)
     if not n_positive.any():
-        raise ValueError("Y has no positive labels: every label set is empty, so no image "
-                         "has anything to share with its neighbours.")
+        raise ValueError(
+            "Y has no positive labels: every label set is empty, so no image "
+            "has anything to share with its neighbours."
+        )
 
-    neighbors = NearestNeighbors(n_neighbors=k, metric=metric).fit(embeddings) \
+    neighbors = (
+        NearestNeighbors(n_neighbors=k, metric=metric)
+        .fit(embeddings)
         .kneighbors(return_distance=False)
-    per_image = np.zeros(n_samples)           # s_i; 0 for unlabelled images, never used
+    )
+    per_image = np.zeros(n_samples)  # s_i; 0 for unlabelled images, never used
     has_label = indicator.any(1)
     chunk = max(1, 2**22 // max(1, k * indicator.shape[1]))
     for start in range(0, n_samples, chunk):
         rows = np.arange(start, min(start + chunk, n_samples))
         rows = rows[has_label[rows]]
         overlaps = _pair_overlap(indicator[rows, None, :], indicator[neighbors[rows]])
-        per_image[rows] = overlaps.mean(1)    # never NaN: the query has a label
+        per_image[rows] = overlaps.mean(1)  # never NaN: the query has a label
 
     if average == "samples":
         return float(per_image[has_label].mean())
@@ -188,12 +201,16 @@ class _OverlapScorer:
 
     def __call__(self, estimator, X, y=None):
         if y is None:
-            raise ValueError("The overlap scorer needs the labels: pass them as y, e.g. "
-                             "GridSearchCV(...).fit(X, Y); the pretrainer itself ignores them.")
+            raise ValueError(
+                "The overlap scorer needs the labels: pass them as y, e.g. "
+                "GridSearchCV(...).fit(X, Y); the pretrainer itself ignores them."
+            )
         if not hasattr(estimator, "transform"):
-            raise TypeError("The overlap scorer needs an estimator with a transform method "
-                            "(a pretrainer or a pipeline ending in a transformer); got "
-                            f"{type(estimator).__name__}.")
+            raise TypeError(
+                "The overlap scorer needs an estimator with a transform method "
+                "(a pretrainer or a pipeline ending in a transformer); got "
+                f"{type(estimator).__name__}."
+            )
         return overlap_score(estimator.transform(X), y, **self._options)
 
     def __repr__(self):
@@ -251,9 +268,12 @@ def make_overlap_scorer(n_neighbors=0.01, metric="cosine", *, average="macro", l
     """
     _check_overlap_options(n_neighbors, metric, average, owner="make_overlap_scorer")
     if average is None:
-        raise ValueError("average of make_overlap_scorer must be 'macro' or 'samples'; "
-                         "a scorer returns one number, so None is not allowed.")
+        raise ValueError(
+            "average of make_overlap_scorer must be 'macro' or 'samples'; "
+            "a scorer returns one number, so None is not allowed."
+        )
     if labels is not None:
         labels = column_or_1d(labels)
-    return _OverlapScorer({"n_neighbors": n_neighbors, "metric": metric,
-                           "average": average, "labels": labels})
+    return _OverlapScorer(
+        {"n_neighbors": n_neighbors, "metric": metric, "average": average, "labels": labels}
+    )

@@ -122,14 +122,25 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         "C": POSITIVE,
         "max_iter": ints(1),
         "tol": POSITIVE,
-        "class_weight": [None, Options(["balanced"]),
-                         InstanceOf(Mapping, name="a dict mapping classes to weights")],
+        "class_weight": [
+            None,
+            Options(["balanced"]),
+            InstanceOf(Mapping, name="a dict mapping classes to weights"),
+        ],
         "standardize": BOOL,
         "random_state": RANDOM_STATE,
     }
 
-    def __init__(self, C=1.0, *, max_iter=1000, tol=1e-4, class_weight=None,
-                 standardize=True, random_state=None):
+    def __init__(
+        self,
+        C=1.0,
+        *,
+        max_iter=1000,
+        tol=1e-4,
+        class_weight=None,
+        standardize=True,
+        random_state=None,
+    ):
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
@@ -164,28 +175,38 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type == "multiclass-multioutput":
-            raise ValueError("LinearProbe needs 1-D class labels or a 2-D binary indicator "
-                             "matrix (multi-label); got a 2-D y with values other than 0 and 1.")
+            raise ValueError(
+                "LinearProbe needs 1-D class labels or a 2-D binary indicator "
+                "matrix (multi-label); got a 2-D y with values other than 0 and 1."
+            )
         self.multilabel_ = y_type == "multilabel-indicator"
         if not self.multilabel_:
             y = column_or_1d(y, warn=True)
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
-                raise ValueError("LinearProbe needs samples of at least 2 classes in y; "
-                                 f"got only one class, {self.classes_[0]}.")
+                raise ValueError(
+                    "LinearProbe needs samples of at least 2 classes in y; "
+                    f"got only one class, {self.classes_[0]}."
+                )
         else:
             self.classes_ = np.arange(y.shape[1])
         self._y_dtype = y.dtype
 
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         Xs = self.scaler_.transform(X) if self.scaler_ is not None else X
-        logreg = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol,
-                                    class_weight=self.class_weight,
-                                    random_state=self.random_state)
+        logreg = LogisticRegression(
+            C=self.C,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+        )
         if self.multilabel_:
             self.estimator_ = OneVsRestClassifier(logreg).fit(Xs, y)
-            self.n_iter_ = np.array([getattr(est, "n_iter_", [0])[0]
-                                     for est in self.estimator_.estimators_], dtype=np.int32)
+            self.n_iter_ = np.array(
+                [getattr(est, "n_iter_", [0])[0] for est in self.estimator_.estimators_],
+                dtype=np.int32,
+            )
         else:
             self.estimator_ = logreg.fit(Xs, y)
             self.n_iter_ = np.asarray(self.estimator_.n_iter_, dtype=np.int32)
@@ -273,8 +294,11 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         float
             Macro F1 in [0, 1].
         """
-        return float(f1_score(y, self.predict(X), average="macro",
-                              sample_weight=sample_weight, zero_division=0))
+        return float(
+            f1_score(
+                y, self.predict(X), average="macro", sample_weight=sample_weight, zero_division=0
+            )
+        )
 
     def report(self, X, y, label_names=None):
         """Precision, recall, F1 and support per label, with macro and micro averages.
@@ -308,31 +332,37 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             names = [str(c) for c in self.classes_]
         else:
             if isinstance(label_names, str) or not hasattr(label_names, "__len__"):
-                raise TypeError("label_names must be a sequence of names, one per class; "
-                                f"got {label_names!r}.")
+                raise TypeError(
+                    f"label_names must be a sequence of names, one per class; got {label_names!r}."
+                )
             names = [str(name) for name in label_names]
             if len(names) != len(self.classes_):
-                raise ValueError(f"label_names must have one name per class "
-                                 f"({len(self.classes_)}); got {len(names)}.")
+                raise ValueError(
+                    f"label_names must have one name per class "
+                    f"({len(self.classes_)}); got {len(names)}."
+                )
             if len(set(names)) != len(names):
                 raise ValueError(f"label_names must be unique; got {names!r}.")
         y_pred = self.predict(X)
         labels = None if self.multilabel_ else self.classes_
         precision, recall, f1, support = precision_recall_fscore_support(
-            y, y_pred, labels=labels, average=None, zero_division=0)
+            y, y_pred, labels=labels, average=None, zero_division=0
+        )
         rows = [(p, r, f, s) for p, r, f, s in zip(precision, recall, f1, support)]
         for average in ("macro", "micro"):
             p, r, f, _ = precision_recall_fscore_support(
-                y, y_pred, labels=labels, average=average, zero_division=0)
+                y, y_pred, labels=labels, average=average, zero_division=0
+            )
             rows.append((p, r, f, support.sum()))
-        table = pd.DataFrame(rows, columns=["precision", "recall", "f1", "support"],
-                             index=pd.Index(names + ["macro avg", "micro avg"], name="label"))
-        return table.astype({"precision": float, "recall": float, "f1": float,
-                             "support": int})
+        table = pd.DataFrame(
+            rows,
+            columns=["precision", "recall", "f1", "support"],
+            index=pd.Index(names + ["macro avg", "micro avg"], name="label"),
+        )
+        return table.astype({"precision": float, "recall": float, "f1": float, "support": int})
 
 
-def linear_evaluation(embeddings, Y, *, labels=None, label_names=None, n_splits=5,
-                      random_state=0):
+def linear_evaluation(embeddings, Y, *, labels=None, label_names=None, n_splits=5, random_state=0):
     """The reference CPLR study's linear evaluation: a perceptron per label, cross-validated.
 
     For every label with at least one positive image (of ``labels``, if
@@ -392,28 +422,46 @@ def linear_evaluation(embeddings, Y, *, labels=None, label_names=None, n_splits=
     else:
         names = [str(name) for name in label_names]
         if len(names) != len(columns):
-            raise ValueError(f"label_names must name the {len(columns)} evaluated labels; got "
-                             f"{len(names)}.")
+            raise ValueError(
+                f"label_names must name the {len(columns)} evaluated labels; got {len(names)}."
+            )
     order = np.arange(len(embeddings))
     np.random.default_rng(random_state).shuffle(order)
-    scoring = {"accuracy": "accuracy",
-               **{name: make_scorer(metric, zero_division=0) for name, metric in
-                  [("precision", precision_score), ("recall", recall_score), ("f1", f1_score)]}}
+    scoring = {
+        "accuracy": "accuracy",
+        **{
+            name: make_scorer(metric, zero_division=0)
+            for name, metric in [
+                ("precision", precision_score),
+                ("recall", recall_score),
+                ("f1", f1_score),
+            ]
+        },
+    }
     rows, index = [], []
     for column, name in enumerate(names):
         target = indicator[order, column].astype(int)
         if not target.any():
             continue
-        classifier = make_pipeline(StandardScaler(), SGDClassifier(
-            loss="perceptron", eta0=1, learning_rate="invscaling", penalty="l2", alpha=1e-4,
-            shuffle=True, random_state=random_state))
-        folds = cross_validate(classifier, embeddings[order], target, cv=n_splits,
-                               scoring=scoring)
+        classifier = make_pipeline(
+            StandardScaler(),
+            SGDClassifier(
+                loss="perceptron",
+                eta0=1,
+                learning_rate="invscaling",
+                penalty="l2",
+                alpha=1e-4,
+                shuffle=True,
+                random_state=random_state,
+            ),
+        )
+        folds = cross_validate(classifier, embeddings[order], target, cv=n_splits, scoring=scoring)
         rows.append([np.mean(folds[f"test_{key}"]) for key in scoring] + [int(target.sum())])
         index.append(name)
     if not rows:
-        raise ValueError("Y has no positive labels among those evaluated; there is nothing to "
-                         "classify.")
+        raise ValueError(
+            "Y has no positive labels among those evaluated; there is nothing to classify."
+        )
     table = pd.DataFrame(rows, columns=[*scoring, "support"], index=pd.Index(index, name="label"))
     table.loc["macro avg"] = [*table[list(scoring)].mean(), table["support"].sum()]
     return table.astype({"support": int})

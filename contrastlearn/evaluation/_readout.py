@@ -26,15 +26,18 @@ def _names(value, argument):
     try:
         return list(value)
     except TypeError:
-        raise TypeError(f"{argument} must be a list of column names of latents; "
-                        f"got {value!r}.") from None
+        raise TypeError(
+            f"{argument} must be a list of column names of latents; got {value!r}."
+        ) from None
 
 
 def _check_columns(names, table, argument):
     unknown = [name for name in names if name not in table.columns]
     if unknown:
-        raise ValueError(f"{argument} names {unknown!r}, which are not columns of latents; "
-                         f"the columns are {list(table.columns)!r}.")
+        raise ValueError(
+            f"{argument} names {unknown!r}, which are not columns of latents; "
+            f"the columns are {list(table.columns)!r}."
+        )
 
 
 def _factor_kinds(table, factors, categorical, periodic):
@@ -45,8 +48,9 @@ def _factor_kinds(table, factors, categorical, periodic):
         factors = _names(factors, "factors")
         _check_columns(factors, table, "factors")
     if not factors:
-        raise ValueError("There is no factor to read out: latents has no columns or factors "
-                         "is empty.")
+        raise ValueError(
+            "There is no factor to read out: latents has no columns or factors is empty."
+        )
     duplicated = sorted({str(name) for name in factors if factors.count(name) > 1})
     if duplicated:
         raise ValueError(f"factors must not repeat a name; got {duplicated} more than once.")
@@ -55,41 +59,60 @@ def _factor_kinds(table, factors, categorical, periodic):
     if periodic is None:
         periodic = {}
     if not isinstance(periodic, Mapping):
-        raise TypeError("periodic must be a dict {factor name: period}, e.g. "
-                        f"{{'orientation': 2 * np.pi}}; got {periodic!r}.")
+        raise TypeError(
+            "periodic must be a dict {factor name: period}, e.g. "
+            f"{{'orientation': 2 * np.pi}}; got {periodic!r}."
+        )
     _check_columns(list(periodic), table, "periodic")
 
     kinds = {}
     for name in factors:
         column = table[name]
         dtype = column.dtype
-        by_dtype = (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype)
-                    or pd.api.types.is_object_dtype(dtype)
-                    or pd.api.types.is_string_dtype(dtype))
+        by_dtype = (
+            isinstance(dtype, pd.CategoricalDtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+        )
         if name in periodic:
             if name in categorical or by_dtype:
-                why = ("is named in categorical" if name in categorical
-                       else f"has the categorical dtype {dtype}")
-                raise ValueError(f"Factor {name!r} cannot be both categorical and periodic: "
-                                 f"it is named in periodic and {why}.")
+                why = (
+                    "is named in categorical"
+                    if name in categorical
+                    else f"has the categorical dtype {dtype}"
+                )
+                raise ValueError(
+                    f"Factor {name!r} cannot be both categorical and periodic: "
+                    f"it is named in periodic and {why}."
+                )
             period = periodic[name]
-            if (isinstance(period, bool) or not isinstance(period, numbers.Real)
-                    or not np.isfinite(period) or period <= 0):
-                raise ValueError(f"The period of factor {name!r} must be a finite number > 0; "
-                                 f"got {period!r}.")
+            if (
+                isinstance(period, bool)
+                or not isinstance(period, numbers.Real)
+                or not np.isfinite(period)
+                or period <= 0
+            ):
+                raise ValueError(
+                    f"The period of factor {name!r} must be a finite number > 0; got {period!r}."
+                )
             kinds[name] = ("periodic", float(period))
         elif name in categorical or by_dtype:
             kinds[name] = ("categorical", None)
         else:
             kinds[name] = ("continuous", None)
         if column.isna().any():
-            raise ValueError(f"latents column {name!r} has missing values (NaN or None); "
-                             "every sample needs a value of every factor read out.")
+            raise ValueError(
+                f"latents column {name!r} has missing values (NaN or None); "
+                "every sample needs a value of every factor read out."
+            )
         if kinds[name][0] != "categorical":
             if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype):
-                raise ValueError(f"Factor {name!r} is {kinds[name][0]} and needs real numbers; "
-                                 f"got dtype {dtype}. Name it in categorical if its values "
-                                 "are classes.")
+                raise ValueError(
+                    f"Factor {name!r} is {kinds[name][0]} and needs real numbers; "
+                    f"got dtype {dtype}. Name it in categorical if its values "
+                    "are classes."
+                )
             if not np.isfinite(column.to_numpy(dtype=float)).all():
                 raise ValueError(f"latents column {name!r} contains infinity.")
     return kinds
@@ -97,16 +120,22 @@ def _factor_kinds(table, factors, categorical, periodic):
 
 def _check_test_size(test_size, n_samples):
     if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a float in (0, 1) or an int in [1, n_samples - 1] "
-                        f"= [1, {n_samples - 1}]; got {test_size!r} of type "
-                        f"{type(test_size).__name__}.")
+        raise TypeError(
+            f"test_size must be a float in (0, 1) or an int in [1, n_samples - 1] "
+            f"= [1, {n_samples - 1}]; got {test_size!r} of type "
+            f"{type(test_size).__name__}."
+        )
     if isinstance(test_size, numbers.Integral):
         if not 1 <= test_size <= n_samples - 1:
-            raise ValueError(f"test_size must be a float in (0, 1) or an int in "
-                             f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}.")
+            raise ValueError(
+                f"test_size must be a float in (0, 1) or an int in "
+                f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}."
+            )
     elif not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a float in (0, 1) or an int in "
-                         f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}.")
+        raise ValueError(
+            f"test_size must be a float in (0, 1) or an int in "
+            f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}."
+        )
 
 
 def _circular_distance(a, b, period):
@@ -127,11 +156,14 @@ def _grid_hits(predicted, true_index, grid, period=None):
     predicted = np.asarray(predicted, dtype=float)
     n = len(grid)
     if period is None:
+
         def distance(a, b):
             return np.abs(a - b)
     else:
+
         def distance(a, b):
             return _circular_distance(a, b, period)
+
     own = distance(predicted, grid[true_index])
     hit = np.ones(len(predicted), dtype=bool)
     for step in (-1, 1):
@@ -140,7 +172,7 @@ def _grid_hits(predicted, true_index, grid, period=None):
             exists = (neighbour >= 0) & (neighbour < n)
         else:
             neighbour = np.mod(neighbour, n)
-            exists = neighbour != true_index        # a grid of one value has no neighbour
+            exists = neighbour != true_index  # a grid of one value has no neighbour
         other = distance(predicted, grid[np.clip(neighbour, 0, n - 1)])
         hit &= ~exists | (own < other)
     return hit
@@ -151,8 +183,17 @@ def _chance(codes):
     return float(np.bincount(codes).max() / len(codes)) if len(codes) else np.nan
 
 
-def latent_readout(embeddings, latents, *, factors=None, categorical=None, periodic=None,
-                   test_size=0.25, random_state=None, return_predictions=False):
+def latent_readout(
+    embeddings,
+    latents,
+    *,
+    factors=None,
+    categorical=None,
+    periodic=None,
+    test_size=0.25,
+    random_state=None,
+    return_predictions=False,
+):
     r"""How well each generative factor can be read back linearly from frozen embeddings.
 
     For data generated from known factors (dSprites: shape, scale,
@@ -273,14 +314,17 @@ def latent_readout(embeddings, latents, *, factors=None, categorical=None, perio
     table = latent_table(latents)
     n_samples = len(embeddings)
     if len(table) != n_samples:
-        raise ValueError(f"embeddings and latents must have one row per sample; got "
-                         f"{n_samples} embeddings and {len(table)} rows of latents.")
+        raise ValueError(
+            f"embeddings and latents must have one row per sample; got "
+            f"{n_samples} embeddings and {len(table)} rows of latents."
+        )
     kinds = _factor_kinds(table, factors, categorical, periodic)
     _check_test_size(test_size, n_samples)
     if not isinstance(return_predictions, (bool, np.bool_)):
         raise TypeError(f"return_predictions must be a bool; got {return_predictions!r}.")
-    train, test = train_test_split(np.arange(n_samples), test_size=test_size,
-                                   random_state=random_state)
+    train, test = train_test_split(
+        np.arange(n_samples), test_size=test_size, random_state=random_state
+    )
     X_train, X_test = embeddings[train], embeddings[test]
 
     rows, predicted_columns = [], {}
@@ -290,14 +334,16 @@ def latent_readout(embeddings, latents, *, factors=None, categorical=None, perio
         if kind == "categorical":
             try:
                 codes, classes = pd.factorize(column.to_numpy(), sort=True)
-            except TypeError:                           # classes that do not sort
+            except TypeError:  # classes that do not sort
                 codes, classes = pd.factorize(column.to_numpy(), sort=False)
             n_train_classes = len(np.unique(codes[train]))
             if n_train_classes < 2:
-                raise ValueError(f"Categorical factor {name!r} needs at least 2 classes in the "
-                                 f"training part; got {n_train_classes} "
-                                 f"({classes[codes[train][0]]!r}). Use more samples or a "
-                                 "smaller test_size.")
+                raise ValueError(
+                    f"Categorical factor {name!r} needs at least 2 classes in the "
+                    f"training part; got {n_train_classes} "
+                    f"({classes[codes[train][0]]!r}). Use more samples or a "
+                    "smaller test_size."
+                )
             model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
             predicted_codes = model.fit(X_train, codes[train]).predict(X_test)
             hits = predicted_codes == codes[test]
@@ -322,33 +368,44 @@ def latent_readout(embeddings, latents, *, factors=None, categorical=None, perio
                 angle = 2 * np.pi * values / period
                 targets = np.column_stack([np.cos(angle), np.sin(angle)])
                 cos_sin = model.fit(X_train, targets[train]).predict(X_test)
-                predicted = np.mod(np.arctan2(cos_sin[:, 1], cos_sin[:, 0]) / (2 * np.pi)
-                                   * period, period)
-                predicted[predicted >= period] = 0.0     # -tiny mod period rounds to period
+                predicted = np.mod(
+                    np.arctan2(cos_sin[:, 1], cos_sin[:, 0]) / (2 * np.pi) * period, period
+                )
+                predicted[predicted >= period] = 0.0  # -tiny mod period rounds to period
                 mean_angle = np.arctan2(targets[test, 1].mean(), targets[test, 0].mean())
                 mean = np.mod(mean_angle / (2 * np.pi) * period, period)
                 residual = np.sum(_circular_distance(predicted, y_true, period) ** 2)
                 spread = np.sum(_circular_distance(y_true, mean, period) ** 2)
             if len(y_true) > 1 and np.ptp(y_true) > 0:
-                r2 = float(1 - residual / spread) if kind == "periodic" \
+                r2 = (
+                    float(1 - residual / spread)
+                    if kind == "periodic"
                     else float(r2_score(y_true, predicted))
+                )
             hits = _grid_hits(predicted, true_index, grid, period)
         rows.append((kind, n_values, r2, accuracy, float(hits.mean()), _chance(true_index)))
         predicted_columns[name] = column.iloc[test]
         predicted_columns[f"{name}_predicted"] = predicted
 
-    scores = pd.DataFrame(rows, columns=["kind", "n_values", "r2", "accuracy",
-                                         "grid_accuracy", "chance"],
-                          index=pd.Index(list(kinds), name="factor"))
-    scores = scores.astype({"n_values": int, "r2": float, "accuracy": float,
-                            "grid_accuracy": float, "chance": float})
+    scores = pd.DataFrame(
+        rows,
+        columns=["kind", "n_values", "r2", "accuracy", "grid_accuracy", "chance"],
+        index=pd.Index(list(kinds), name="factor"),
+    )
+    scores = scores.astype(
+        {"n_values": int, "r2": float, "accuracy": float, "grid_accuracy": float, "chance": float}
+    )
     if not return_predictions:
         return scores
     index = table.index[test]
     predictions = pd.DataFrame(
-        {key: (value.to_numpy() if isinstance(value, pd.Series) else value)
-         for key, value in predicted_columns.items()}, index=index)
-    for name in kinds:                                  # keep a Categorical column's dtype
+        {
+            key: (value.to_numpy() if isinstance(value, pd.Series) else value)
+            for key, value in predicted_columns.items()
+        },
+        index=index,
+    )
+    for name in kinds:  # keep a Categorical column's dtype
         if isinstance(table[name].dtype, pd.CategoricalDtype):
             predictions[name] = predictions[name].astype(table[name].dtype)
     return scores, predictions
