@@ -6,6 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .datasets._cxi_layout import read_rows
+
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -95,9 +97,8 @@ class _LazyImages:
         if isinstance(rows, slice):
             images = np.asarray(self.source[rows])
             rows = range(len(self))[rows]  # indices for the message, without an array
-        else:  # h5py reads index lists in increasing order, without repeats
-            unique, inverse = np.unique(rows, return_inverse=True)
-            images = np.asarray(self.source[unique])[inverse]
+        else:
+            images = read_rows(self.source, rows)
         if self.nan_policy == "raise":
             check_finite_pixels(images, rows, self.source)
         return images.reshape(len(images), *self.shape[1:])

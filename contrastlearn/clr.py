@@ -249,8 +249,14 @@ class CLR(_ProjectionContrast):
     projection_dims=(2048, 128))``.
     Our defaults (AdamW, ``lr=1e-3`` whatever the batch size,
     ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256) are
-    chosen for 10^3-10^5 small images and a few tens of epochs on one
-    device, where they trained reliably; the paper's recipe is for ImageNet.
+    for 10^3-10^5 small images and a few tens of epochs on one device, and
+    were measured against the paper's recipe there
+    (``benchmarks/recipes.py``: sklearn's digits, 30 epochs,
+    ``augment="upright"``, a linear probe on 10 labels per class, 3 seeds):
+    0.939 at batch 256 and 0.946 at batch 64, against 0.931 and 0.926 for
+    the recipe and 0.936 for the defaults with ``lr`` scaled linearly with
+    the batch (at 64). So the defaults stay, and ``lr`` is not scaled with
+    ``batch_size``.
 
     See Also
     --------

@@ -13,8 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 
-from ._base import FIT_RAISES_DOC, NetworkTransformer
 from ._docs import ATTRIBUTES_DOC, parameters_doc
+from ._network import FIT_RAISES_DOC, NetworkTransformer
 from ._validation import NONNEGATIVE, ints
 from .validation import Options, check_parameter
 

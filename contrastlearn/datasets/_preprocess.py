@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..projection import _reference_crop, central_mask
+from ..projection import central_mask
+from ..projection._module import _reference_crop
 
 __all__ = ["preprocess_diffraction"]
 
