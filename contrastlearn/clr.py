@@ -407,6 +407,17 @@ class CPLR(_ProjectionContrast):
         + PARAMETERS_DOC.replace("{projection_dims}", "(256, 128)")
         + """
 
+    Notes
+    -----
+    The study's recipe (its ResNet-18, 224-px patterns, batch 628, 1000
+    epochs): ``CPLR(backbone="cplr_resnet18", projection_dims=(512, 512, 128),
+    projection_batchnorm="all", optimizer="lars", lr=0.1 * batch_size ** 0.5,
+    weight_decay=1e-4, warmup_epochs=10, temperature=0.1, project_first=True,
+    augment="cplr-reference", normalize="minmax")``. The defaults are CLR's
+    (see :class:`CLR`): on 1,807 simulated 64-px patterns and 10 CPU epochs
+    the study's head, augmentations and LARS recipe scored below them
+    (``benchmarks/results/diffraction_pipeline_cpu.md``).
+
     See Also
     --------
     CLR : Both branches in the same representation.

@@ -125,8 +125,14 @@ class Options(Constraint):
         self.values = tuple(values)
 
     def is_satisfied_by(self, value):
+        # A string option takes str subclasses (numpy's str_); other options their own type
+        # only, so that True is not taken for 1.
         return any(
-            value is option or (type(value) is type(option) and value == option)
+            value is option
+            or (
+                (type(value) is type(option) or isinstance(option, str) and isinstance(value, str))
+                and value == option
+            )
             for option in self.values
         )
 
@@ -229,7 +235,7 @@ class Predicate(Constraint):
     def is_satisfied_by(self, value):
         try:
             return bool(self.function(value))
-        except (TypeError, ValueError):
+        except Exception:  # noqa: BLE001 - a rule that cannot be evaluated is not met
             return False
 
     def __str__(self):

@@ -405,13 +405,13 @@ CATALOGUE = [
         "make_diffraction of no samples",
         lambda d: cl.datasets.make_diffraction(n_samples=0),
         ValueError,
-        r"n_samples must be >= 1; got 0",
+        r"The 'n_samples' parameter of make_diffraction must be an int >= 1. Got 0",
     ),
     (
         "make_lenses of a string count",
         lambda d: cl.datasets.make_lenses(n_samples="a"),
         TypeError,
-        r"n_samples must be an int; got 'a' of type str",
+        r"The 'n_samples' parameter of make_lenses must be an int >= 1. Got 'a'",
     ),
 ]
 

@@ -86,12 +86,12 @@ def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_over
     ):
         raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}.")
     axis = int(axis)
-    crop_size = _check_int(crop_size, "crop_size", minimum=2)
-    stride = _check_int(stride, "stride", minimum=1)
+    crop_size = _check_int(crop_size, "crop_size", minimum=2, owner="extract_crops")
+    stride = _check_int(stride, "stride", minimum=1, owner="extract_crops")
     plane = tuple(n for i, n in enumerate(volume.shape) if i != axis)
     if crop_size > min(plane):
         raise ValueError(f"crop_size must be at most the slice size {plane}; got {crop_size!r}.")
-    min_overlap = _check_real(min_overlap, "min_overlap")
+    min_overlap = _check_real(min_overlap, "min_overlap", owner="extract_crops")
     if not 0 < min_overlap <= 1:
         raise ValueError(f"min_overlap must be in (0, 1]; got {min_overlap!r}.")
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from ..validation import Interval, Predicate, check_parameter
+
 __all__ = ["make_diffraction"]
 
 #: Label names, in the column order of ``Y``.
@@ -178,9 +180,9 @@ def make_diffraction(
     >>> bool((Y[:, :4].sum(axis=1) + Y[:, 6] == 1).all())  # one shape, or empty
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
-    image_size = _check_int(image_size, "image_size", minimum=16)
-    fluence = _check_real(fluence, "fluence")
+    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_diffraction")
+    image_size = _check_int(image_size, "image_size", minimum=16, owner="make_diffraction")
+    fluence = _check_real(fluence, "fluence", owner="make_diffraction")
     if not 0 < fluence < np.inf:
         raise ValueError(f"fluence must be a finite number > 0; got {fluence!r}.")
     fractions = {}
@@ -189,7 +191,7 @@ def make_diffraction(
         ("dimer_fraction", dimer_fraction),
         ("layered_fraction", layered_fraction),
     ]:
-        fractions[name] = _check_real(value, name)
+        fractions[name] = _check_real(value, name, owner="make_diffraction")
         if not 0 <= fractions[name] <= 1:
             raise ValueError(f"{name} must be in [0, 1]; got {value!r}.")
     for name in ("dimer_fraction", "layered_fraction"):
@@ -198,14 +200,14 @@ def make_diffraction(
                 f"empty_fraction + {name} must be <= 1 (empty shots hold no particle); got "
                 f"{fractions['empty_fraction']!r} + {fractions[name]!r}."
             )
-    hole_radius = _check_real(hole_radius, "hole_radius")
+    hole_radius = _check_real(hole_radius, "hole_radius", owner="make_diffraction")
     if not 0 <= hole_radius <= image_size / 2:
         raise ValueError(f"hole_radius must be in [0, image_size / 2]; got {hole_radius!r}.")
-    gap_width = _check_int(gap_width, "gap_width", minimum=0)
+    gap_width = _check_int(gap_width, "gap_width", minimum=0, owner="make_diffraction")
     if gap_width >= image_size:
         raise ValueError(f"gap_width must be < image_size ({image_size}); got {gap_width!r}.")
     if saturation is not None:
-        saturation = _check_real(saturation, "saturation")
+        saturation = _check_real(saturation, "saturation", owner="make_diffraction")
         if not saturation >= 1:
             raise ValueError(f"saturation must be None or a number >= 1; got {saturation!r}.")
     for name, value in [("log_scale", log_scale), ("return_params", return_params)]:
@@ -431,22 +433,20 @@ def _central_power_spectrum(density, image_size):
     return half[:, mirror * k[:, None] + lo, mirror * k[None, :]]
 
 
-def _check_int(value, name, *, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value!r}.")
-    return int(value)
+_REAL = Predicate(
+    lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and v == v,
+    "a real number (not NaN)",
+)
 
 
-def _check_real(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
-        )
-    if np.isnan(value):
-        raise ValueError(f"{name} must not be NaN.")
-    return float(value)
+def _check_int(value, name, *, minimum, owner):
+    """``value`` as an int >= ``minimum``, or an InvalidParameterError naming ``owner``."""
+    return int(check_parameter(owner, name, value, Interval(numbers.Integral, minimum)))
+
+
+def _check_real(value, name, *, owner):
+    """``value`` as a float (infinity allowed, NaN not), or an InvalidParameterError."""
+    return float(check_parameter(owner, name, value, _REAL))
 
 
 def _check_random_state(random_state):

@@ -258,16 +258,16 @@ def make_lenses(
     >>> bool(params.loc[y == 0, "theta_E"].isna().all())  # non-lenses have no mass model
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
-    image_size = _check_int(image_size, "image_size", minimum=16)
-    lens_fraction = _check_real(lens_fraction, "lens_fraction")
+    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_lenses")
+    image_size = _check_int(image_size, "image_size", minimum=16, owner="make_lenses")
+    lens_fraction = _check_real(lens_fraction, "lens_fraction", owner="make_lenses")
     if not 0.0 <= lens_fraction <= 1.0:
         raise ValueError(f"lens_fraction must be in [0, 1]; got {lens_fraction!r}.")
     bands = _check_bands(bands)
     if pixel_scale is None:
         pixel_scale = _PIXEL_SCALE
     else:
-        pixel_scale = _check_real(pixel_scale, "pixel_scale")
+        pixel_scale = _check_real(pixel_scale, "pixel_scale", owner="make_lenses")
         if not 0.0 < pixel_scale < np.inf:
             raise ValueError(
                 f"pixel_scale must be None or a finite number of arcseconds > 0; "

@@ -165,7 +165,7 @@ def make_sprites(n_samples=None, *, random_state=None):
     rng = _check_random_state(random_state)
     if n_samples is None:
         return SpriteImages(), _factors(np.arange(N_GRID, dtype=np.int64))
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
+    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_sprites")
     if n_samples > N_GRID:
         raise ValueError(
             f"n_samples must be <= {N_GRID} (the number of grid points, all "

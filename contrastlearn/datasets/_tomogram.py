@@ -166,15 +166,15 @@ def make_tomogram(
     True
     """
     shape = _check_shape(shape)
-    n_particles = _check_int(n_particles, "n_particles", minimum=0)
+    n_particles = _check_int(n_particles, "n_particles", minimum=0, owner="make_tomogram")
     classes = _check_classes(particle_classes)
     radius_range = _check_radius_range(radius_range)
-    snr = _check_real(snr, "snr")
+    snr = _check_real(snr, "snr", owner="make_tomogram")
     if not snr > 0:
         raise ValueError(f"snr must be > 0 (np.inf for no noise); got {snr!r}.")
     if not isinstance(snr_region, str) or snr_region not in ("volume", "particles"):
         raise ValueError(f"snr_region must be 'volume' or 'particles'; got {snr_region!r}.")
-    tilt_range = _check_real(tilt_range, "tilt_range")
+    tilt_range = _check_real(tilt_range, "tilt_range", owner="make_tomogram")
     if not 0 <= tilt_range <= 90:
         raise ValueError(f"tilt_range must be in [0, 90] degrees; got {tilt_range!r}.")
     rng = _check_random_state(random_state)
@@ -425,7 +425,7 @@ def _image(density, tilt_range, snr, rng, snr_region="volume"):
 def _check_shape(shape):
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 3:
         raise ValueError(f"shape must be a tuple of 3 ints (D, H, W); got {shape!r}.")
-    return tuple(_check_int(n, "shape entries", minimum=8) for n in shape)
+    return tuple(_check_int(n, "shape entries", minimum=8, owner="make_tomogram") for n in shape)
 
 
 def _check_classes(particle_classes):
@@ -454,7 +454,9 @@ def _check_radius_range(radius_range):
         or len(radius_range) != 2
     ):
         raise ValueError(f"radius_range must be a pair (low, high); got {radius_range!r}.")
-    low, high = (_check_real(v, "radius_range entries") for v in radius_range)
+    low, high = (
+        _check_real(v, "radius_range entries", owner="make_tomogram") for v in radius_range
+    )
     if not _MIN_RADIUS <= low <= high < np.inf:
         raise ValueError(
             f"radius_range must satisfy {_MIN_RADIUS:g} <= low <= high < inf; "

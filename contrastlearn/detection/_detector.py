@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._validation import BOOL, ints
+from .._validation import BOOL, RANDOM_STATE, ints
 from ..validation import Options, Predicate, validate_parameters
 from ._frames import _otsu
 
@@ -239,6 +239,7 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         ],
         "threshold": Options(["nearest", "otsu", "gmm"]),
         "n_init": ints(1),
+        "random_state": RANDOM_STATE,
     }
 
     def __init__(
