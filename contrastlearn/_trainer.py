@@ -35,6 +35,7 @@ from ._callbacks import (
     load_checkpoint,
 )
 from ._data import PREFETCH_BATCHES, BatchIterator, as_tensor, to_device
+from ._model import Preprocess, PretrainModule  # noqa: F401 (pickles of 0.1 name them here)
 from .monitor import _EarlyStop
 from .optim import LARS, MomentumSGD, WarmupCosine
 

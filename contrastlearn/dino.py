@@ -87,9 +87,14 @@ class DINO(BasePretrainer):
     projection_dims=(2048, 2048, 256), n_prototypes=65536, n_local_crops=8)``
     (the weight decay constant).
     Our defaults (AdamW, ``lr=1e-3`` whatever the batch size,
-    ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256) are
-    chosen for 10^3-10^5 small images and a few tens of epochs on one
-    device, where they trained reliably; the paper's recipe is for ImageNet.
+    ``weight_decay=1e-6``, no warm-up, cosine decay per step, batch 256,
+    4,096 prototypes, a 1024-1024-256 head) are for 10^3-10^5 small images
+    and a few tens of epochs on one device, and were measured against the
+    paper's recipe there (``benchmarks/recipes.py``: sklearn's digits, 30
+    epochs, ``augment="upright"``, a linear probe on 10 labels per class, 3
+    seeds, batch 256, the shipped 4,096 prototypes on both sides): 0.893
+    against 0.876 for the recipe, so the defaults stay. Both are close to raw
+    pixels (0.887) at that scale, where CLR and SimSiam reach 0.94-0.95.
 
     See Also
     --------

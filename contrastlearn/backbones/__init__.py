@@ -41,9 +41,30 @@ from itertools import chain
 import torch
 from torch import nn
 
-from ._resnet import ResNet, SelectiveKernelConv, SqueezeExcitation, resnet18, resnet34, resnet50
+# Pickles written before backbones became a package name these building blocks here.
+from ._resnet import (  # noqa: E402, F401
+    ResNet,
+    SelectiveKernelConv,
+    SqueezeExcitation,
+    _AvgPoolShortcut,
+    _MaxPool2dSame,
+    _ResidualBlock,
+    resnet18,
+    resnet34,
+    resnet50,
+)
 from ._small import MLP, SmallCNN
-from ._vit import VisionTransformer, vit_base, vit_small, vit_tiny
+from ._vit import (  # noqa: E402, F401
+    VisionTransformer,
+    _Attention,
+    _Block,
+    _DropPath,
+    _Mlp,
+    _PatchEmbed,
+    vit_base,
+    vit_small,
+    vit_tiny,
+)
 
 __all__ = [
     "BACKBONE_NAMES",

@@ -463,3 +463,7 @@ def _check_radius_range(radius_range):
             f"got {tuple(radius_range)!r}."
         )
     return low, high
+
+
+# Pickles written before the filter moved to contrastlearn.detection name it here.
+from ..detection._frames import EdgeFrameFilter  # noqa: E402, F401
