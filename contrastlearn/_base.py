@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import type_of_target
 from torch import nn
 
 from . import backbones
+from ._data import steps_per_epoch
 from ._model import PretrainModule
 from ._network import FIT_RAISES_DOC, NetworkTransformer
 from ._validation import (
@@ -226,7 +227,7 @@ class BasePretrainer(NetworkTransformer):
 
     def _total_steps(self, X):
         """Optimiser steps of a whole fit on ``X`` (e.g. a momentum schedule's length)."""
-        return self.max_epochs * max(len(X) // self.batch_size, 1)
+        return self.max_epochs * steps_per_epoch(X, self.batch_size)
 
     def _make_head(self, in_features):
         """The projection head on top of the backbone (an MLP by default)."""

@@ -3,6 +3,7 @@
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -170,3 +171,17 @@ def to_device(tensor, device, channels_last):
     if channels_last and tensor.ndim == 4:
         tensor = tensor.contiguous(memory_format=torch.channels_last)
     return tensor
+
+
+def steps_per_epoch(X, batch_size, drop_last=True):
+    """Optimiser steps of one training epoch over ``X``, as :class:`BatchIterator` cuts it."""
+    return len(
+        BatchIterator(
+            SimpleNamespace(X=X, y=None),
+            batch_size,
+            training=True,
+            drop_last=drop_last,
+            device="cpu",
+            channels_last=False,
+        )
+    )

@@ -13,8 +13,6 @@ callbacks and history. What differs from a stock ``NeuralNet``:
 - on CUDA the step runs under bf16 autocast on channels_last tensors.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
@@ -34,7 +32,7 @@ from ._callbacks import (
     StopOnDivergence,
     load_checkpoint,
 )
-from ._data import PREFETCH_BATCHES, BatchIterator, as_tensor, to_device
+from ._data import PREFETCH_BATCHES, BatchIterator, as_tensor, steps_per_epoch, to_device
 from ._model import Preprocess, PretrainModule  # noqa: F401 (pickles of 0.1 name them here)
 from .monitor import _EarlyStop
 from .optim import LARS, MomentumSGD, WarmupCosine
@@ -203,9 +201,9 @@ class Trainer(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         x, y = batch
-        loss_module = self.loss_modules.get("loss") or TrainingLoss(
-            self.module_, self.training_loss
-        )
+        loss_module = self.loss_modules.get("loss")
+        if loss_module is None:  # a step outside train_network's fit (the out-of-memory probe)
+            loss_module = TrainingLoss(self.module_, self.training_loss)
         with self._autocast():
             loss = loss_module(x, y)
         loss.backward()  # averages the gradients over the processes, if there are several
@@ -279,19 +277,10 @@ def _lr_schedule(owner, X, keep_partial_batches):
     warmup_epochs = getattr(owner, "warmup_epochs", 0)
     if owner.lr_schedule != "cosine" and not warmup_epochs:
         return None
-    steps_per_epoch = len(
-        BatchIterator(
-            SimpleNamespace(X=X, y=None),
-            owner.batch_size,
-            training=True,
-            drop_last=not keep_partial_batches,
-            device="cpu",
-            channels_last=False,
-        )
-    )
+    steps = steps_per_epoch(X, owner.batch_size, drop_last=not keep_partial_batches)
     factor = WarmupCosine(
-        total_steps=steps_per_epoch * owner.max_epochs,
-        warmup_steps=round(warmup_epochs * steps_per_epoch),
+        total_steps=steps * owner.max_epochs,
+        warmup_steps=round(warmup_epochs * steps),
         cosine=owner.lr_schedule == "cosine",
     )
     return LRScheduler(

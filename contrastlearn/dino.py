@@ -8,6 +8,7 @@ from sklearn.base import clone
 
 from . import distributed
 from ._base import BasePretrainer
+from ._data import steps_per_epoch
 from ._docs import PARAMETERS_DOC
 from ._validation import POSITIVE, SCALE, ints
 from .augment import Augment
@@ -230,7 +231,7 @@ class DINO(BasePretrainer):
         module.backbone.requires_grad_(False)
         module.head.requires_grad_(False)
         module.register_buffer("center", torch.zeros(self.n_prototypes))
-        module.steps_per_epoch = max(len(X) // self.batch_size, 1)
+        module.steps_per_epoch = steps_per_epoch(X, self.batch_size)
         module.momentum_teacher = MomentumTeacher(
             self.teacher_momentum, 1.0, total_steps=self._total_steps(X)
         )

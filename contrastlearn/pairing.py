@@ -28,8 +28,7 @@ _MAX_OFFSETS = 100_000
 _CHUNK = 4096
 
 
-def _is_step(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+_STEP = Interval(numbers.Integral, 0)
 
 
 def _is_names(value):
@@ -110,9 +109,9 @@ class LatentNeighbors(BaseEstimator):
 
     _parameter_constraints = {
         "step": [
-            Interval(numbers.Integral, 0),
+            _STEP,
             Predicate(
-                lambda v: isinstance(v, dict) and v and all(map(_is_step, v.values())),
+                lambda v: isinstance(v, dict) and v and all(map(_STEP.is_satisfied_by, v.values())),
                 "a non-empty dict of ints >= 0",
             ),
         ],

@@ -434,7 +434,9 @@ def _central_power_spectrum(density, image_size):
 
 
 _REAL = Predicate(
-    lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and v == v,
+    lambda v: (
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and not np.isnan(v)
+    ),
     "a real number (not NaN)",
 )
 

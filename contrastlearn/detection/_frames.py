@@ -82,9 +82,8 @@ class EdgeFrameFilter(TransformerMixin, BaseEstimator):
         -------
         self : EdgeFrameFilter
         """
-        validate_parameters(self)
+        scores = self.scores(X)  # validates the parameters, threshold among them
         threshold = self.threshold
-        scores = self.scores(X)
         if threshold == "auto":
             threshold = _otsu(scores)
         self.threshold_ = float(threshold)
