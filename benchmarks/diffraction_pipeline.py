@@ -8,7 +8,7 @@ Usage::
 The data and scoring are those of ``benchmarks/diffraction_grid.py`` (empty
 shots dropped; per-label perceptron, 5-fold CV, overlap over 1 % neighbours,
 cosine distance). Every variant changes one training choice of the grid's
-setting (CPLR ``mode="cartesian-polar"`` -- the study's "Polar ⟷ Cartesian"
+setting (CPLR ``representations="cartesian-polar"`` -- the study's "Polar ⟷ Cartesian"
 -- and CLR on recorded images, T = 0.1) and is fitted for every seed:
 
 - ``order``: the projection taken before augmentation (each branch augmented
@@ -49,7 +49,7 @@ BASE = dict(temperature=0.1, batch_size=128, log_intensity=True, augment=DIFFRAC
 def variants(names, epochs, reference_backbone):
     """(name, estimator class, parameters) of every variant asked for, the grid's settings first."""
     rows = []
-    for cls, extra in [(cl.CPLR, {"mode": "cartesian-polar"}), (cl.CLR, {})]:
+    for cls, extra in [(cl.CPLR, {"representations": "cartesian-polar"}), (cl.CLR, {})]:
         base = {**BASE, **extra, "max_epochs": epochs}
         rows.append(("grid setting", cls, base))
         if "order" in names and cls is cl.CPLR:
@@ -61,12 +61,12 @@ def variants(names, epochs, reference_backbone):
                     ("projection centred on the beam pixel", cls, {**base, "polar": centred})
                 )
             else:
-                rows.append(("polar view", cls, {**base, "view": "polar"}))
+                rows.append(("polar view", cls, {**base, "representation": "polar"}))
                 rows.append(
                     (
                         "polar view centred on the beam pixel",
                         cls,
-                        {**base, "view": "polar", "polar": centred},
+                        {**base, "representation": "polar", "polar": centred},
                     )
                 )
         if "epochs" in names:

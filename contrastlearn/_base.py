@@ -31,7 +31,6 @@ from ._validation import (
     NONNEGATIVE,
     ints,
 )
-from .augment import PRESETS as AUGMENT_PRESETS
 from .augment import Augment, resolve_augment
 from .heads import projection_head
 from .monitor import TrainingMonitor
@@ -98,7 +97,7 @@ class BasePretrainer(NetworkTransformer):
     ...
     ...     def _training_loss(self, module, x, partner):
     ...         views = torch.cat([self.augment_(x), self.augment_(partner)])
-    ...         z1, z2 = module.project(module.view(views)).chunk(2)
+    ...         z1, z2 = module.project(module.represent(views)).chunk(2)
     ...         return nt_xent(z1, z2, self.temperature)
     >>> TinyCLR(temperature=0.5, max_epochs=1).get_params()["temperature"]
     0.5
@@ -112,11 +111,7 @@ class BasePretrainer(NetworkTransformer):
     _parameter_constraints = {
         "backbone": BACKBONE,
         "projection_dims": DIMS,
-        "augment": [
-            None,
-            InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
-            Options(AUGMENT_PRESETS),
-        ],
+        "augment": resolve_augment._parameter_constraints["augment"],
         "pairing": [
             Options(["augment"]),
             InstanceOf(LatentNeighbors, name="a contrastlearn.pairing.LatentNeighbors"),
@@ -222,7 +217,10 @@ class BasePretrainer(NetworkTransformer):
         backbone, n_out = self._make_backbone(X.shape[1:], self.device_)
         self._n_features_out = n_out
         return PretrainModule(
-            self._make_preprocess(X), backbone, self._make_head(n_out), view=self._make_view()
+            self._make_preprocess(X),
+            backbone,
+            self._make_head(n_out),
+            represent=self._make_representation(),
         )
 
     def _total_steps(self, X):
@@ -233,7 +231,7 @@ class BasePretrainer(NetworkTransformer):
         """The projection head on top of the backbone (an MLP by default)."""
         return projection_head(in_features, self.projection_dims)
 
-    def _make_view(self):
+    def _make_representation(self):
         """The representation ``transform`` embeds images in (identity: the images)."""
         return nn.Identity()
 
@@ -260,7 +258,7 @@ class BasePretrainer(NetworkTransformer):
     # ------------------------------------------------------------ monitoring
     def _augmented_embedding(self, module, x):
         """The embedding of an augmented view of each raw image of the batch ``x``."""
-        return module.backbone(module.view(self.augment_(module.preprocess(x))))
+        return module.backbone(module.represent(self.augment_(module.preprocess(x))))
 
     def _validate_eval_set(self, eval_set):
         """``eval_set`` as ``(images, labels)`` checked against the training data, or None."""

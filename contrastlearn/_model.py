@@ -1,6 +1,7 @@
 """The model parts every pretrainer trains: preprocessing and the backbone + head module."""
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -135,20 +136,42 @@ class PretrainModule(nn.Module):
     preprocess : Preprocess
     backbone : torch.nn.Module
     head : torch.nn.Module
-    view : torch.nn.Module
-        The representation the backbone sees (identity for cartesian images,
-        :class:`~contrastlearn.projection.PolarProjection` for polar).
+    represent : torch.nn.Module
+        Puts images in the representation the backbone sees (identity for
+        cartesian images, :class:`~contrastlearn.projection.PolarProjection`
+        for polar).
     """
 
-    def __init__(self, preprocess, backbone, head, view):
+    def __init__(self, preprocess, backbone, head, represent):
         super().__init__()
         self.preprocess = preprocess
-        self.view = view
+        self.represent = represent
         self.backbone = backbone
         self.head = head
 
+    @property
+    def view(self):
+        """Deprecated name of :attr:`represent` (a "view" is an augmented image)."""
+        warnings.warn(
+            "PretrainModule.view was renamed PretrainModule.represent; the old name will be "
+            "removed in a future release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.represent
+
+    def __setstate__(self, state):
+        # Models pickled by older versions hold the representation under "view".
+        modules = state.get("_modules", {})
+        if "view" in modules:
+            state["_modules"] = type(modules)(
+                ("represent" if name == "view" else name, module)
+                for name, module in modules.items()
+            )
+        super().__setstate__(state)
+
     def forward(self, x):
-        return self.backbone(self.view(self.preprocess(x)))
+        return self.backbone(self.represent(self.preprocess(x)))
 
     def project(self, views):
         return self.head(self.backbone(views))

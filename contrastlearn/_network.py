@@ -6,6 +6,7 @@ streamed from disk), picks the device and trains a module with
 (:class:`~contrastlearn.BasePretrainer`) and :class:`~contrastlearn.VAE` build on it.
 """
 
+import inspect
 import math
 import os
 
@@ -28,7 +29,7 @@ from ._validation import (
     RANDOM_STATE,
     ints,
 )
-from .validation import InstanceOf, Options, validate_parameters
+from .validation import DEPRECATED, InstanceOf, Options, renamed_parameter, validate_parameters
 
 
 def _check_device_available(device):
@@ -91,9 +92,25 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "checkpoint_dir": [None, InstanceOf(str, os.PathLike, name="a directory path")],
     }
 
+    #: Parameters renamed, old name -> new name. The old one stays a keyword
+    #: defaulting to "deprecated"; set, it still works, with a FutureWarning.
+    _renamed_params = {}
+
     # ----------------------------------------------------------------- checks
     def _validate_params(self):
         validate_parameters(self)
+        for old, new in self._renamed_params.items():
+            default = inspect.signature(type(self).__init__).parameters[new].default
+            renamed_parameter(
+                type(self).__name__, old, getattr(self, old), new, getattr(self, new), default
+            )
+
+    def _param(self, name):
+        """The value of parameter ``name``, or of its old name when only that one was given."""
+        for old, new in self._renamed_params.items():
+            if new == name and getattr(self, old) != DEPRECATED:
+                return getattr(self, old)
+        return getattr(self, name)
 
     def _validate_input(self, X, reset):
         """Check ``X`` and return a numpy array ``(n, F)`` or ``(n, C, H, W)``.

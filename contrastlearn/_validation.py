@@ -69,7 +69,8 @@ def _is_device(value):
     return True
 
 
-DEVICE = [Options(["auto"]), Predicate(_is_device, "a torch device such as 'cpu' or 'cuda:0'")]
+TORCH_DEVICE = Predicate(_is_device, "a torch device such as 'cpu' or 'cuda:0'")
+DEVICE = [Options(["auto"]), TORCH_DEVICE]
 BACKBONE = [
     Options(["auto"]),
     Predicate(backbones.is_backbone_name, "a name from contrastlearn.backbones.BACKBONE_NAMES"),

@@ -15,6 +15,7 @@ adds them as rows of its table. UMAP is used when ``umap-learn`` is installed
 (it is not a dependency).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +27,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import RANDOM_STATE, ints
-from .evaluation._labels import neighbor_count
-from .validation import validate_parameters
+from ._validation import BOOL, RANDOM_STATE, ints
+from .evaluation._labels import NEIGHBORS, neighbor_count
+from .validation import (
+    ArrayLike,
+    InstanceOf,
+    Options,
+    Predicate,
+    validate_parameters,
+    validate_params,
+)
 
 __all__ = [
     "BASELINES",
@@ -101,6 +109,7 @@ class RandomEmbedding(TransformerMixin, BaseEstimator):
         return np.random.default_rng(self.random_state).uniform(size=(len(X), self.n_components))
 
 
+@validate_params({"X": ArrayLike(), "log_intensity": BOOL, "batch_size": ints(1)})
 def minmax_pixels(X, *, log_intensity=False, batch_size=512):
     """Images as flat pixel rows, each image min-max scaled to [0, 1] (the baselines' input).
 
@@ -139,6 +148,7 @@ def minmax_pixels(X, *, log_intensity=False, batch_size=512):
     return np.concatenate(rows).astype(np.float32, copy=False)
 
 
+@validate_params({"mean": ArrayLike(), "log_var": ArrayLike()})
 def w2_features(mean, log_var):
     r"""Features whose euclidean distance is the 2-Wasserstein distance of diagonal Gaussians.
 
@@ -169,6 +179,7 @@ def w2_features(mean, log_var):
     return np.hstack([mean, np.exp(0.5 * np.asarray(log_var))])
 
 
+@validate_params({"features": ArrayLike(), "other": [None, ArrayLike()]})
 def squared_w2_distances(features, other=None):
     """Squared 2-Wasserstein distances between posteriors given as :func:`w2_features`.
 
@@ -215,6 +226,23 @@ def _one_minus_abs_correlation(features):
     return np.nan_to_num(distance, nan=1.0)
 
 
+@validate_params(
+    {
+        "name": Options(BASELINES),
+        "X_fit": ArrayLike(),
+        "X_eval": Predicate(
+            lambda v: (
+                isinstance(v, (list, tuple)) and all(ArrayLike().is_satisfied_by(X) for X in v)
+            ),
+            "a list of array-like image sets",
+        ),
+        "n_components": ints(1),
+        "n_neighbors": NEIGHBORS,
+        "log_intensity": BOOL,
+        "vae_params": [None, InstanceOf(Mapping, name="a dict of VAE parameters")],
+        "random_state": RANDOM_STATE,
+    }
+)
 def baseline_embeddings(
     name,
     X_fit,
@@ -261,8 +289,6 @@ def baseline_embeddings(
     ImportError
         For ``"UMAP"`` without ``umap-learn`` installed.
     """
-    if name not in BASELINES:
-        raise ValueError(f"Unknown baseline {name!r}; choose from {list(BASELINES)}.")
     if name == "VAE":
         return _vae_embeddings(
             X_fit, X_eval, n_neighbors, log_intensity, vae_params or {}, random_state

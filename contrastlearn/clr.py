@@ -10,14 +10,14 @@ other way round: diffraction is recorded with polar symmetry, so its
 "Polar" is the recorded detector image (our ``"cartesian"``) and its
 "Cartesian" the unwrapped angle x radius image (our ``"polar"``):
 
-=================================  ===================================
-contrastlearn                      reference study (mode flag)
-=================================  ===================================
-``CLR(view="cartesian")``          Polar ⟷ Polar (``polpol``)
-``CLR(view="polar")``              Cartesian ⟷ Cartesian (``cartcart``)
-``CPLR(mode="polar-cartesian")``   Cartesian ⟷ Polar (``cartpol``)
-``CPLR(mode="cartesian-polar")``   Polar ⟷ Cartesian (``polcart``)
-=================================  ===================================
+===========================================  ===================================
+contrastlearn                                reference study (mode flag)
+===========================================  ===================================
+``CLR(representation="cartesian")``          Polar ⟷ Polar (``polpol``)
+``CLR(representation="polar")``              Cartesian ⟷ Cartesian (``cartcart``)
+``CPLR(representations="polar-cartesian")``  Cartesian ⟷ Polar (``cartpol``)
+``CPLR(representations="cartesian-polar")``  Polar ⟷ Cartesian (``polcart``)
+===========================================  ===================================
 """
 
 import copy
@@ -43,6 +43,7 @@ REFERENCE_NAMES = {
 }
 
 _REPRESENTATIONS = ("cartesian", "polar")
+_BRANCHES = ("polar-cartesian", "cartesian-polar")
 
 REPRESENTATION_DOC = """polar : PolarProjection, torch.nn.Module or None, default=None
         The polar projection of the ``"polar"`` representation: a
@@ -125,7 +126,7 @@ class _ProjectionContrast(BasePretrainer):
     def _make_projection(self):
         return PolarProjection() if self.polar is None else copy.deepcopy(self.polar)
 
-    def _make_view(self):
+    def _make_representation(self):
         return self._make_projection() if self.embed == "polar" else nn.Identity()
 
     def _make_head(self, in_features):
@@ -133,7 +134,7 @@ class _ProjectionContrast(BasePretrainer):
 
     def _make_module(self, X, polar_images=None):
         module = super()._make_module(X)
-        module.polar = module.view if self.embed == "polar" else self._make_projection()
+        module.polar = module.represent if self.embed == "polar" else self._make_projection()
         if polar_images is not None:
             module.polar_preprocess = self._make_preprocess(polar_images)
         return module
@@ -213,7 +214,7 @@ class CLR(_ProjectionContrast):
         """SimCLR-style contrastive pretrainer with the NT-Xent loss.
 
     Every image of a batch is augmented twice (:class:`~contrastlearn.augment.Augment`,
-    on the model's device); both views are put in the ``view`` representation
+    on the model's device); both views are put in the ``representation``
     and pass through the same backbone and projection head, and
     :func:`~contrastlearn.losses.nt_xent` pulls the two views of an image
     together while pushing away the other ``2N - 2`` views of the batch.
@@ -226,10 +227,13 @@ class CLR(_ProjectionContrast):
     temperature : float, default=0.1
         NT-Xent temperature (> 0). Very low values (around 0.01) tend to
         collapse the representation; 0.1 to 0.5 is the usual range.
-    view : {"cartesian", "polar"}, default="cartesian"
+    representation : {"cartesian", "polar"}, default="cartesian"
         The representation both branches see: the images themselves, or their
         polar projection (the reference study's "Polar ⟷ Polar" and
         "Cartesian ⟷ Cartesian", see :mod:`contrastlearn.clr`).
+    view : {"cartesian", "polar"}, default="deprecated"
+        The old name of ``representation`` (a "view" is an augmented image);
+        still taken, with a ``FutureWarning``.
     """
         + REPRESENTATION_DOC
         + """
@@ -284,14 +288,16 @@ class CLR(_ProjectionContrast):
 
     _parameter_constraints = {
         **_ProjectionContrast._parameter_constraints,
-        "view": Options(_REPRESENTATIONS),
+        "representation": Options(_REPRESENTATIONS),
+        "view": Options(["deprecated", *_REPRESENTATIONS]),
     }
+    _renamed_params = {"view": "representation"}
 
     def __init__(
         self,
         *,
         temperature=0.1,
-        view="cartesian",
+        representation="cartesian",
         polar=None,
         project_first=False,
         embed="image",
@@ -322,6 +328,7 @@ class CLR(_ProjectionContrast):
         early_stopping=False,
         n_iter_no_change=5,
         tol=1e-4,
+        view="deprecated",
     ):
         super().__init__(
             backbone=backbone,
@@ -352,6 +359,7 @@ class CLR(_ProjectionContrast):
             tol=tol,
         )
         self.temperature = temperature
+        self.representation = representation
         self.view = view
         self.polar = polar
         self.project_first = project_first
@@ -359,7 +367,8 @@ class CLR(_ProjectionContrast):
         self.projection_batchnorm = projection_batchnorm
 
     def _representations(self):
-        return self.view, self.view
+        representation = self._param("representation")
+        return representation, representation
 
 
 class CPLR(_ProjectionContrast):
@@ -369,7 +378,7 @@ class CPLR(_ProjectionContrast):
     Zimmermann et al. (2023) found that for diffraction patterns contrasting
     an image with its polar (or cartesian) projection beats plain CLR. For
     every image ``x`` of a batch, after normalisation, branch 1 sees a view
-    of ``x`` in the first representation named by ``mode`` and branch 2 a
+    of ``x`` in the first representation named by ``representations`` and branch 2 a
     view in the second (``"polar-cartesian"``: branch 1 the polar
     projection, branch 2 the image). A view is an independent draw of the
     :class:`~contrastlearn.augment.Augment` pipeline, applied to the image
@@ -387,8 +396,8 @@ class CPLR(_ProjectionContrast):
     of the embedded representation.
 
     The reference study calls the recorded image "Polar" and the projection
-    "Cartesian": ``mode="polar-cartesian"`` is its "Cartesian ⟷ Polar" and
-    ``mode="cartesian-polar"`` its "Polar ⟷ Cartesian" (see
+    "Cartesian": ``representations="polar-cartesian"`` is its "Cartesian ⟷
+    Polar" and ``representations="cartesian-polar"`` its "Polar ⟷ Cartesian" (see
     :mod:`contrastlearn.clr` and :data:`REFERENCE_NAMES`).
 
     Parameters
@@ -396,8 +405,12 @@ class CPLR(_ProjectionContrast):
     temperature : float, default=0.1
         NT-Xent temperature (> 0). The reference grid search found 0.1 best
         and 0.01-0.02 collapsing.
-    mode : {"polar-cartesian", "cartesian-polar"}, default="polar-cartesian"
+    representations : {"polar-cartesian", "cartesian-polar"}, \
+            default="polar-cartesian"
         Representations of branch 1 and branch 2.
+    mode : {"polar-cartesian", "cartesian-polar"}, default="deprecated"
+        The old name of ``representations``; still taken, with a
+        ``FutureWarning``.
     shared_backbone : bool, default=True
         Whether the two branches share backbone and projection head.
     """
@@ -445,15 +458,17 @@ class CPLR(_ProjectionContrast):
 
     _parameter_constraints = {
         **_ProjectionContrast._parameter_constraints,
-        "mode": Options(["polar-cartesian", "cartesian-polar"]),
+        "representations": Options(_BRANCHES),
+        "mode": Options(["deprecated", *_BRANCHES]),
         "shared_backbone": BOOL,
     }
+    _renamed_params = {"mode": "representations"}
 
     def __init__(
         self,
         *,
         temperature=0.1,
-        mode="polar-cartesian",
+        representations="polar-cartesian",
         shared_backbone=True,
         polar=None,
         project_first=False,
@@ -485,6 +500,7 @@ class CPLR(_ProjectionContrast):
         early_stopping=False,
         n_iter_no_change=5,
         tol=1e-4,
+        mode="deprecated",
     ):
         super().__init__(
             backbone=backbone,
@@ -515,6 +531,7 @@ class CPLR(_ProjectionContrast):
             tol=tol,
         )
         self.temperature = temperature
+        self.representations = representations
         self.mode = mode
         self.shared_backbone = shared_backbone
         self.polar = polar
@@ -523,7 +540,7 @@ class CPLR(_ProjectionContrast):
         self.projection_batchnorm = projection_batchnorm
 
     def _representations(self):
-        return tuple(self.mode.split("-"))
+        return tuple(self._param("representations").split("-"))
 
     def _make_module(self, X, polar_images=None):
         module = super()._make_module(X, polar_images)

@@ -259,10 +259,10 @@ class DINO(BasePretrainer):
 
         The local crops are ``(n_local * n, ...)``, or None without local crops.
         """
-        global_crops = module.view(torch.cat([self.augment_(x), self.augment_(partner)]))
+        global_crops = module.represent(torch.cat([self.augment_(x), self.augment_(partner)]))
         if not self.n_local_crops:
             return global_crops, None
-        local_crops = module.view(
+        local_crops = module.represent(
             torch.cat(
                 [
                     self.local_augment_(x, output_size=self.local_crop_shape_)

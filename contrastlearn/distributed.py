@@ -27,8 +27,16 @@ import sys
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.distributed.nn.functional import all_gather as _all_gather_with_gradients
 from torch.nn.parallel import DistributedDataParallel
+
+from ._validation import TORCH_DEVICE
+from .validation import ArrayLike, InstanceOf, Predicate, validate_params
+
+_TENSOR = InstanceOf(torch.Tensor, name="a torch tensor")
+_MODULE = InstanceOf(nn.Module, name="a torch.nn.Module")
+_ITERABLE = Predicate(lambda v: iter(v) is not None, "an iterable")
 
 __all__ = [
     "is_launched",
@@ -73,6 +81,7 @@ def world_size():
     return dist.get_world_size() if _active() else 1
 
 
+@validate_params({"device": TORCH_DEVICE})
 def local_device(device):
     """The device of this process: ``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun.
 
@@ -91,6 +100,7 @@ def local_device(device):
     return str(resolved)
 
 
+@validate_params({"device": TORCH_DEVICE})
 def setup(device):
     """Join the process group torchrun describes, once per process.
 
@@ -128,6 +138,7 @@ def _leave():
         dist.destroy_process_group()
 
 
+@validate_params({"tensor": _TENSOR})
 def gather(tensor):
     """Concatenate ``tensor`` of every process along dim 0, keeping the autograd graph.
 
@@ -156,6 +167,7 @@ def gather(tensor):
     return torch.cat(_all_gather_with_gradients(tensor.contiguous()))
 
 
+@validate_params({"module": _MODULE, "device": TORCH_DEVICE})
 def data_parallel(module, device):
     """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel`, or itself alone.
 
@@ -187,6 +199,7 @@ def data_parallel(module, device):
     )
 
 
+@validate_params({"tensor": _TENSOR})
 def all_reduce_sum(tensor):
     """The sum of ``tensor`` over the processes (a new tensor; no gradient).
 
@@ -207,6 +220,7 @@ def all_reduce_sum(tensor):
     return total.to(tensor.device)
 
 
+@validate_params({"tensor": _TENSOR})
 def all_reduce_mean(tensor):
     """The mean of ``tensor`` over the processes (a new tensor; no gradient).
 
@@ -221,6 +235,7 @@ def all_reduce_mean(tensor):
     return all_reduce_sum(tensor) / world_size() if _active() else tensor
 
 
+@validate_params({"module": _MODULE})
 def broadcast_module(module):
     """Copy rank 0's parameters and buffers into ``module`` on every process.
 
@@ -234,6 +249,7 @@ def broadcast_module(module):
         dist.broadcast(tensor, src=0)
 
 
+@validate_params({"parameters": _ITERABLE})
 def average_gradients(parameters):
     """Replace every gradient by its mean over the processes, in one collective call.
 
@@ -276,6 +292,7 @@ def broadcast_object(value):
     return box[0]
 
 
+@validate_params({"items": [ArrayLike(), InstanceOf(range, name="a range")]})
 def shard(items):
     """This process's contiguous share of ``items`` (equal when the length divides evenly).
 

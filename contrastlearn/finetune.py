@@ -43,7 +43,7 @@ class _Classifier(nn.Module):
         x = self.encoder.preprocess(x)
         if augment is not None:
             x = augment(x)
-        return self.linear(self.encoder.backbone(self.encoder.view(x)))
+        return self.linear(self.encoder.backbone(self.encoder.represent(x)))
 
 
 class FineTunedClassifier(ClassifierMixin, BaseEstimator):

@@ -21,9 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validation import DIMS, PROBABILITY, ints
+from .validation import InstanceOf, Options, validate_params
+
 __all__ = ["DINOHead", "MomentumTeacher", "frozen_copy", "prediction_head", "projection_head"]
 
 
+@validate_params({"in_features": ints(1), "dims": DIMS, "batchnorm": Options(["hidden", "all"])})
 def projection_head(in_features, dims, batchnorm="hidden"):
     """MLP projection head: Linear-BN-ReLU for every width but the last.
 
@@ -67,6 +71,7 @@ def projection_head(in_features, dims, batchnorm="hidden"):
     return nn.Sequential(*layers)
 
 
+@validate_params({"in_features": ints(1), "hidden": ints(1)})
 def prediction_head(in_features, hidden):
     """SimSiam's and BYOL's predictor: Linear-BN-ReLU-Linear back to ``in_features``.
 
@@ -114,6 +119,7 @@ class DINOHead(nn.Module):
     torch.Size([4, 10])
     """
 
+    @validate_params({"in_features": ints(1), "dims": DIMS, "n_prototypes": ints(1)})
     def __init__(self, in_features, dims, n_prototypes):
         super().__init__()
         layers, width = [], in_features
@@ -128,6 +134,7 @@ class DINOHead(nn.Module):
         return F.normalize(self.mlp(x), dim=-1) @ F.normalize(self.prototypes, dim=-1).T
 
 
+@validate_params({"module": InstanceOf(nn.Module, name="a torch.nn.Module")})
 def frozen_copy(module):
     """A deep copy of ``module`` that gradients never reach: a teacher's starting point.
 
@@ -204,6 +211,9 @@ class MomentumTeacher(nn.Module):
     (1, 1)
     """
 
+    @validate_params(
+        {"momentum": PROBABILITY, "final_momentum": PROBABILITY, "total_steps": ints(0)}
+    )
     def __init__(self, momentum=0.996, final_momentum=1.0, total_steps=1):
         super().__init__()
         self.momentum = momentum

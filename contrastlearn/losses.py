@@ -10,10 +10,18 @@ import torch
 import torch.nn.functional as F
 
 from . import distributed
+from ._validation import BOOL, POSITIVE
+from .validation import InstanceOf, validate_params
+
+_TENSOR = InstanceOf(torch.Tensor, name="a torch tensor")
+_TEMPERATURE = [POSITIVE, InstanceOf(torch.Tensor, name="a 0-d torch tensor")]
 
 __all__ = ["nt_xent", "negative_cosine", "dino_loss", "ibot_patch_loss"]
 
 
+@validate_params(
+    {"z1": _TENSOR, "z2": _TENSOR, "temperature": POSITIVE, "gather_distributed": BOOL}
+)
 def nt_xent(z1, z2, temperature=0.1, *, gather_distributed=False):
     r"""Normalised temperature-scaled cross entropy (SimCLR's NT-Xent loss).
 
@@ -67,8 +75,6 @@ def nt_xent(z1, z2, temperature=0.1, *, gather_distributed=False):
     0.5514
     """
     _check_pair(z1, z2, "z1", "z2")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0; got {temperature!r}.")
     n = z1.shape[0]
     dtype = torch.float64 if z1.dtype == torch.float64 else torch.float32
     z1, z2 = F.normalize(z1.to(dtype), dim=1), F.normalize(z2.to(dtype), dim=1)
@@ -85,6 +91,7 @@ def nt_xent(z1, z2, temperature=0.1, *, gather_distributed=False):
     return F.cross_entropy(logits, partner)
 
 
+@validate_params({"p": _TENSOR, "z": _TENSOR})
 def negative_cosine(p, z):
     r"""Negative cosine similarity with a stop-gradient on the target (SimSiam's loss).
 
@@ -128,6 +135,15 @@ def negative_cosine(p, z):
     return -F.cosine_similarity(p.to(dtype), z.detach().to(dtype), dim=1).mean()
 
 
+@validate_params(
+    {
+        "student_outputs": _TENSOR,
+        "teacher_outputs": _TENSOR,
+        "center": _TENSOR,
+        "student_temperature": POSITIVE,
+        "teacher_temperature": _TEMPERATURE,
+    }
+)
 def dino_loss(
     student_outputs, teacher_outputs, center, student_temperature=0.1, teacher_temperature=0.04
 ):
@@ -177,7 +193,6 @@ def dino_loss(
     >>> round(dino_loss(same, same, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
-    _check_tensors(student_outputs=student_outputs, teacher_outputs=teacher_outputs, center=center)
     if student_outputs.ndim != 3 or teacher_outputs.ndim != 3:
         raise ValueError(
             "student_outputs and teacher_outputs must be 3-D (n_crops, n_samples, "
@@ -196,13 +211,6 @@ def dino_loss(
         raise ValueError(
             f"center must have shape ({student_outputs.shape[-1]},); got {tuple(center.shape)}."
         )
-    if not all(
-        t > 0 for t in (student_temperature, teacher_temperature) if not isinstance(t, torch.Tensor)
-    ):
-        raise ValueError(
-            "student_temperature and teacher_temperature must be > 0; got "
-            f"{student_temperature!r} and {teacher_temperature!r}."
-        )
     dtype = torch.float64 if student_outputs.dtype == torch.float64 else torch.float32
     log_student = F.log_softmax(student_outputs.to(dtype) / student_temperature, dim=-1)
     teacher = F.softmax(
@@ -217,6 +225,16 @@ def dino_loss(
     return cross.masked_fill(same_view, 0).sum() / (cross.numel() - n_teacher)
 
 
+@validate_params(
+    {
+        "student_patches": _TENSOR,
+        "teacher_patches": _TENSOR,
+        "mask": _TENSOR,
+        "center": _TENSOR,
+        "student_temperature": POSITIVE,
+        "teacher_temperature": _TEMPERATURE,
+    }
+)
 def ibot_patch_loss(
     student_patches,
     teacher_patches,
@@ -265,9 +283,6 @@ def ibot_patch_loss(
     >>> round(ibot_patch_loss(outputs, outputs, mask, torch.zeros(8)).item(), 4)   # log(8)
     2.0794
     """
-    _check_tensors(
-        student_patches=student_patches, teacher_patches=teacher_patches, mask=mask, center=center
-    )
     if student_patches.shape != teacher_patches.shape or student_patches.ndim != 3:
         raise ValueError(
             "student_patches and teacher_patches must have the same 3-D shape "
@@ -291,18 +306,7 @@ def ibot_patch_loss(
     return per_image[counts > 0].mean()
 
 
-def _check_tensors(**arguments):
-    for name, value in arguments.items():
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch tensor; got {type(value).__name__}.")
-
-
 def _check_pair(a, b, name_a, name_b):
-    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
-        raise TypeError(
-            f"{name_a} and {name_b} must be torch tensors; got "
-            f"{type(a).__name__} and {type(b).__name__}."
-        )
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(
             f"{name_a} and {name_b} must be 2-D tensors of the same shape "

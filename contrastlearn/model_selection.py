@@ -11,11 +11,14 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import BasePretrainer
+from ._validation import BACKBONE, BOOL, POSITIVE, RANDOM_STATE, ints
 from .baselines import BASELINES, baseline_embeddings
 from .clr import CLR, CPLR, REFERENCE_NAMES
 from .evaluation import LinearProbe, linear_evaluation, overlap_score
-from .evaluation._labels import _label_indicator
+from .evaluation._labels import FRACTION, LABELS, NEIGHBORS, _is_names, _label_indicator
 from .finetune import FineTunedClassifier
+from .validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
 
 __all__ = [
     "projection_grid_search",
@@ -28,10 +31,10 @@ __all__ = [
 #: The four configurations of the reference study: (Type, Mode, estimator parameters).
 #: Modes are named as in contrastlearn; ``clr.REFERENCE_NAMES`` gives the study's names.
 CONFIGURATIONS = {
-    "C-C": ("CLR", "Cartesian ⟷ Cartesian", CLR, {"view": "cartesian"}),
-    "P-P": ("CLR", "Polar ⟷ Polar", CLR, {"view": "polar"}),
-    "P-C": ("CPLR", "Polar ⟷ Cartesian", CPLR, {"mode": "polar-cartesian"}),
-    "C-P": ("CPLR", "Cartesian ⟷ Polar", CPLR, {"mode": "cartesian-polar"}),
+    "C-C": ("CLR", "Cartesian ⟷ Cartesian", CLR, {"representation": "cartesian"}),
+    "P-P": ("CLR", "Polar ⟷ Polar", CLR, {"representation": "polar"}),
+    "P-C": ("CPLR", "Polar ⟷ Cartesian", CPLR, {"representations": "polar-cartesian"}),
+    "C-P": ("CPLR", "Cartesian ⟷ Polar", CPLR, {"representations": "cartesian-polar"}),
 }
 
 #: The temperatures of the reference study's grid (``train_all.sh``).
@@ -42,6 +45,26 @@ PROTOCOLS = ("reference", "split")
 
 #: The baselines the grid adds by default (UMAP needs ``umap-learn``).
 DEFAULT_BASELINES = tuple(name for name in BASELINES if name != "UMAP")
+
+
+def _names_among(known):
+    """A sequence of names, each one of ``known``."""
+    return Predicate(
+        lambda v: _is_names(v) and all(isinstance(n, str) and n in known for n in v),
+        f"a sequence of names from {', '.join(repr(n) for n in known)}",
+    )
+
+
+def _is_pretrainers(value):
+    return (
+        isinstance(value, dict)
+        and len(value) > 0
+        and all(isinstance(m, (BasePretrainer, FrozenEstimator)) for m in value.values())
+    )
+
+
+def _is_label_counts(value):
+    return _is_names(value) and all(n is None or ints(1).is_satisfied_by(n) for n in value)
 
 
 def _reference_name(estimator_class, representation):
@@ -79,6 +102,25 @@ def _reference_scores(probe, neighbors, metric, Y, n_neighbors, random_state):
     }
 
 
+@validate_params(
+    {
+        "X": ArrayLike(),
+        "Y": ArrayLike(),
+        "configurations": _names_among(list(CONFIGURATIONS)),
+        "temperatures": Predicate(
+            lambda v: _is_names(v) and all(POSITIVE.is_satisfied_by(t) for t in v),
+            "a sequence of floats > 0",
+        ),
+        "protocol": Options(PROTOCOLS),
+        "labels": LABELS,
+        "n_neighbors": NEIGHBORS,
+        "test_size": [FRACTION, ints(1)],
+        "baselines": _names_among(BASELINES),
+        "vae_params": [None, InstanceOf(dict, name="a dict of VAE parameters")],
+        "random_state": RANDOM_STATE,
+        "verbose": ints(0),
+    }
+)
 def projection_grid_search(
     X,
     Y,
@@ -178,14 +220,6 @@ def projection_grid_search(
     >>> table[["Type", "Reference mode"]].values.tolist()
     [['CLR', 'Polar ⟷ Polar'], ['CPLR', 'Cartesian ⟷ Polar'], ['PCA', '']]
     """
-    unknown = [c for c in configurations if c not in CONFIGURATIONS]
-    if unknown:
-        raise ValueError(f"configurations must be among {list(CONFIGURATIONS)}; got {unknown}.")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}; got {protocol!r}.")
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown:
-        raise ValueError(f"baselines must be among {list(BASELINES)}; got {unknown}.")
     if len(Y) != len(X):
         raise ValueError(f"Y has {len(Y)} rows but X has {len(X)} images.")
     Y, _ = _label_indicator(Y, labels)
@@ -290,6 +324,22 @@ def _pretrained(model, X_pool, random_state):
     return clone(model).set_params(random_state=random_state).fit(X_pool)
 
 
+@validate_params(
+    {
+        "X": ArrayLike(),
+        "y": ArrayLike(),
+        "pretrainers": Predicate(
+            _is_pretrainers,
+            "a non-empty dict {method name: contrastlearn pretrainer or FrozenEstimator of one}",
+        ),
+        "n_labels": Predicate(_is_label_counts, "a sequence of ints >= 1 or None"),
+        "test_size": [FRACTION, ints(1)],
+        "supervised_backbone": [None, *BACKBONE],
+        "fine_tune": BOOL,
+        "random_state": RANDOM_STATE,
+        "verbose": ints(0),
+    }
+)
 def label_efficiency(
     X,
     y,
@@ -363,8 +413,6 @@ def label_efficiency(
     y = np.asarray(y)
     if len(y) != len(X):
         raise ValueError(f"y has {len(y)} labels but X has {len(X)} images.")
-    if not isinstance(pretrainers, dict) or not pretrainers:
-        raise ValueError("pretrainers must be a non-empty dict {method name: pretrainer}.")
     pool, test = train_test_split(
         np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state
     )

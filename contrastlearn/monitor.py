@@ -43,6 +43,8 @@ from sklearn.utils.multiclass import type_of_target
 from skorch.callbacks import Callback
 
 from . import distributed
+from ._validation import NONNEGATIVE, POSITIVE, RANDOM_STATE, ints
+from .validation import ArrayLike, Predicate, validate_params
 
 __all__ = [
     "rankme",
@@ -58,6 +60,14 @@ __all__ = [
 #: The per-epoch columns every pretrainer's ``history_`` gets (with ``monitor_samples > 0``).
 HEALTH_COLUMNS = ("rankme", "alignment", "uniformity")
 
+#: What :func:`history_frame` reads: a skorch History or an estimator that has one.
+HISTORY = [
+    Predicate(
+        lambda v: isinstance(v, list) or isinstance(getattr(v, "history_", None), list),
+        "a skorch History or a fitted estimator with history_",
+    )
+]
+
 
 def _as_tensor(embeddings):
     z = torch.as_tensor(
@@ -70,6 +80,7 @@ def _as_tensor(embeddings):
     return z.detach().to(torch.float64)
 
 
+@validate_params({"embeddings": ArrayLike(), "eps": NONNEGATIVE})
 def rankme(embeddings, eps=1e-7):
     r"""Effective rank of an embedding matrix (RankMe, Garrido et al. 2023).
 
@@ -106,6 +117,7 @@ def rankme(embeddings, eps=1e-7):
     return float(torch.exp(-(p * p.log()).sum()))
 
 
+@validate_params({"embeddings": ArrayLike(), "positives": ArrayLike(), "alpha": POSITIVE})
 def alignment(embeddings, positives, alpha=2):
     r"""Mean distance between the embeddings of positive pairs (Wang & Isola 2020).
 
@@ -141,6 +153,7 @@ def alignment(embeddings, positives, alpha=2):
     return float((z - zp).norm(dim=1).pow(alpha).mean())
 
 
+@validate_params({"embeddings": ArrayLike(), "t": POSITIVE})
 def uniformity(embeddings, t=2):
     r"""How evenly embeddings cover the unit sphere (Wang & Isola 2020).
 
@@ -174,6 +187,15 @@ def uniformity(embeddings, t=2):
     return float(torch.pdist(z).pow(2).mul(-t).exp().mean().log())
 
 
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "y": ArrayLike(),
+        "n_neighbors": ints(1),
+        "n_splits": ints(2),
+        "random_state": RANDOM_STATE,
+    }
+)
 def knn_score(embeddings, y, *, n_neighbors=10, n_splits=5, random_state=0):
     """Cross-validated k-nearest-neighbour score of labelled embeddings.
 
@@ -224,6 +246,7 @@ def knn_score(embeddings, y, *, n_neighbors=10, n_splits=5, random_state=0):
     return float(accuracy_score(y, predicted))
 
 
+@validate_params({"history": HISTORY})
 def history_frame(history):
     """A pretrainer's per-epoch history as a pandas DataFrame indexed by epoch.
 

@@ -9,43 +9,110 @@ import numbers
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import pairwise_distances
 from sklearn.utils.validation import check_array
 
-from .evaluation._labels import _check_metric, _label_indicator, _pair_overlap
-from .monitor import history_frame
+from ._validation import BOOL, POSITIVE, ints
+from .evaluation._labels import METRIC, NAMES, _label_indicator, _pair_overlap
+from .monitor import HISTORY, history_frame
+from .validation import (
+    DEPRECATED,
+    ArrayLike,
+    InstanceOf,
+    Options,
+    Predicate,
+    check_parameter,
+    renamed_parameter,
+    validate_params,
+)
 
 __all__ = ["nearest_neighbors", "plot_neighbors", "plot_history"]
 
 
-def _check_queries(queries, n_samples):
-    """Query indices as a 1-D int array in [0, n_samples)."""
+def _indices(queries):
+    """Query indices as a 1-D int array (not checked against the number of samples)."""
     if isinstance(queries, numbers.Integral) and not isinstance(queries, bool):
         queries = [queries]
-    queries = np.asarray(queries)
-    if queries.ndim != 1 or queries.size == 0 or queries.dtype.kind not in "iu":
-        raise ValueError(
-            "queries must be an int or a non-empty 1-D sequence of int sample "
-            f"indices; got {queries!r}."
-        )
-    if queries.min() < 0 or queries.max() >= n_samples:
-        raise ValueError(f"queries must be indices in [0, {n_samples}); got {queries.tolist()}.")
-    return queries.astype(np.intp)
+    return np.asarray(queries)
 
 
-def _check_k(k, n_samples):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int; got {k!r} of type {type(k).__name__}.")
-    if not 1 <= k < n_samples:
-        raise ValueError(
-            f"k must be in [1, n_samples - 1 = {n_samples - 1}] (a query is not "
-            f"its own neighbour); got {k}."
-        )
-    return int(k)
+def _is_indices(queries):
+    queries = _indices(queries)
+    return queries.ndim == 1 and queries.size > 0 and queries.dtype.kind in "iu"
 
 
-def nearest_neighbors(embeddings, queries, k=5, *, metric="cosine", return_distance=False):
-    """Find each query's ``k`` nearest neighbours in embedding space.
+#: Sample indices: one int, or a non-empty 1-D sequence of ints.
+QUERIES = Predicate(_is_indices, "an int or a non-empty 1-D sequence of int sample indices")
+
+
+def _check_queries(owner, queries, n_samples):
+    """Query indices as a 1-D int array in [0, n_samples)."""
+    indices = _indices(queries)
+    check_parameter(
+        owner,
+        "queries",
+        queries,
+        Predicate(
+            lambda _: indices.min() >= 0 and indices.max() < n_samples,
+            f"an int or a sequence of ints in [0, {n_samples - 1}] (sample indices)",
+        ),
+    )
+    return indices.astype(np.intp)
+
+
+_OLD_N_NEIGHBORS = [Options([DEPRECATED]), ints(1)]
+
+
+def _check_n_neighbors(owner, n_neighbors, k, n_samples):
+    """``n_neighbors`` (or its old name ``k``) as an int in ``[1, n_samples)``."""
+    n_neighbors = renamed_parameter(owner, "k", k, "n_neighbors", n_neighbors, 5)
+    # a query is not its own neighbour: at most n_samples - 1
+    return int(check_parameter(owner, "n_neighbors", n_neighbors, ints(1, n_samples - 1)))
+
+
+def _is_colormap(value):
+    from matplotlib.colors import Colormap
+
+    return isinstance(value, Colormap)
+
+
+def _is_axes_array(value):
+    from matplotlib.axes import Axes
+
+    axes = np.asarray(value, dtype=object)
+    return axes.size > 0 and all(isinstance(ax, Axes) for ax in axes.flat)
+
+
+def _is_axes_sequence(value):
+    from matplotlib.axes import Axes
+
+    return len(value) > 0 and all(isinstance(ax, Axes) for ax in value)
+
+
+#: A figure size (width, height) in inches.
+FIGSIZE = Predicate(
+    lambda v: (
+        isinstance(v, (tuple, list)) and len(v) == 2 and all(POSITIVE.is_satisfied_by(x) for x in v)
+    ),
+    "a pair (width, height) of numbers > 0",
+)
+
+
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "queries": QUERIES,
+        "n_neighbors": ints(1),
+        "metric": METRIC,
+        "return_distance": BOOL,
+        "k": _OLD_N_NEIGHBORS,
+    }
+)
+def nearest_neighbors(
+    embeddings, queries, n_neighbors=5, *, metric="cosine", return_distance=False, k=DEPRECATED
+):
+    """Find each query's ``n_neighbors`` nearest neighbours in embedding space.
 
     The query itself is excluded; ties are broken by the lower index.
     Distances are computed only between the queries and all samples, so this
@@ -57,18 +124,20 @@ def nearest_neighbors(embeddings, queries, k=5, *, metric="cosine", return_dista
         The embedding, e.g. ``pretrainer.transform(X)``.
     queries : int or sequence of int
         Indices of the query samples.
-    k : int, default=5
+    n_neighbors : int, default=5
         Neighbours per query, in ``[1, n_samples)``.
     metric : str or callable, default="cosine"
         Any metric of :func:`sklearn.metrics.pairwise_distances`.
     return_distance : bool, default=False
         Also return the distances.
+    k : int, default="deprecated"
+        The old name of ``n_neighbors``; still taken, with a ``FutureWarning``.
 
     Returns
     -------
-    neighbors : ndarray of shape (n_queries, k)
+    neighbors : ndarray of shape (n_queries, n_neighbors)
         Sample indices, nearest first.
-    distances : ndarray of shape (n_queries, k)
+    distances : ndarray of shape (n_queries, n_neighbors)
         Only when ``return_distance=True``.
 
     See Also
@@ -80,18 +149,17 @@ def nearest_neighbors(embeddings, queries, k=5, *, metric="cosine", return_dista
     >>> import numpy as np
     >>> from contrastlearn.plotting import nearest_neighbors
     >>> emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 0.05]])
-    >>> nearest_neighbors(emb, [0, 2], k=2)
+    >>> nearest_neighbors(emb, [0, 2], n_neighbors=2)
     array([[4, 1],
            [3, 1]])
     """
     embeddings = check_array(embeddings, input_name="embeddings", ensure_min_samples=2)
     n_samples = len(embeddings)
-    queries = _check_queries(queries, n_samples)
-    k = _check_k(k, n_samples)
-    _check_metric(metric, owner="nearest_neighbors")
+    queries = _check_queries("nearest_neighbors", queries, n_samples)
+    n_neighbors = _check_n_neighbors("nearest_neighbors", n_neighbors, k, n_samples)
     distances = pairwise_distances(embeddings[queries], embeddings, metric=metric)
     distances[np.arange(len(queries)), queries] = np.inf
-    neighbors = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    neighbors = np.argsort(distances, axis=1, kind="stable")[:, :n_neighbors]
     if return_distance:
         return neighbors, np.take_along_axis(distances, neighbors, axis=1)
     return neighbors
@@ -116,11 +184,44 @@ def _image(X, index):
     return image
 
 
+@validate_params(
+    {
+        "X": [
+            ArrayLike(),
+            Predicate(
+                lambda v: hasattr(v, "shape") and hasattr(v, "__getitem__"),
+                "an indexable stack of images with a shape (e.g. an HDF5 dataset)",
+            ),
+        ],
+        "embeddings": [
+            ArrayLike(),
+            Predicate(
+                lambda v: (
+                    isinstance(v, Mapping)
+                    and len(v) > 0
+                    and all(ArrayLike().is_satisfied_by(e) for e in v.values())
+                ),
+                "a non-empty dict {method name: embedding}",
+            ),
+        ],
+        "queries": QUERIES,
+        "n_neighbors": ints(1),
+        "metric": METRIC,
+        "labels": [None, ArrayLike()],
+        "label_names": [None, NAMES],
+        "titles": [None, InstanceOf(str), NAMES],
+        "log_scale": BOOL,
+        "cmap": [InstanceOf(str), Predicate(_is_colormap, "a matplotlib Colormap")],
+        "axes": [None, Predicate(_is_axes_array, "an array of matplotlib Axes")],
+        "figsize": [None, FIGSIZE],
+        "k": _OLD_N_NEIGHBORS,
+    }
+)
 def plot_neighbors(
     X,
     embeddings,
     queries,
-    k=5,
+    n_neighbors=5,
     *,
     metric="cosine",
     labels=None,
@@ -130,10 +231,11 @@ def plot_neighbors(
     cmap="viridis",
     axes=None,
     figsize=None,
+    k=DEPRECATED,
 ):
     """Show query images beside their nearest neighbours in one or more embeddings.
 
-    Each row shows a query image and then its ``k`` nearest neighbours in
+    Each row shows a query image and then its ``n_neighbors`` nearest neighbours in
     embedding space (itself excluded), nearest first, as in Fig. 3 of
     Zimmermann et al. (2023). Given a dict of embeddings, e.g.
     ``{"CPLR": ..., "CLR": ..., "PCA": ...}``, the figure has one block of
@@ -151,7 +253,7 @@ def plot_neighbors(
         One embedding, or a dict ``{method name: embedding}``.
     queries : int or sequence of int
         Indices of the query images, one row each (per method).
-    k : int, default=5
+    n_neighbors : int, default=5
         Neighbours shown per query.
     metric : str or callable, default="cosine"
         Distance in embedding space.
@@ -172,16 +274,18 @@ def plot_neighbors(
     cmap : str or Colormap, default="viridis"
         Colour map for single-channel images.
     axes : array-like of matplotlib Axes, default=None
-        Axes to draw into, of shape ``(n_methods * n_queries, k + 1)``.
+        Axes to draw into, of shape ``(n_methods * n_queries, n_neighbors + 1)``.
         Default: a new figure.
     figsize : (float, float), default=None
         Size of the new figure in inches; default 1.6 inch per image.
+    k : int, default="deprecated"
+        The old name of ``n_neighbors``; still taken, with a ``FutureWarning``.
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure. Its attribute ``neighbors_`` is a dict ``{method name:
-        ndarray of shape (n_queries, k)}`` of the neighbour indices shown
+        ndarray of shape (n_queries, n_neighbors)}`` of the neighbour indices shown
         (the name is ``"embedding"`` when one array was given).
 
     Raises
@@ -205,7 +309,7 @@ def plot_neighbors(
     >>> images = rng.random((40, 16, 16))
     >>> flat = images.reshape(40, -1)
     >>> fig = plot_neighbors(images, {"pixels": flat, "random": rng.normal(size=(40, 8))},
-    ...                      queries=[0, 1], k=3)
+    ...                      queries=[0, 1], n_neighbors=3)
     >>> len(fig.axes)                     # 2 methods x 2 queries x (1 + 3) images
     16
     >>> fig.neighbors_["pixels"].shape
@@ -234,8 +338,6 @@ def plot_neighbors(
     n_samples = shape[0]
 
     if isinstance(embeddings, Mapping):
-        if not embeddings:
-            raise ValueError("embeddings must not be an empty dict.")
         methods = [(str(name), emb) for name, emb in embeddings.items()]
         named = True
     else:
@@ -248,31 +350,49 @@ def plot_neighbors(
                 f"embedding {name!r} has {n_emb} rows but X has {n_samples} "
                 "images; they must match."
             )
-    queries = _check_queries(queries, n_samples)
-    k = _check_k(k, n_samples)
-    found = {name: nearest_neighbors(emb, queries, k, metric=metric) for name, emb in methods}
+    queries = _check_queries("plot_neighbors", queries, n_samples)
+    n_neighbors = _check_n_neighbors("plot_neighbors", n_neighbors, k, n_samples)
+    found = {
+        name: nearest_neighbors(emb, queries, n_neighbors, metric=metric) for name, emb in methods
+    }
 
     if titles is not None:
+        given = titles
         titles = [str(t) for t in titles] if not isinstance(titles, str) else [titles]
-        if len(titles) != len(queries):
-            raise ValueError(
-                f"titles must have one entry per query ({len(queries)}); got {len(titles)}."
-            )
+        check_parameter(
+            "plot_neighbors",
+            "titles",
+            given,
+            Predicate(
+                lambda _: len(titles) == len(queries),
+                f"{len(queries)} titles, one per query",
+            ),
+        )
     if labels is not None:
         indicator, classes = _label_indicator(labels, name="labels")
         if len(indicator) != n_samples:
             raise ValueError(f"labels has {len(indicator)} rows but X has {n_samples} images.")
         if label_names is None:
             label_names = [str(c) for c in classes]
-        elif len(label_names) != indicator.shape[1]:
-            raise ValueError(
-                f"label_names must have one name per label "
-                f"({indicator.shape[1]}); got {len(label_names)}."
+        else:
+            check_parameter(
+                "plot_neighbors",
+                "label_names",
+                label_names,
+                Predicate(
+                    lambda v: len(v) == indicator.shape[1],
+                    f"a sequence of {indicator.shape[1]} names, one per label",
+                ),
             )
-    elif label_names is not None:
-        raise ValueError("label_names needs labels.")
+    else:
+        check_parameter(
+            "plot_neighbors",
+            "label_names",
+            label_names,
+            Predicate(lambda v: v is None, "None when labels is None"),
+        )
 
-    n_rows, n_cols = len(methods) * len(queries), k + 1
+    n_rows, n_cols = len(methods) * len(queries), n_neighbors + 1
     if axes is None:
         fig, axes = plt.subplots(
             n_rows,
@@ -282,12 +402,17 @@ def plot_neighbors(
             figsize=figsize or (1.6 * n_cols, 1.6 * n_rows + 0.2),
         )
     else:
+        given = axes
         axes = np.asarray(axes, dtype=object)
-        if axes.size != n_rows * n_cols:
-            raise ValueError(
-                f"axes must hold n_methods * n_queries x (k + 1) = {n_rows} x "
-                f"{n_cols} Axes; got {axes.shape}."
-            )
+        check_parameter(
+            "plot_neighbors",
+            "axes",
+            given,
+            Predicate(
+                lambda _: axes.size == n_rows * n_cols,
+                f"an array of n_methods * n_queries x (n_neighbors + 1) = {n_rows} x {n_cols} Axes",
+            ),
+        )
         axes = axes.reshape(n_rows, n_cols)
         fig = axes[0, 0].figure
 
@@ -346,6 +471,13 @@ HISTORY_PANELS = (
 )
 
 
+@validate_params(
+    {
+        "history": [InstanceOf(pd.DataFrame, name="a pandas DataFrame"), *HISTORY],
+        "axes": [None, Predicate(_is_axes_sequence, "a sequence of matplotlib Axes")],
+        "figsize": [None, FIGSIZE],
+    }
+)
 def plot_history(history, *, axes=None, figsize=None):
     """Draw a fit's per-epoch loss, validation k-NN score and embedding health.
 
@@ -407,10 +539,16 @@ def plot_history(history, *, axes=None, figsize=None):
             figsize=figsize or (3.2 * len(panels), 2.8),
         )
         axes = axes[0]
-    elif len(axes) != len(panels):
-        raise ValueError(
-            f"axes must hold {len(panels)} Axes, one per panel "
-            f"({', '.join(title for title, _ in panels)}); got {len(axes)}."
+    else:
+        check_parameter(
+            "plot_history",
+            "axes",
+            axes,
+            Predicate(
+                lambda v: len(v) == len(panels),
+                f"a sequence of {len(panels)} Axes, one per panel "
+                f"({', '.join(title for title, _ in panels)})",
+            ),
         )
     for ax, (title, columns) in zip(axes, panels):
         for column in columns:

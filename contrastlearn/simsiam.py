@@ -155,7 +155,7 @@ class SimSiam(BasePretrainer):
         return module
 
     def _training_loss(self, module, x, partner):
-        z = module.project(module.view(torch.cat([self.augment_(x), self.augment_(partner)])))
+        z = module.project(module.represent(torch.cat([self.augment_(x), self.augment_(partner)])))
         p = module.predictor(z)
         (z1, z2), (p1, p2) = z.chunk(2), p.chunk(2)
         return (negative_cosine(p1, z2) + negative_cosine(p2, z1)) / 2

@@ -10,14 +10,23 @@ rule everywhere::
 
 A constraint is an :class:`Interval`, :class:`Options`, :class:`InstanceOf`,
 :class:`Pair` or :class:`Predicate` (a rule no other one expresses), or
-``None`` (the value None is allowed). The ideas are those of scikit-learn's
-``Interval`` and ``StrOptions``; the code is this library's.
+``None`` (the value None is allowed). A public function declares its
+constraints with the :func:`validate_params` decorator instead, and raises
+the same error from its call. The ideas are those of scikit-learn's
+``Interval``, ``StrOptions`` and ``validate_params``; the code is this
+library's.
 """
 
+import functools
+import inspect
 import math
 import numbers
+import os
+import sys
+import warnings
 
 __all__ = [
+    "ArrayLike",
     "Constraint",
     "InstanceOf",
     "Interval",
@@ -26,6 +35,8 @@ __all__ = [
     "Pair",
     "Predicate",
     "check_parameter",
+    "renamed_parameter",
+    "validate_params",
     "validate_parameters",
 ]
 
@@ -43,6 +54,13 @@ class Constraint:
 
     def __str__(self):
         raise NotImplementedError
+
+
+def _bound(value):
+    """A bound as people write it: whole numbers in full (4294967295), others with %g."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}"
 
 
 def _is_real(value):
@@ -97,13 +115,13 @@ class Interval(Constraint):
         right_closed = self.closed in ("right", "both")
         if self.left is not None and self.right is not None:
             return (
-                f"{noun} in {'[' if left_closed else '('}{self.left:g}, {self.right:g}"
+                f"{noun} in {'[' if left_closed else '('}{_bound(self.left)}, {_bound(self.right)}"
                 f"{']' if right_closed else ')'}"
             )
         if self.left is not None:
-            return f"{noun} {'>=' if left_closed else '>'} {self.left:g}"
+            return f"{noun} {'>=' if left_closed else '>'} {_bound(self.left)}"
         if self.right is not None:
-            return f"{noun} {'<=' if right_closed else '<'} {self.right:g}"
+            return f"{noun} {'<=' if right_closed else '<'} {_bound(self.right)}"
         return noun
 
 
@@ -206,16 +224,43 @@ class Pair(Constraint):
     def __str__(self):
         order = "low < high" if self.strict else "low <= high"
         if self.positive:
-            bounds = f" in (0, {self.high:g}]" if self.high is not None else " > 0"
+            bounds = f" in (0, {_bound(self.high)}]" if self.high is not None else " > 0"
         elif self.low is not None:
             bounds = (
-                f" in [{self.low:g}, {self.high:g}]"
+                f" in [{_bound(self.low)}, {_bound(self.high)}]"
                 if self.high is not None
-                else f" >= {self.low:g}"
+                else f" >= {_bound(self.low)}"
             )
         else:
-            bounds = f" <= {self.high:g}" if self.high is not None else ""
+            bounds = f" <= {_bound(self.high)}" if self.high is not None else ""
         return f"a pair (low, high) of numbers{bounds} with {order}"
+
+
+class ArrayLike(Constraint):
+    """Data: an array, tensor, HDF5 dataset, data frame or (nested) sequence.
+
+    Only the kind of object is checked; shapes and values are checked where
+    the data is read, with messages about the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from contrastlearn.validation import ArrayLike
+    >>> ArrayLike().is_satisfied_by(np.zeros(3)), ArrayLike().is_satisfied_by("x")
+    (True, False)
+    """
+
+    def is_satisfied_by(self, value):
+        if isinstance(value, (str, bytes)):
+            return False
+        return (
+            isinstance(value, (list, tuple))
+            or hasattr(value, "__array__")
+            or (hasattr(value, "shape") and hasattr(value, "dtype"))
+        )
+
+    def __str__(self):
+        return "array-like"
 
 
 class Predicate(Constraint):
@@ -255,6 +300,15 @@ def _describe(constraints):
     return " or ".join(words)
 
 
+def _invalid(owner, name, constraints, value):
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = f"{type(value).__name__} {shown[:60]}..."
+    return InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be {_describe(constraints)}. Got {shown}."
+    )
+
+
 def check_parameter(owner, name, value, constraints):
     """Raise :class:`InvalidParameterError` unless ``value`` meets one of ``constraints``.
 
@@ -282,9 +336,7 @@ def check_parameter(owner, name, value, constraints):
     """
     constraints = _as_constraints(constraints)
     if not any(c.is_satisfied_by(value) for c in constraints):
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be {_describe(constraints)}. Got {value!r}."
-        )
+        raise _invalid(owner, name, constraints, value)
     return value
 
 
@@ -305,3 +357,125 @@ def validate_parameters(estimator):
     owner = type(estimator).__name__
     for name, constraints in estimator._parameter_constraints.items():
         check_parameter(owner, name, getattr(estimator, name), constraints)
+
+
+#: The default of a renamed parameter's old name: "not given".
+DEPRECATED = "deprecated"
+
+
+def _caller_stacklevel():
+    """The stacklevel of the first frame outside contrastlearn (the user's call)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def renamed_parameter(owner, old, old_value, new, new_value, new_default):
+    """The value of a renamed parameter, taken from its old name with a FutureWarning.
+
+    Parameters
+    ----------
+    owner : str
+        The estimator or function (for the messages).
+    old, new : str
+        The old and the new name.
+    old_value, new_value : object
+        What each was given; ``old_value`` is :data:`DEPRECATED` when not given.
+    new_default : object
+        The new name's default.
+
+    Returns
+    -------
+    object
+        ``new_value``, or ``old_value`` when only the old name was given.
+
+    Raises
+    ------
+    InvalidParameterError
+        If both names were given.
+    """
+    if isinstance(old_value, str) and old_value == DEPRECATED:
+        return new_value
+    if not (new_value is new_default or new_value == new_default):
+        raise InvalidParameterError(
+            f"{owner} got both {old}={old_value!r} and {new}={new_value!r}; "
+            f"{old!r} is the old name of {new!r}: give {new} only."
+        )
+    warnings.warn(
+        f"The {old!r} parameter of {owner} was renamed {new!r}; use {new}={old_value!r}. "
+        f"{old!r} will be removed in a future release.",
+        FutureWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+    return old_value
+
+
+def validate_params(constraints):
+    """Decorate a public function so that each call checks its arguments.
+
+    Parameters
+    ----------
+    constraints : dict
+        ``{parameter name: constraint or list of constraints}``, one entry
+        for every parameter of the function (a typo fails at import). On a
+        class's ``__init__`` the message names the class.
+
+    Returns
+    -------
+    callable
+        The decorator. The decorated function keeps its name, docstring and
+        signature, raises :class:`InvalidParameterError` naming itself and
+        the first bad argument, and lists its rules in
+        ``_parameter_constraints``.
+
+    Examples
+    --------
+    >>> import numbers
+    >>> from contrastlearn.validation import Interval, validate_params
+    >>> @validate_params({"k": Interval(numbers.Integral, 1)})
+    ... def top(k=5):
+    ...     return k
+    >>> top(k=0)
+    Traceback (most recent call last):
+    ...
+    contrastlearn.validation.InvalidParameterError: The 'k' parameter of top must be an int >= 1...
+    """
+    constraints = {name: _as_constraints(c) for name, c in constraints.items()}
+
+    def decorate(function):
+        parameters = inspect.signature(function).parameters
+        unknown = set(constraints) - set(parameters)
+        if unknown:
+            raise ValueError(f"{function.__qualname__} has no parameters {sorted(unknown)}")
+        positional = [
+            name
+            for name, p in parameters.items()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        defaults = {name: p.default for name, p in parameters.items() if p.default is not p.empty}
+        owner = function.__qualname__.removesuffix(".__init__").rsplit(".", 1)[-1]
+
+        # The arguments are matched by hand, not with Signature.bind, so that a call
+        # traced by torch.compile stays one graph.
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            arguments = dict(zip(positional, args))
+            for name, constraint in constraints.items():
+                if name in arguments:
+                    value = arguments[name]
+                elif name in kwargs:
+                    value = kwargs[name]
+                elif name in defaults:
+                    value = defaults[name]
+                else:
+                    continue  # missing: the call itself raises Python's TypeError
+                if not any(c.is_satisfied_by(value) for c in constraint):
+                    raise _invalid(owner, name, constraint, value)
+            return function(*args, **kwargs)
+
+        checked._parameter_constraints = constraints
+        return checked
+
+    return decorate

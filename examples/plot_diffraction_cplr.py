@@ -51,7 +51,7 @@ for ax, i in zip(axes, range(6)):
 # contrastlearn calls the recorded detector image ``"cartesian"`` and its
 # unwrapping onto a radius x angle grid ``"polar"``. The study, for which
 # diffraction is recorded with polar symmetry, calls the recorded image
-# "Polar" and the unwrapping "Cartesian": ``CPLR(mode="cartesian-polar")`` is
+# "Polar" and the unwrapping "Cartesian": ``CPLR(representations="cartesian-polar")`` is
 # its "Polar ⟷ Cartesian". Its projection blanks a blurred central hole and
 # keeps radii 0.30-0.98 of the half-width and azimuths 58°-302°.
 image = np.log1p(X[:1])
@@ -115,7 +115,7 @@ shots = cl.datasets.load_cxi(path, exclude_labels=["Round", "Empty"])
 print(shots, shots.label_names[:3], shots.shots.head(3), sep="\n")
 images, projections = cl.datasets.preprocess_diffraction(shots, output_size=32)
 cplr = cl.CPLR(
-    mode="cartesian-polar",
+    representations="cartesian-polar",
     project_first=True,
     normalize="minmax",
     augment="cplr-reference",
@@ -140,11 +140,11 @@ common = dict(
 )
 pca = cl.baselines.baseline_embeddings("PCA", X, [X], n_components=32, log_intensity=True)[0]
 embeddings = {
-    "CPLR": cl.CPLR(mode="cartesian-polar", **common).fit_transform(X),
+    "CPLR": cl.CPLR(representations="cartesian-polar", **common).fit_transform(X),
     "CLR": cl.CLR(**common).fit_transform(X),
     "PCA": pca.probe,
 }
 fig = cl.plotting.plot_neighbors(
-    X, embeddings, queries=[3, 11], k=5, labels=Y, label_names=names, log_scale=True
+    X, embeddings, queries=[3, 11], n_neighbors=5, labels=Y, label_names=names, log_scale=True
 )
 plt.show()

@@ -8,6 +8,7 @@ import contrastlearn as cl
 from contrastlearn import augment as A
 from contrastlearn.augment import PRESETS, Augment, resolve_augment
 from contrastlearn.evaluation import few_label_accuracy
+from contrastlearn.validation import InvalidParameterError
 
 OPS = {
     "random_affine": lambda x: A.random_affine(x),
@@ -397,7 +398,10 @@ def test_resolve_augment_returns_fresh_validated_pipelines():
     with pytest.raises(ValueError, match="erase_prob"):
         resolve_augment(Augment(erase_prob=2.0), default)
     for bad in ("cplr", 3, {"rotation": 5}):
-        with pytest.raises(ValueError, match="'augment'.*'cplr-reference', 'isotropic', 'upright'"):
+        with pytest.raises(
+            InvalidParameterError,
+            match="'augment' parameter of resolve_augment .*'isotropic', 'upright', 'cplr-ref",
+        ):
             resolve_augment(bad, default)
 
 
@@ -461,3 +465,36 @@ def test_upright_beats_isotropic_on_digits():
         )
         scores[preset] = few_label_accuracy(clr.fit_transform(X), y, label_fraction=0.2)
     assert scores["upright"] > scores["isotropic"] + 0.02, scores
+
+
+@pytest.mark.parametrize(
+    "call, parameter",
+    [
+        (lambda x: A.random_affine(x, scale=(0.5, 1.5)), "scale"),
+        (lambda x: A.random_affine(x, padding_mode="wrap"), "padding_mode"),
+        (lambda x: A.random_affine(x, output_size=(8,)), "output_size"),
+        (lambda x: A.random_gain(x, gain=(1.5, 0.5)), "gain"),
+        (lambda x: A.color_jitter(x, p=1.2), "p"),
+        (lambda x: A.gaussian_blur(x, sigma=(0, 1)), "sigma"),
+        (lambda x: A.gaussian_noise(x, std=-1), "std"),
+        (lambda x: A.poisson_noise(x, photons=0), "photons"),
+        (lambda x: A.random_erasing(x, ratio=(2, 1)), "ratio"),
+        (lambda x: A.feature_dropout(x.flatten(1), p=-0.1), "p"),
+        (lambda x: A.random_affine(x.numpy()), "x"),
+    ],
+)
+def test_every_augmentation_function_names_a_bad_argument(call, parameter):
+    with pytest.raises(InvalidParameterError, match=f"The '{parameter}' parameter of "):
+        call(torch.rand(2, 1, 8, 8))
+
+
+def test_augment_and_its_functions_word_a_rule_alike():
+    messages = []
+    for call in (
+        lambda: Augment(blur_prob=2).validate(),
+        lambda: A.gaussian_blur(torch.rand(1, 1, 4, 4), p=2),
+    ):
+        with pytest.raises(InvalidParameterError) as error:
+            call()
+        messages.append(str(error.value).split(" must be ")[1])
+    assert messages[0] == messages[1] == "a float in [0, 1]. Got 2."

@@ -275,7 +275,8 @@ CATALOGUE = [
         "overlap with more neighbours than images",
         lambda d: cl.overlap_score(d["embedding"], d["y"], n_neighbors=96),
         ValueError,
-        r"n_neighbors must be < n_samples = 96",
+        r"The 'n_neighbors' parameter of overlap_score must be an int in \[1, 95\] or a float "
+        r"in \(0, 1\). Got 96",
     ),
     (
         "overlap of NaN embeddings",
@@ -294,13 +295,13 @@ CATALOGUE = [
         "nt_xent of numpy arrays",
         lambda d: cl.losses.nt_xent(np.zeros((4, 8)), np.zeros((4, 8))),
         TypeError,
-        r"z1 and z2 must be torch tensors; got ndarray and ndarray",
+        r"The 'z1' parameter of nt_xent must be a torch tensor. Got ndarray",
     ),
     (
         "dino_loss of lists",
         lambda d: cl.losses.dino_loss([torch.zeros(4, 8)], [torch.zeros(4, 8)], torch.zeros(8)),
         TypeError,
-        r"student_outputs must be a torch tensor; got list",
+        r"The 'student_outputs' parameter of dino_loss must be a torch tensor. Got list",
     ),
     (
         "augmenting a numpy array",

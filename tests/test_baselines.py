@@ -13,6 +13,7 @@ from contrastlearn.baselines import (
     w2_features,
 )
 from contrastlearn.evaluation import linear_evaluation, overlap_score
+from contrastlearn.validation import InvalidParameterError
 
 
 def w2_multi_normal(us1, us2):
@@ -87,7 +88,7 @@ def test_labels_without_positives_are_skipped_not_scored_zero():
     assert table.loc["macro avg", "f1"] > 0.9  # not dragged to 2/3 by the empty label
     with pytest.raises(ValueError, match="no positive labels"):
         linear_evaluation(E, np.zeros_like(Y))
-    with pytest.raises(ValueError, match="label_names must name the 3"):
+    with pytest.raises(ValueError, match="'label_names' parameter of linear_evaluation .* 3 names"):
         linear_evaluation(E, Y, label_names=["a"])
 
 
@@ -161,7 +162,7 @@ def test_vae_baseline_neighbours_by_wasserstein_and_probes_an_isomap(digits):
 
 
 def test_unknown_baseline():
-    with pytest.raises(ValueError, match="Unknown baseline 'ICA'"):
+    with pytest.raises(ValueError, match="'name' parameter of baseline_embeddings .* Got 'ICA'"):
         baseline_embeddings("ICA", np.zeros((4, 2, 2)), [], n_components=2)
 
 
@@ -174,3 +175,49 @@ def test_umap_is_optional():
     else:
         X = np.random.default_rng(0).random((30, 4, 4))
         assert baseline_embeddings("UMAP", X, [X], n_components=2)[0].probe.shape == (30, 2)
+
+
+@pytest.mark.parametrize(
+    "call, owner, name",
+    [
+        (
+            lambda X: baseline_embeddings("PCA", X, X, n_components=2),
+            "baseline_embeddings",
+            "X_eval",
+        ),
+        (
+            lambda X: baseline_embeddings("PCA", X, [X], n_components=0),
+            "baseline_embeddings",
+            "n_components",
+        ),
+        (
+            lambda X: baseline_embeddings("VAE", X, [X], n_components=2, n_neighbors=1.5),
+            "baseline_embeddings",
+            "n_neighbors",
+        ),
+        (
+            lambda X: baseline_embeddings("PCA", X, [X], n_components=2, log_intensity=None),
+            "baseline_embeddings",
+            "log_intensity",
+        ),
+        (
+            lambda X: baseline_embeddings("VAE", X, [X], n_components=2, vae_params=[1]),
+            "baseline_embeddings",
+            "vae_params",
+        ),
+        (
+            lambda X: baseline_embeddings("PCA", X, [X], n_components=2, random_state=1.5),
+            "baseline_embeddings",
+            "random_state",
+        ),
+        (lambda X: minmax_pixels("images"), "minmax_pixels", "X"),
+        (lambda X: minmax_pixels(X, batch_size=0), "minmax_pixels", "batch_size"),
+        (lambda X: minmax_pixels(X, log_intensity="yes"), "minmax_pixels", "log_intensity"),
+        (lambda X: w2_features(X, None), "w2_features", "log_var"),
+        (lambda X: squared_w2_distances(X[0], other="X"), "squared_w2_distances", "other"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_function_and_the_parameter(call, owner, name):
+    X = np.random.default_rng(0).random((6, 3, 3))
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of {owner} must be"):
+        call(X)

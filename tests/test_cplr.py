@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -31,10 +32,10 @@ def embed_by_hand(estimator, X, representation):
 @pytest.mark.parametrize(
     "estimator",
     [
-        cl.CPLR(mode="polar-cartesian", **FAST),
-        cl.CPLR(mode="cartesian-polar", **FAST),
-        cl.CLR(view="polar", **FAST),
-        cl.CLR(view="cartesian", **FAST),
+        cl.CPLR(representations="polar-cartesian", **FAST),
+        cl.CPLR(representations="cartesian-polar", **FAST),
+        cl.CLR(representation="polar", **FAST),
+        cl.CLR(representation="cartesian", **FAST),
     ],
 )
 def test_transform_embeds_the_recorded_images_in_every_configuration(small_images, estimator):
@@ -46,7 +47,8 @@ def test_transform_embeds_the_recorded_images_in_every_configuration(small_image
 
 
 @pytest.mark.parametrize(
-    "estimator", [cl.CPLR(embed="polar", **FAST), cl.CLR(view="polar", embed="polar", **FAST)]
+    "estimator",
+    [cl.CPLR(embed="polar", **FAST), cl.CLR(representation="polar", embed="polar", **FAST)],
 )
 def test_embed_polar_embeds_the_projections(small_images, estimator):
     X, _ = small_images
@@ -56,19 +58,21 @@ def test_embed_polar_embeds_the_projections(small_images, estimator):
     )
 
 
-@pytest.mark.parametrize("mode", ["polar-cartesian", "cartesian-polar"])
+@pytest.mark.parametrize("representations", ["polar-cartesian", "cartesian-polar"])
 @pytest.mark.parametrize("project_first", [False, True])
-def test_branches_see_the_representations_the_mode_names_in_the_chosen_order(
-    small_images, mode, project_first
+def test_branches_see_the_representations_named_in_the_chosen_order(
+    small_images, representations, project_first
 ):
     X, _ = small_images
-    cplr = cl.CPLR(mode=mode, project_first=project_first, augment=FLIP, **FAST).fit(X)
+    cplr = cl.CPLR(
+        representations=representations, project_first=project_first, augment=FLIP, **FAST
+    ).fit(X)
     module = cplr.net_.module_
     x = module.preprocess(torch.from_numpy(X[:6])[:, None])
     flipped = x.flip(-1)
     polar = to_polar(x).flip(-1) if project_first else to_polar(flipped)
     expected = {"cartesian": flipped, "polar": polar}
-    for representation in mode.split("-"):
+    for representation in representations.split("-"):
         torch.testing.assert_close(cplr._view(module, representation, x), expected[representation])
     # The two orders really differ: flipping a projection is not projecting a flipped image.
     assert not torch.allclose(to_polar(x).flip(-1), to_polar(flipped), atol=1e-3)
@@ -101,7 +105,8 @@ def test_cplr_learns_and_repeats(small_images, shared):
 
 
 @pytest.mark.parametrize(
-    "estimator", [cl.CPLR(mode="cartesian-polar", **FAST), cl.CLR(view="polar", **FAST)]
+    "estimator",
+    [cl.CPLR(representations="cartesian-polar", **FAST), cl.CLR(representation="polar", **FAST)],
 )
 def test_precomputed_polar_images_train_like_the_online_projection(small_images, estimator):
     """With no normalisation the online projection of the batch and the given projections agree."""
@@ -169,7 +174,7 @@ def test_cplr_estimator_contract(small_images):
     assert list(cplr.get_feature_names_out()[:1]) == ["cplr0"]
 
 
-@pytest.mark.parametrize("estimator", [cl.CPLR(**FAST), cl.CLR(view="polar", **FAST)])
+@pytest.mark.parametrize("estimator", [cl.CPLR(**FAST), cl.CLR(representation="polar", **FAST)])
 def test_polar_views_need_images(estimator):
     with pytest.raises(ValueError, match="polar coordinates.*image_shape"):
         estimator.fit(np.zeros((10, 64)))
@@ -181,6 +186,7 @@ def test_polar_views_need_images(estimator):
 @pytest.mark.parametrize(
     "params,fragment",
     [
+        ({"representations": "polar-polar"}, "'representations'"),
         ({"mode": "polar-polar"}, "'mode'"),
         ({"shared_backbone": "yes"}, "'shared_backbone'"),
         ({"temperature": -0.1}, "'temperature'"),
@@ -195,9 +201,59 @@ def test_bad_parameters(small_images, params, fragment):
         cl.CPLR(**params).fit(small_images[0])
 
 
-def test_bad_view_of_clr(small_images):
+def test_bad_representation_of_clr(small_images):
+    with pytest.raises(ValueError, match="'representation' parameter of CLR must be one of"):
+        cl.CLR(representation="spherical").fit(small_images[0])
     with pytest.raises(ValueError, match="'view' parameter of CLR must be one of"):
         cl.CLR(view="spherical").fit(small_images[0])
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (cl.CLR(view="polar", **FAST), cl.CLR(representation="polar", **FAST)),
+        (
+            cl.CPLR(mode="cartesian-polar", **FAST),
+            cl.CPLR(representations="cartesian-polar", **FAST),
+        ),
+    ],
+)
+def test_the_old_names_of_the_representations_still_work_and_warn(small_images, old, new):
+    X, _ = small_images
+    ((old_name, value),) = [
+        (name, v)
+        for name, v in old.get_params(deep=False).items()
+        if name in ("view", "mode") and v != "deprecated"
+    ]
+    with pytest.warns(FutureWarning, match=f"The '{old_name}' parameter of .* was renamed"):
+        old.fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        new.fit(X)
+    np.testing.assert_array_equal(old.transform(X[:8]), new.transform(X[:8]))
+    assert clone(old).get_params()[old_name] == value
+
+
+def test_an_old_and_a_new_name_together_is_an_error(small_images):
+    with pytest.raises(ValueError, match="got both view='polar' and representation='polar'"):
+        cl.CLR(view="polar", representation="polar").fit(small_images[0])
+
+
+def test_module_view_is_the_old_name_of_represent(small_images):
+    clr = cl.CLR(**FAST).fit(small_images[0])
+    module = clr.net_.module_
+    with pytest.warns(FutureWarning, match="renamed PretrainModule.represent"):
+        assert module.view is module.represent
+    # A model pickled when the submodule was called "view" loads with it renamed.
+    state = module.__getstate__()
+    state["_modules"] = {
+        ("view" if k == "represent" else k): m for k, m in state["_modules"].items()
+    }
+    restored = type(module).__new__(type(module))
+    restored.__setstate__(state)
+    assert list(restored._modules)[:2] == ["preprocess", "represent"]
+    x = torch.from_numpy(small_images[0][:4])[:, None]
+    torch.testing.assert_close(restored.eval()(x), module.eval()(x))
 
 
 def test_reference_names_cover_every_configuration():

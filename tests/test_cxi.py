@@ -7,6 +7,7 @@ import pytest
 
 import contrastlearn as cl
 from contrastlearn.datasets import CXIShots, load_cxi, save_cxi
+from contrastlearn.validation import InvalidParameterError
 
 
 @pytest.fixture
@@ -298,14 +299,15 @@ def replacing(dataset, entry_number, value):
         (
             None,
             {"exclude_labels": ["Roundish"]},
-            r"exclude_labels: 'Roundish' is neither a label name of .*helium\.cxi "
-            r"\(Spherical/Oblate, ",
+            r"The 'exclude_labels' parameter of load_cxi must be label names of .*helium\.cxi "
+            r"\(Spherical/Oblate, .*\. Got \['Roundish'\]\.",
         ),
-        (None, {"exclude_labels": [11]}, r"nor a column index in \[0, 11\)"),
+        (None, {"exclude_labels": [11]}, r"or column indices in \[0, 11\)\. Got \[11\]\."),
         (
             without("note_1/data", set(range(1, 16))),
             {"exclude_labels": ["Round"]},
-            r"exclude_labels needs a per-shot CXI file with label flags .*helium\.cxi has none",
+            r"The 'exclude_labels' parameter of load_cxi must be None for .*helium\.cxi, which has "
+            r"no per-shot label flags",
         ),
     ],
 )
@@ -313,3 +315,34 @@ def test_per_shot_errors_name_the_file_and_entries(tmp_path, edit, kwargs, messa
     write_shots(tmp_path / "helium.cxi", edit=edit)
     with pytest.raises(ValueError, match=message):
         load_cxi(tmp_path / "helium.cxi", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "function,kwargs,name",
+    [
+        (load_cxi, {"path": 3}, "path"),
+        (load_cxi, {"path": None}, "path"),
+        (load_cxi, {"path": "a.cxi", "dataset": 1}, "dataset"),
+        (load_cxi, {"path": "a.cxi", "exclude_labels": 1.5}, "exclude_labels"),
+        (load_cxi, {"path": "a.cxi", "exclude_labels": ["Round", None]}, "exclude_labels"),
+        (save_cxi, {"path": b"a.cxi", "X": np.zeros((2, 4, 4))}, "path"),
+        (save_cxi, {"path": "a.cxi", "X": "images"}, "X"),
+        (save_cxi, {"path": "a.cxi", "X": np.zeros((2, 4, 4)), "labels": 3}, "labels"),
+        (save_cxi, {"path": "a.cxi", "X": np.zeros((2, 4, 4)), "label_names": "ab"}, "label_names"),
+        (save_cxi, {"path": "a.cxi", "X": np.zeros((2, 4, 4)), "mask": 0}, "mask"),
+        (save_cxi, {"path": "a.cxi", "X": np.zeros((2, 4, 4)), "overwrite": "yes"}, "overwrite"),
+        (
+            save_cxi,
+            {"path": "a.cxi", "X": np.zeros((2, 4, 4)), "compression": "zip"},
+            "compression",
+        ),
+    ],
+)
+def test_a_bad_argument_raises_the_layers_error_naming_function_and_parameter(
+    tmp_path, monkeypatch, function, kwargs, name
+):
+    monkeypatch.chdir(tmp_path)  # nothing is read or written: the call fails first
+    with pytest.raises(InvalidParameterError) as raised:
+        function(**kwargs)
+    assert str(raised.value).startswith(f"The {name!r} parameter of {function.__name__} must be ")
+    assert list(tmp_path.iterdir()) == []

@@ -223,7 +223,7 @@ def test_contrast_score_values():
         (
             lambda X, y: cl.detection.contrast_score(X.reshape(30, 5, 1), inner=0),
             ValueError,
-            r"inner must be a number in \(0, 1\]",
+            r"'inner' parameter of contrast_score must be a float in \(0, 1\]",
         ),
         (
             lambda X, y: cl.detection.contrast_score(np.full((2, 4, 4), "a")),
@@ -246,3 +246,29 @@ def test_labels_other_than_0_1_name_the_classes_and_the_larger_is_particle():
     np.testing.assert_array_equal(detector.predict(X), named)
     assert detector.score(X, named) == 1.0
     assert detector.report(X, named)["F1"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "call, owner, name",
+    [
+        (lambda: cl.detection.contrast_score("crops"), "contrast_score", "crops"),
+        (
+            lambda: cl.detection.contrast_score(np.zeros((2, 4, 4)), inner=1.5),
+            "contrast_score",
+            "inner",
+        ),
+        (
+            lambda: cl.detection.contrast_score(np.zeros((2, 4, 4)), inner=True),
+            "contrast_score",
+            "inner",
+        ),
+        (lambda: detection_report(None, [0, 1]), "detection_report", "y_true"),
+        (lambda: detection_report([0, 1], "01"), "detection_report", "y_pred"),
+        (lambda: detection_report([0, 1], [0, 1], scores=0.5), "detection_report", "scores"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_function_and_the_parameter(call, owner, name):
+    with pytest.raises(
+        cl.validation.InvalidParameterError, match=f"The '{name}' parameter of {owner} must be"
+    ):
+        call()

@@ -6,6 +6,7 @@ import pytest
 
 from contrastlearn.datasets import make_diffraction
 from contrastlearn.datasets._diffraction import _OVERSAMPLING, _detector_mask, _render
+from contrastlearn.validation import InvalidParameterError
 
 NAMES = ["spherical", "oblate", "prolate", "streak", "dimer", "layered", "empty"]
 SPHERE_ZEROS = (4.4934, 7.7253, 10.9041, 14.0662, 17.2208, 20.3713, 23.5195)  # tan(x) = x
@@ -400,9 +401,35 @@ def test_counts_scale_with_fluence():
         ({"return_params": 1}, TypeError, "return_params"),
         ({"random_state": "seed"}, TypeError, "random_state"),
         ({"random_state": -1}, ValueError, "random_state"),
+        ({"random_state": 2**32}, ValueError, "random_state"),
+        ({"random_state": True}, TypeError, "random_state"),
+        ({"hole_radius": 32.5}, ValueError, "hole_radius"),
+        ({"saturation": "high"}, TypeError, "saturation"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, name):
     kwargs = {"n_samples": 4, **kwargs}
-    with pytest.raises(error, match=name):
+    with pytest.raises(error, match=name) as raised:
         make_diffraction(**kwargs)
+    assert raised.type is InvalidParameterError
+    assert str(raised.value).startswith(f"The {name!r} parameter of make_diffraction must be ")
+
+
+def test_data_dependent_bounds_are_worded_by_the_layer():
+    with pytest.raises(InvalidParameterError) as raised:
+        make_diffraction(4, empty_fraction=0.6, dimer_fraction=0.5)
+    assert str(raised.value) == (
+        "The 'dimer_fraction' parameter of make_diffraction must be a float in [0, 0.4]. Got 0.5."
+    )
+    with pytest.raises(InvalidParameterError, match=r"an int in \[0, 32\)\. Got 32\."):
+        make_diffraction(4, image_size=32, gap_width=32)
+    with pytest.raises(InvalidParameterError, match=r"a float in \[0, 16\]\. Got 17\."):
+        make_diffraction(4, image_size=32, hole_radius=17)
+
+
+def test_a_numpy_generator_and_an_int_seed_are_both_accepted():
+    a = make_diffraction(3, image_size=16, random_state=np.random.default_rng(1))[0]
+    b = make_diffraction(3, image_size=16, random_state=np.random.default_rng(1))[0]
+    np.testing.assert_array_equal(a, b)
+    c = make_diffraction(3, image_size=16, random_state=np.random.RandomState(1))[0]
+    np.testing.assert_array_equal(c, make_diffraction(3, image_size=16, random_state=1)[0])

@@ -331,7 +331,11 @@ def test_overlap_fractional_neighbours_and_input_kinds():
     "kwargs, error, match",
     [
         ({"n_neighbors": 0}, ValueError, "n_neighbors"),
-        ({"n_neighbors": 30}, ValueError, "n_neighbors must be < n_samples = 30"),
+        (
+            {"n_neighbors": 30},
+            ValueError,
+            r"'n_neighbors' parameter of overlap_score must be an int in \[1, 29\] or a float",
+        ),
         ({"n_neighbors": 1.5}, ValueError, "n_neighbors"),
         ({"n_neighbors": "5"}, TypeError, "n_neighbors"),
         ({"n_neighbors": True}, TypeError, "n_neighbors"),
@@ -408,3 +412,100 @@ def test_overlap_scorer_arguments_are_checked_at_creation():
         scorer(pca, X, None)
     with pytest.raises(TypeError, match="transform"):
         scorer(LogisticRegression(), X, Y)
+
+
+# --- one validation layer: every bad option names the function and the parameter ---------------
+_EMB = np.random.default_rng(7).normal(size=(30, 4))
+_Y = np.repeat([0, 1, 2], 10)
+
+
+@pytest.mark.parametrize(
+    "call, owner, name",
+    [
+        (lambda: overlap_score(_EMB, _Y, n_neighbors=0), "overlap_score", "n_neighbors"),
+        (lambda: overlap_score(_EMB, _Y, n_neighbors=True), "overlap_score", "n_neighbors"),
+        (lambda: overlap_score(_EMB, _Y, metric="cosinus"), "overlap_score", "metric"),
+        (lambda: overlap_score(_EMB, _Y, metric=3), "overlap_score", "metric"),
+        (lambda: overlap_score(_EMB, _Y, average="weighted"), "overlap_score", "average"),
+        (lambda: overlap_score(_EMB, _Y, labels="a"), "overlap_score", "labels"),
+        (lambda: overlap_score("emb.npy", _Y), "overlap_score", "embeddings"),
+        (lambda: overlap_score(_EMB, None), "overlap_score", "Y"),
+        (lambda: make_overlap_scorer(n_neighbors=1.0), "make_overlap_scorer", "n_neighbors"),
+        (lambda: make_overlap_scorer(metric=None), "make_overlap_scorer", "metric"),
+        (lambda: make_overlap_scorer(average=None), "make_overlap_scorer", "average"),
+        (lambda: make_overlap_scorer(labels={1}), "make_overlap_scorer", "labels"),
+        (
+            lambda: few_label_accuracy(_EMB, _Y, label_fraction=1.0),
+            "few_label_accuracy",
+            "label_fraction",
+        ),
+        (
+            lambda: few_label_accuracy(_EMB, _Y, classifier="svm"),
+            "few_label_accuracy",
+            "classifier",
+        ),
+        (lambda: few_label_accuracy(_EMB, _Y, n_neighbors=0), "few_label_accuracy", "n_neighbors"),
+        (lambda: few_label_accuracy(_EMB, _Y, n_splits=2.5), "few_label_accuracy", "n_splits"),
+        (
+            lambda: few_label_accuracy(_EMB, _Y, random_state="seed"),
+            "few_label_accuracy",
+            "random_state",
+        ),
+        (
+            lambda: make_few_label_scorer(label_fraction=0),
+            "make_few_label_scorer",
+            "label_fraction",
+        ),
+        (lambda: make_few_label_scorer(classifier="svm"), "make_few_label_scorer", "classifier"),
+        (lambda: make_few_label_scorer(n_splits=0), "make_few_label_scorer", "n_splits"),
+        (
+            lambda: cl.evaluation.linear_evaluation(_EMB, _Y, label_names="abc"),
+            "linear_evaluation",
+            "label_names",
+        ),
+        (
+            lambda: cl.evaluation.linear_evaluation(_EMB, _Y, n_splits=1),
+            "linear_evaluation",
+            "n_splits",
+        ),
+        (
+            lambda: cl.evaluation.linear_evaluation(_EMB, _Y, random_state=-1),
+            "linear_evaluation",
+            "random_state",
+        ),
+        (
+            lambda: cl.evaluation.linear_evaluation(_EMB, _Y, labels=3),
+            "linear_evaluation",
+            "labels",
+        ),
+    ],
+)
+def test_bad_options_raise_naming_the_function_and_the_parameter(call, owner, name):
+    with pytest.raises(
+        cl.validation.InvalidParameterError, match=f"The '{name}' parameter of {owner} must be"
+    ):
+        call()
+
+
+def test_data_dependent_limits_and_shared_rules_use_the_same_words():
+    with pytest.raises(
+        cl.validation.InvalidParameterError,
+        match=r"The 'n_neighbors' parameter of overlap_score must be an int in \[1, 29\] or a "
+        r"float in \(0, 1\)\. Got 30\.",
+    ):
+        overlap_score(_EMB, _Y, n_neighbors=30)
+    with pytest.raises(
+        cl.validation.InvalidParameterError,
+        match=r"The 'label_names' parameter of linear_evaluation must be a sequence of 3 names",
+    ):
+        cl.evaluation.linear_evaluation(_EMB, _Y, label_names=["a", "b"])
+    # overlap_score and make_overlap_scorer word a shared rule alike
+    words = set()
+    for call in (
+        lambda: overlap_score(_EMB, _Y, metric="cosinus"),
+        lambda: make_overlap_scorer(metric="cosinus"),
+    ):
+        with pytest.raises(cl.validation.InvalidParameterError) as raised:
+            call()
+        words.add(str(raised.value).split(" must be ")[1])
+    assert len(words) == 1 and words.pop().endswith("'yule' or a callable. Got 'cosinus'.")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from contrastlearn.datasets._lenses import BANDS, _render, _sample_params, make_lenses
+from contrastlearn.validation import InvalidParameterError
 
 PIXEL_SCALE = 0.263  # the default (DES)
 MASS = [
@@ -265,5 +266,7 @@ def test_missing_lenstronomy_raises_with_install_hint(monkeypatch):
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, name):
-    with pytest.raises(error, match=name):
+    with pytest.raises(error, match=name) as raised:
         make_lenses(**{"n_samples": 2, **kwargs})
+    assert raised.type is InvalidParameterError
+    assert str(raised.value).startswith(f"The {name!r} parameter of make_lenses must be ")

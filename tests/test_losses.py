@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from contrastlearn.losses import nt_xent
+from contrastlearn.losses import dino_loss, ibot_patch_loss, negative_cosine, nt_xent
+from contrastlearn.validation import InvalidParameterError
 
 
 def reference_nt_xent(z1, z2, temperature):
@@ -70,14 +71,46 @@ def test_gradient_flows_and_is_finite_at_low_temperature():
 def test_bad_input():
     with pytest.raises(ValueError, match="same shape"):
         nt_xent(torch.ones(3, 4), torch.ones(2, 4))
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"The 'temperature' parameter of nt_xent must be a float > 0\. Got 0\.",
+    ):
         nt_xent(torch.ones(3, 4), torch.ones(3, 4), temperature=0)
-    with pytest.raises(TypeError, match="torch tensors"):
+    with pytest.raises(TypeError, match="'z1' parameter of nt_xent must be a torch tensor"):
         nt_xent([[1.0]], [[1.0]])
 
 
+@pytest.mark.parametrize(
+    "call, parameter",
+    [
+        (lambda: dino_loss(torch.zeros(2, 1, 4), torch.zeros(2, 1, 4), [0.0] * 4), "center"),
+        (
+            lambda: dino_loss(torch.zeros(2, 1, 4), torch.zeros(2, 1, 4), torch.zeros(4), -0.1),
+            "student_temperature",
+        ),
+        (lambda: negative_cosine(torch.zeros(2, 3), None), "z"),
+        (
+            lambda: ibot_patch_loss(
+                torch.zeros(1, 2, 4),
+                torch.zeros(1, 2, 4),
+                torch.ones(1, 2, dtype=bool),
+                torch.zeros(4),
+                teacher_temperature=0,
+            ),
+            "teacher_temperature",
+        ),
+        (
+            lambda: nt_xent(torch.ones(2, 2), torch.ones(2, 2), gather_distributed=1),
+            "gather_distributed",
+        ),
+    ],
+)
+def test_every_loss_names_a_bad_argument(call, parameter):
+    with pytest.raises(InvalidParameterError, match=f"The '{parameter}' parameter of "):
+        call()
+
+
 # ---------------------------------------------------------------- SimSiam
-from contrastlearn.losses import dino_loss, negative_cosine  # noqa: E402
 
 
 def test_negative_cosine_by_hand():
@@ -148,7 +181,6 @@ def test_dino_loss_bad_shapes():
 
 
 # ---------------------------------------------------------------- iBOT
-from contrastlearn.losses import ibot_patch_loss  # noqa: E402
 
 
 def test_ibot_patch_loss_counts_masked_patches_only():

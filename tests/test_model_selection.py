@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from sklearn.decomposition import PCA
 
 from contrastlearn.model_selection import projection_grid_search
+from contrastlearn.validation import InvalidParameterError
 
 COLUMNS = [
     "Type",
@@ -80,11 +82,11 @@ def test_labels_restrict_the_scores_and_labels_without_positives_are_skipped(sma
 
 def test_bad_configuration_protocol_baseline_and_label_length(small_images):
     X, y = small_images
-    with pytest.raises(ValueError, match="configurations must be among"):
+    with pytest.raises(ValueError, match="'configurations' parameter of projection_grid_search"):
         projection_grid_search(X, y, configurations=["C-X"])
-    with pytest.raises(ValueError, match="protocol must be one of"):
+    with pytest.raises(ValueError, match="'protocol' parameter of projection_grid_search"):
         projection_grid_search(X, y, protocol="holdout")
-    with pytest.raises(ValueError, match="baselines must be among"):
+    with pytest.raises(ValueError, match="'baselines' parameter of projection_grid_search"):
         projection_grid_search(X, y, baselines=["ICA"])
     with pytest.raises(ValueError, match="Y has 3 rows but X has 240"):
         projection_grid_search(X, y[:3])
@@ -97,7 +99,7 @@ def test_design_example_grid_search_of_cplr_temperature_with_the_overlap_scorer(
 
     X, Y, names = cl.datasets.make_diffraction(n_samples=120, image_size=32, random_state=0)
     search = GridSearchCV(
-        cl.CPLR(mode="polar-cartesian", max_epochs=1, batch_size=32, random_state=0),
+        cl.CPLR(representations="polar-cartesian", max_epochs=1, batch_size=32, random_state=0),
         {"temperature": [0.05, 0.5]},
         scoring=cl.make_overlap_scorer(n_neighbors=5),
         cv=2,
@@ -205,3 +207,58 @@ def test_label_efficiency_uses_a_frozen_pretrainer_as_it_is(small_images):
     assert all(bool((p == w).all()) for p, w in zip(simsiam.net_.module_.parameters(), weights))
     with pytest.raises(Exception, match="not fitted"):
         label_efficiency(X, binary, {"SimSiam": FrozenEstimator(cl.SimSiam())}, n_labels=[40])
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"X": "images.cxi"}, "X"),
+        ({"configurations": "C-C"}, "configurations"),
+        ({"temperatures": [0.1, 0]}, "temperatures"),
+        ({"protocol": None}, "protocol"),
+        ({"labels": 2}, "labels"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"test_size": 1.5}, "test_size"),
+        ({"baselines": ["PCA", "ICA"]}, "baselines"),
+        ({"vae_params": [("max_epochs", 1)]}, "vae_params"),
+        ({"random_state": -1}, "random_state"),
+        ({"verbose": -1}, "verbose"),
+    ],
+)
+def test_grid_search_bad_parameters_raise_before_fitting_anything(kwargs, name):
+    args = {"X": np.zeros((20, 8, 8)), "Y": np.arange(20) % 2, **kwargs}
+    with pytest.raises(
+        InvalidParameterError, match=f"The '{name}' parameter of projection_grid_search must be"
+    ):
+        projection_grid_search(args.pop("X"), args.pop("Y"), **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"y": None}, "y"),
+        ({"pretrainers": {}}, "pretrainers"),
+        ({"pretrainers": {"PCA": PCA()}}, "pretrainers"),
+        ({"n_labels": [10, 0]}, "n_labels"),
+        ({"n_labels": 10}, "n_labels"),
+        ({"test_size": 0}, "test_size"),
+        ({"supervised_backbone": "resnet1000"}, "supervised_backbone"),
+        ({"fine_tune": "no"}, "fine_tune"),
+        ({"random_state": "0"}, "random_state"),
+        ({"verbose": 0.5}, "verbose"),
+    ],
+)
+def test_label_efficiency_bad_parameters_raise_before_fitting_anything(kwargs, name):
+    import contrastlearn as cl
+    from contrastlearn.model_selection import label_efficiency
+
+    args = {
+        "X": np.zeros((20, 8, 8)),
+        "y": np.arange(20) % 2,
+        "pretrainers": {"CLR": cl.CLR(max_epochs=1)},
+        **kwargs,
+    }
+    with pytest.raises(
+        InvalidParameterError, match=f"The '{name}' parameter of label_efficiency must be"
+    ):
+        label_efficiency(args.pop("X"), args.pop("y"), args.pop("pretrainers"), **args)

@@ -275,5 +275,38 @@ def test_history_frame_and_plot_history():
     ]
     assert fig.axes[2].lines[0].get_ydata().tolist() == frame["rankme"].tolist()
     plt.close(fig)
-    with pytest.raises(ValueError, match="axes must hold 4 Axes"):
+    with pytest.raises(ValueError, match="'axes' parameter of plot_history"):
         cl.plotting.plot_history(model, axes=[None])
+    with pytest.raises(ValueError, match="'axes' parameter of plot_history .* 4 Axes, one per"):
+        cl.plotting.plot_history(model, axes=plt.subplots(1, 3)[1])
+
+
+@pytest.mark.parametrize(
+    "call, owner, name",
+    [
+        (lambda: rankme("Z"), "rankme", "embeddings"),
+        (lambda: rankme(np.eye(3), eps=-1.0), "rankme", "eps"),
+        (lambda: alignment(np.eye(3), None), "alignment", "positives"),
+        (lambda: alignment(np.eye(3), np.eye(3), alpha=0), "alignment", "alpha"),
+        (lambda: uniformity(np.eye(3), t="2"), "uniformity", "t"),
+        (
+            lambda: knn_score(np.eye(10), np.arange(10) % 2, n_neighbors=0),
+            "knn_score",
+            "n_neighbors",
+        ),
+        (lambda: knn_score(np.eye(10), np.arange(10) % 2, n_splits=1), "knn_score", "n_splits"),
+        (
+            lambda: knn_score(np.eye(10), np.arange(10) % 2, random_state="0"),
+            "knn_score",
+            "random_state",
+        ),
+        (lambda: knn_score(np.eye(10), "labels"), "knn_score", "y"),
+        (lambda: history_frame(cl.CLR()), "history_frame", "history"),
+        (lambda: history_frame(5), "history_frame", "history"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_function_and_the_parameter(call, owner, name):
+    with pytest.raises(
+        cl.validation.InvalidParameterError, match=f"The '{name}' parameter of {owner} must be"
+    ):
+        call()

@@ -6,14 +6,17 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from sklearn.metrics import pairwise_distances  # noqa: E402
 
-from contrastlearn.plotting import nearest_neighbors, plot_neighbors  # noqa: E402
+from contrastlearn.plotting import nearest_neighbors, plot_history, plot_neighbors  # noqa: E402
+from contrastlearn.validation import InvalidParameterError  # noqa: E402
 
 N, H, W = 30, 6, 7
+HISTORY = pd.DataFrame({"train_loss": [2.0, 1.0]}, index=pd.Index([1, 2], name="epoch"))
 
 
 @pytest.fixture(autouse=True)
@@ -49,19 +52,19 @@ def shown(ax):
 def test_nearest_neighbors_are_the_true_nearest(data):
     _, embeddings = data
     emb = embeddings["CPLR"]
-    found, distances = nearest_neighbors(emb, [0, 7, 29], k=4, return_distance=True)
+    found, distances = nearest_neighbors(emb, [0, 7, 29], n_neighbors=4, return_distance=True)
     assert found.shape == distances.shape == (3, 4)
     for row, query in enumerate([0, 7, 29]):
         np.testing.assert_array_equal(found[row], brute_force_neighbors(emb, query, 4))
         assert query not in found[row] and np.all(np.diff(distances[row]) >= 0)
-    euclid = nearest_neighbors(emb, 3, k=2, metric="euclidean")
+    euclid = nearest_neighbors(emb, 3, n_neighbors=2, metric="euclidean")
     np.testing.assert_array_equal(euclid[0], brute_force_neighbors(emb, 3, 2, "euclidean"))
 
 
 def test_single_embedding_figure_shows_query_then_its_neighbours(data):
     images, embeddings = data
     queries, k = [2, 11, 5], 4
-    fig = plot_neighbors(images, embeddings["CPLR"], queries, k=k)
+    fig = plot_neighbors(images, embeddings["CPLR"], queries, n_neighbors=k)
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes) == len(queries) * (k + 1)
     neighbors = fig.neighbors_["embedding"]
@@ -81,7 +84,7 @@ def test_single_embedding_figure_shows_query_then_its_neighbours(data):
 def test_dict_gives_one_labelled_block_per_method(data):
     images, embeddings = data
     queries, k = [0, 9], 3
-    fig = plot_neighbors(images, embeddings, queries, k=k, titles=["round", "streak"])
+    fig = plot_neighbors(images, embeddings, queries, n_neighbors=k, titles=["round", "streak"])
     assert list(fig.neighbors_) == ["CPLR", "CLR", "PCA"]
     assert len(fig.axes) == 3 * len(queries) * (k + 1)
     axes = np.array(fig.axes).reshape(3 * len(queries), k + 1)
@@ -103,13 +106,13 @@ def test_channels_rgb_and_log_scale(data):
     images, embeddings = data
     emb = embeddings["CLR"]
     stack = np.stack([images, 2 * images], axis=1)  # (n, 2, H, W)
-    fig = plot_neighbors(stack, emb, [1], k=2)
+    fig = plot_neighbors(stack, emb, [1], n_neighbors=2)
     np.testing.assert_array_equal(shown(fig.axes[0]), images[1])  # first channel
     rgb = np.stack([images, images**2, 1 - images], axis=1)  # (n, 3, H, W)
-    fig = plot_neighbors(rgb, emb, [1], k=2)
+    fig = plot_neighbors(rgb, emb, [1], n_neighbors=2)
     assert shown(fig.axes[0]).shape == (H, W, 3)
     assert 0 <= shown(fig.axes[0]).min() and shown(fig.axes[0]).max() <= 1
-    fig = plot_neighbors(images, emb, [1], k=2, log_scale=True)
+    fig = plot_neighbors(images, emb, [1], n_neighbors=2, log_scale=True)
     assert all(isinstance(ax.images[0].norm, LogNorm) for ax in fig.axes)
 
 
@@ -119,7 +122,12 @@ def test_labels_are_annotated_with_names_and_overlap(data):
     Y[:, 0] = 1
     Y[::2, 1] = 1
     fig = plot_neighbors(
-        images, embeddings["PCA"], [0], k=3, labels=Y, label_names=["spherical", "dimer", "streak"]
+        images,
+        embeddings["PCA"],
+        [0],
+        n_neighbors=3,
+        labels=Y,
+        label_names=["spherical", "dimer", "streak"],
     )
     texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
     assert texts[0] == ["spherical\ndimer"]  # the query: both labels
@@ -143,12 +151,12 @@ def test_draws_into_given_axes_and_reads_only_shown_images(data):
             return torch.from_numpy(images[index])
 
     fig, axes = plt.subplots(2, 3)
-    out = plot_neighbors(LazyStack(), embeddings["CPLR"], [4, 8], k=2, axes=axes)
+    out = plot_neighbors(LazyStack(), embeddings["CPLR"], [4, 8], n_neighbors=2, axes=axes)
     assert out is fig
     assert set(LazyStack.read) == {4, 8, *fig.neighbors_["embedding"].ravel()}
     np.testing.assert_array_equal(shown(axes[1, 0]), images[8])
     with pytest.raises(ValueError, match="axes"):
-        plot_neighbors(images, embeddings["CPLR"], [4, 8], k=3, axes=axes)
+        plot_neighbors(images, embeddings["CPLR"], [4, 8], n_neighbors=3, axes=axes)
 
 
 @pytest.mark.parametrize(
@@ -157,8 +165,16 @@ def test_draws_into_given_axes_and_reads_only_shown_images(data):
         ({"queries": [N]}, ValueError, "queries"),
         ({"queries": [-1]}, ValueError, "queries"),
         ({"queries": [0.5]}, ValueError, "queries"),
-        ({"k": N}, ValueError, "k must be"),
-        ({"k": 2.0}, TypeError, "k must be"),
+        (
+            {"n_neighbors": N},
+            ValueError,
+            rf"'n_neighbors' parameter of plot_neighbors must be an int in \[1, {N - 1}\]",
+        ),
+        (
+            {"n_neighbors": 2.0},
+            TypeError,
+            "'n_neighbors' parameter of plot_neighbors must be an int >= 1",
+        ),
         ({"metric": "nope"}, ValueError, "metric"),
         ({"embeddings": np.zeros((N - 1, 3))}, ValueError, "rows"),
         ({"embeddings": {}}, ValueError, "empty"),
@@ -170,7 +186,13 @@ def test_draws_into_given_axes_and_reads_only_shown_images(data):
 )
 def test_bad_arguments_raise(data, kwargs, error, match):
     images, embeddings = data
-    args = {"X": images, "embeddings": embeddings["CPLR"], "queries": [0], "k": 2, **kwargs}
+    args = {
+        "X": images,
+        "embeddings": embeddings["CPLR"],
+        "queries": [0],
+        "n_neighbors": 2,
+        **kwargs,
+    }
     with pytest.raises(error, match=match):
         plot_neighbors(args.pop("X"), args.pop("embeddings"), args.pop("queries"), **args)
 
@@ -180,5 +202,116 @@ def test_missing_matplotlib_says_how_to_install(data, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
-        plot_neighbors(images, embeddings["CPLR"], [0], k=2)
-    assert nearest_neighbors(embeddings["CPLR"], [0], k=2).shape == (1, 2)  # needs no matplotlib
+        plot_neighbors(images, embeddings["CPLR"], [0], n_neighbors=2)
+    # needs no matplotlib
+    assert nearest_neighbors(embeddings["CPLR"], [0], n_neighbors=2).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "call, owner, name",
+    [
+        (lambda e: nearest_neighbors("emb", [0]), "nearest_neighbors", "embeddings"),
+        (lambda e: nearest_neighbors(e, []), "nearest_neighbors", "queries"),
+        (lambda e: nearest_neighbors(e, [0.5]), "nearest_neighbors", "queries"),
+        (lambda e: nearest_neighbors(e, [N]), "nearest_neighbors", "queries"),
+        (lambda e: nearest_neighbors(e, [0], n_neighbors=0), "nearest_neighbors", "n_neighbors"),
+        (lambda e: nearest_neighbors(e, [0], k=0), "nearest_neighbors", "k"),
+        (lambda e: nearest_neighbors(e, [0], metric="cosinus"), "nearest_neighbors", "metric"),
+        (
+            lambda e: nearest_neighbors(e, [0], return_distance=1),
+            "nearest_neighbors",
+            "return_distance",
+        ),
+        (lambda e: plot_neighbors(5, e, [0]), "plot_neighbors", "X"),
+        (lambda e: plot_neighbors(np.zeros((N, 2, 2)), {}, [0]), "plot_neighbors", "embeddings"),
+        (lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [-1]), "plot_neighbors", "queries"),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], n_neighbors=N),
+            "plot_neighbors",
+            "n_neighbors",
+        ),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], metric=None),
+            "plot_neighbors",
+            "metric",
+        ),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], log_scale="yes"),
+            "plot_neighbors",
+            "log_scale",
+        ),
+        (lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], cmap=3), "plot_neighbors", "cmap"),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], axes=[[1, 2]]),
+            "plot_neighbors",
+            "axes",
+        ),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], figsize=(4, -1)),
+            "plot_neighbors",
+            "figsize",
+        ),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0], label_names=["a"]),
+            "plot_neighbors",
+            "label_names",
+        ),
+        (
+            lambda e: plot_neighbors(np.zeros((N, 2, 2)), e, [0, 1], titles=["a"]),
+            "plot_neighbors",
+            "titles",
+        ),
+        (lambda e: plot_history(e), "plot_history", "history"),
+        (lambda e: plot_history(HISTORY, axes=[None]), "plot_history", "axes"),
+        (lambda e: plot_history(HISTORY, axes=plt.subplots(1, 2)[1]), "plot_history", "axes"),
+        (lambda e: plot_history(HISTORY, figsize=5), "plot_history", "figsize"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_function_and_the_parameter(data, call, owner, name):
+    _, embeddings = data
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of {owner} must be"):
+        call(embeddings["CPLR"])
+
+
+def test_data_dependent_limits_use_the_layers_words(data):
+    _, embeddings = data
+    with pytest.raises(
+        InvalidParameterError,
+        match=(
+            rf"The 'n_neighbors' parameter of nearest_neighbors must be an int in \[1, {N - 1}\]"
+            r"\. Got 50\."
+        ),
+    ):
+        nearest_neighbors(embeddings["CPLR"], [0], n_neighbors=50)
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"The 'queries' parameter of nearest_neighbors must be .* in \[0, {N - 1}\]",
+    ):
+        nearest_neighbors(embeddings["CPLR"], [0, N])
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"The 'axes' parameter of plot_history must be a sequence of 1 Axes, one per panel "
+        r"\(training loss\)",
+    ):
+        plot_history(HISTORY, axes=plt.subplots(1, 2)[1])
+
+
+def test_plotting_imports_no_matplotlib():
+    import subprocess
+
+    code = "import sys, contrastlearn.plotting; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_k_is_the_old_name_of_n_neighbors(data):
+    images, embeddings = data
+    emb = embeddings["CPLR"]
+    with pytest.warns(FutureWarning, match="'k' parameter of nearest_neighbors was renamed"):
+        old = nearest_neighbors(emb, [0, 3], k=3)
+    np.testing.assert_array_equal(old, nearest_neighbors(emb, [0, 3], n_neighbors=3))
+    with pytest.warns(FutureWarning, match="'k' parameter of plot_neighbors was renamed"):
+        fig = plot_neighbors(images, emb, [0], k=3)
+    assert len(fig.axes) == 4
+    with pytest.raises(InvalidParameterError, match="got both k=3 and n_neighbors=4"):
+        nearest_neighbors(emb, [0], n_neighbors=4, k=3)

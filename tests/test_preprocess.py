@@ -6,6 +6,7 @@ import pytest
 from scipy import ndimage
 
 from contrastlearn.datasets import load_cxi, preprocess_diffraction
+from contrastlearn.validation import InvalidParameterError
 
 
 def reference(image, target_dim):
@@ -115,23 +116,46 @@ def test_lazy_input_in_chunks_equals_the_array(tmp_path):
         (np.zeros((2, 1, 16, 16)), {}, ValueError, r"got shape \(2, 1, 16, 16\)"),
         (np.zeros((2, 4, 4)), {}, ValueError, r"H >= 8"),
         (np.zeros((2, 16, 16), complex), {}, TypeError, r"real numbers; got dtype complex128"),
-        (np.zeros((2, 16, 16)), {"output_size": 0}, ValueError, r"output_size must be >= 1"),
-        (np.zeros((2, 16, 16)), {"output_size": 8.0}, TypeError, r"output_size must be an int"),
-        (np.zeros((2, 16, 16)), {"batch_size": 0}, ValueError, r"batch_size must be >= 1"),
+        (np.zeros((2, 16, 16)), {"output_size": 0}, ValueError, r"'output_size' .* an int >= 1"),
+        (np.zeros((2, 16, 16)), {"output_size": 8.0}, TypeError, r"'output_size' .* an int"),
+        (np.zeros((2, 16, 16)), {"batch_size": 0}, ValueError, r"'batch_size' .* an int >= 1"),
         (
             np.zeros((2, 16, 16)),
             {"hole_fraction": 1.5},
             ValueError,
-            r"hole_fraction must be in \[0, 1\)",
+            r"The 'hole_fraction' parameter of preprocess_diffraction must be a float in \[0, 1\)",
         ),
         (
             np.zeros((2, 16, 16)),
             {"hole_sigma": -1},
             ValueError,
-            r"hole_sigma must be in \[0, inf\)",
+            r"The 'hole_sigma' parameter of preprocess_diffraction must be a float >= 0\.",
         ),
     ],
 )
 def test_bad_input_raises(images, kwargs, error, message):
     with pytest.raises(error, match=message):
         preprocess_diffraction(images, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"images": "patterns"}, "images"),
+        ({"images": None}, "images"),
+        ({"output_size": True}, "output_size"),
+        ({"output_size": -4}, "output_size"),
+        ({"hole_fraction": 1}, "hole_fraction"),
+        ({"hole_fraction": -0.1}, "hole_fraction"),
+        ({"hole_sigma": np.inf}, "hole_sigma"),
+        ({"hole_sigma": "1.5"}, "hole_sigma"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 2.0}, "batch_size"),
+    ],
+)
+def test_a_bad_argument_raises_the_layers_error_naming_function_and_parameter(kwargs, name):
+    with pytest.raises(InvalidParameterError) as raised:
+        preprocess_diffraction(**{"images": np.zeros((2, 16, 16)), **kwargs})
+    assert str(raised.value).startswith(
+        f"The {name!r} parameter of preprocess_diffraction must be "
+    )

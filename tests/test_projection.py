@@ -14,6 +14,7 @@ from contrastlearn.projection import (
     to_cartesian,
     to_polar,
 )
+from contrastlearn.validation import InvalidParameterError
 
 
 def ring(size=65, radius=20.0, centre=None, width=1.0):
@@ -283,58 +284,133 @@ def test_torch_and_numpy_agree_and_gradients_flow(options):
     [
         (
             lambda: to_polar(np.ones((8, 8)), min_radius=5, max_radius=4),
-            ValueError,
-            r"min_radius must be in \[0, max_radius=4.0\)",
+            InvalidParameterError,
+            r"The 'min_radius' parameter of to_polar must be a float in \[0, 4\)\. Got 5\.",
         ),
-        (lambda: to_polar(np.ones((8, 8)), min_radius="1"), TypeError, "min_radius must be a real"),
+        (lambda: to_polar(np.ones((8, 8)), min_radius="1"), TypeError, "'min_radius' parameter"),
         (
             lambda: to_polar(np.ones((8, 8)), angle_range=(1, 1)),
             ValueError,
-            r"0 < \|stop - start\|",
+            r"'angle_range' parameter of to_polar .* 0 < \|stop - start\|",
         ),
-        (lambda: to_polar(np.ones((8, 8)), angle_range=(0, 7)), ValueError, "angle_range"),
-        (
-            lambda: to_polar(np.ones((8, 8)), angle_range=1.0),
-            TypeError,
-            "angle_range must be a pair",
-        ),
+        (lambda: to_polar(np.ones((8, 8)), angle_range=(0, 7)), ValueError, "'angle_range'"),
+        (lambda: to_polar(np.ones((8, 8)), angle_range=1.0), TypeError, "'angle_range'"),
         (
             lambda: to_polar(np.ones((8, 8)), angle_range=(0, np.nan)),
             ValueError,
-            r"angle_range\[1\] must be finite",
+            r"'angle_range' .*Got \(0, nan\)",
         ),
         (
             lambda: to_polar(np.ones((8, 8)), interpolation="bicubic"),
             ValueError,
-            "interpolation must be 'bilinear' or 'nearest'; got 'bicubic'",
+            "'interpolation' parameter of to_polar must be one of 'bilinear', 'nearest'. "
+            "Got 'bicubic'",
         ),
-        (lambda: to_polar(np.ones((8, 8)), mask_radius=-1), ValueError, "mask_radius must be >= 0"),
+        (
+            lambda: to_polar(np.ones((8, 8)), n_angles=1, angle_range=(0, 1)),
+            ValueError,
+            r"The 'n_angles' parameter of to_polar must be an int >= 2\. Got 1\.",
+        ),
+        (
+            lambda: to_polar(np.ones((8, 8)), mask_radius=-1),
+            ValueError,
+            "'mask_radius' parameter of to_polar must be None or a float >= 0",
+        ),
         (
             lambda: to_polar(np.ones((8, 8)), mask_radius=2, mask_sigma=None),
             TypeError,
-            "mask_sigma",
+            "'mask_sigma'",
         ),
         (
             lambda: to_polar(np.ones((2, 8, 8)), center=np.zeros((3, 2)), mask_radius=2),
             ValueError,
             r"shape \(2, 2\); got shape \(3, 2\)",
         ),
-        (lambda: to_cartesian(np.ones((8, 8)), interpolation="cubic"), ValueError, "interpolation"),
-        (lambda: central_mask((8,), 2), TypeError, r"shape must be a pair of ints \(H, W\)"),
-        (lambda: central_mask((8, 8), -2), ValueError, "radius must be >= 0"),
+        (
+            lambda: to_cartesian(np.ones((8, 8)), interpolation="cubic"),
+            ValueError,
+            "'interpolation' parameter of to_cartesian",
+        ),
+        (
+            lambda: to_cartesian(np.ones((8, 8)), min_radius=6, max_radius=5),
+            ValueError,
+            r"The 'min_radius' parameter of to_cartesian must be a float in \[0, 5\)",
+        ),
+        (
+            lambda: central_mask((8,), 2),
+            TypeError,
+            r"The 'shape' parameter of central_mask must be a tuple \(H, W\) of ints >= 1",
+        ),
+        (lambda: central_mask((8, 8), -2), ValueError, "'radius' parameter of central_mask"),
         (lambda: central_mask((8, 8), 2, center=[1, 2, 3]), ValueError, "center"),
-        (lambda: PolarProjection(radial_range=(0.8, 0.2)), ValueError, "radial_range must be"),
-        (lambda: PolarProjection(log_radial=True, radial_range=(0, 1)), ValueError, "0 < low"),
-        (lambda: PolarProjection(radial_range=0.5), TypeError, "radial_range must be a pair"),
-        (lambda: PolarProjection("yes"), TypeError, "log_radial must be True or False"),
-        (lambda: PolarProjection(interpolation="area"), ValueError, "interpolation"),
-        (lambda: PolarProjection(mask_radius=-0.1), ValueError, "mask_radius must be >= 0"),
-        (lambda: PolarProjection(angle_range=(0, 10)), ValueError, "angle_range"),
+        (
+            lambda: PolarProjection(radial_range=(0.8, 0.2)),
+            ValueError,
+            "'radial_range' parameter of PolarProjection .* low < high",
+        ),
+        (
+            lambda: PolarProjection(log_radial=True, radial_range=(0, 1)),
+            ValueError,
+            r"'radial_range' .* numbers > 0 with low < high\. Got \(0, 1\)",
+        ),
+        (lambda: PolarProjection(radial_range=0.5), TypeError, "'radial_range' parameter"),
+        (
+            lambda: PolarProjection("yes"),
+            TypeError,
+            "The 'log_radial' parameter of PolarProjection must be a bool",
+        ),
+        (lambda: PolarProjection(interpolation="area"), ValueError, "'interpolation'"),
+        (lambda: PolarProjection(mask_radius=-0.1), ValueError, "'mask_radius'"),
+        (lambda: PolarProjection(angle_range=(0, 10)), ValueError, "'angle_range'"),
+        (lambda: PolarProjection(center=(1, "a")), TypeError, "'center'"),
     ],
 )
 def test_bad_arguments_raise_naming_them(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+IMAGES = np.ones((8, 8))
+
+
+@pytest.mark.parametrize(
+    "function,kwargs,name",
+    [
+        (to_polar, {"images": "pixels"}, "images"),
+        (to_polar, {"images": IMAGES, "center": "middle"}, "center"),
+        (to_polar, {"images": IMAGES, "n_radii": 1}, "n_radii"),
+        (to_polar, {"images": IMAGES, "n_radii": 8.0}, "n_radii"),
+        (to_polar, {"images": IMAGES, "n_angles": 0}, "n_angles"),
+        (to_polar, {"images": IMAGES, "max_radius": 0}, "max_radius"),
+        (to_polar, {"images": IMAGES, "max_radius": np.inf}, "max_radius"),
+        (to_polar, {"images": IMAGES, "min_radius": -1}, "min_radius"),
+        (to_polar, {"images": IMAGES, "angle_range": (0, 1, 2)}, "angle_range"),
+        (to_polar, {"images": IMAGES, "log_radial": 1}, "log_radial"),
+        (to_polar, {"images": IMAGES, "interpolation": None}, "interpolation"),
+        (to_polar, {"images": IMAGES, "mask_radius": "2"}, "mask_radius"),
+        (to_polar, {"images": IMAGES, "mask_sigma": -1}, "mask_sigma"),
+        (to_cartesian, {"polar": None}, "polar"),
+        (to_cartesian, {"polar": IMAGES, "output_shape": (8,)}, "output_shape"),
+        (to_cartesian, {"polar": IMAGES, "output_shape": (8, 8.0)}, "output_shape"),
+        (to_cartesian, {"polar": IMAGES, "center": 3}, "center"),
+        (to_cartesian, {"polar": IMAGES, "max_radius": -2}, "max_radius"),
+        (to_cartesian, {"polar": IMAGES, "min_radius": np.nan}, "min_radius"),
+        (to_cartesian, {"polar": IMAGES, "angle_range": (2, 2)}, "angle_range"),
+        (to_cartesian, {"polar": IMAGES, "log_radial": "no"}, "log_radial"),
+        (to_cartesian, {"polar": IMAGES, "interpolation": "area"}, "interpolation"),
+        (central_mask, {"shape": (8, 0), "radius": 2}, "shape"),
+        (central_mask, {"shape": 8, "radius": 2}, "shape"),
+        (central_mask, {"shape": (8, 8), "radius": None}, "radius"),
+        (central_mask, {"shape": (8, 8), "radius": 2, "sigma": -0.5}, "sigma"),
+        (central_mask, {"shape": (8, 8), "radius": 2, "center": "middle"}, "center"),
+    ],
+)
+def test_a_bad_argument_raises_the_layers_error_naming_function_and_parameter(
+    function, kwargs, name
+):
+    with pytest.raises(InvalidParameterError) as error:
+        function(**kwargs)
+    assert str(error.value).startswith(f"The {name!r} parameter of {function.__name__} must be ")
 
 
 def test_polar_projection_centred_on_the_beam_pixel_of_an_fft_simulation():
@@ -349,5 +425,8 @@ def test_polar_projection_centred_on_the_beam_pixel_of_an_fft_simulation():
     explicit = PolarProjection(center=(size // 2, size // 2))(image)
     torch.testing.assert_close(explicit[0, 0], straight)
     assert "center='pixel'" in repr(PolarProjection(center="pixel"))
-    with pytest.raises(ValueError, match="center must be 'middle', 'pixel'"):
+    with pytest.raises(
+        InvalidParameterError,
+        match="The 'center' parameter of PolarProjection must be one of 'middle', 'pixel' or",
+    ):
         PolarProjection(center="beam")

@@ -6,6 +6,7 @@ import pytest
 
 from contrastlearn.evaluation import latent_readout
 from contrastlearn.evaluation._readout import _grid_hits
+from contrastlearn.validation import InvalidParameterError
 
 TWO_PI = 2 * np.pi
 SHAPES = ["square", "ellipse", "heart"]
@@ -274,27 +275,31 @@ def test_bad_inputs_raise():
     emb = factor_embedding(LATENTS)
     with pytest.raises(ValueError, match="got 2999 embeddings and 3000 rows of latents"):
         latent_readout(emb[:-1], LATENTS)
-    with pytest.raises(ValueError, match=r"\['colour'\].*the columns are \['shape', 'scale'"):
+    with pytest.raises(
+        InvalidParameterError, match=r"'factors' parameter.*columns \['shape', 'scale'.*'colour'"
+    ):
         latent_readout(emb, LATENTS, factors=["scale", "colour"])
-    with pytest.raises(ValueError, match="'colour'.*not columns of latents"):
+    with pytest.raises(InvalidParameterError, match="'periodic' parameter.*Got {'colour'"):
         latent_readout(emb, LATENTS, periodic={"colour": 1.0})
     with pytest.raises(ValueError, match="'orientation' cannot be both categorical and periodic"):
         latent_readout(emb, LATENTS, categorical=["orientation"], periodic=PERIODIC)
     with pytest.raises(ValueError, match="'shape' cannot be both categorical and periodic"):
         latent_readout(emb, LATENTS, periodic={"shape": 3})
-    with pytest.raises(ValueError, match="period of factor 'orientation' must be a finite"):
+    with pytest.raises(ValueError, match="'periodic' parameter.*period > 0"):
         latent_readout(emb, LATENTS, periodic={"orientation": 0})
-    with pytest.raises(TypeError, match="periodic must be a dict"):
+    with pytest.raises(TypeError, match="'periodic' parameter of latent_readout must be"):
         latent_readout(emb, LATENTS, periodic=["orientation"])
-    for test_size in (0.0, 1.5, 0, 3000):
-        with pytest.raises(
-            ValueError,
-            match=r"test_size must be a float in \(0, 1\) or an int "
-            r"in \[1, n_samples - 1\] = \[1, 2999\]",
-        ):
+    with pytest.raises(
+        ValueError,
+        match=r"'test_size' parameter of latent_readout must be a float in \(0, 1\) or an int "
+        r"in \[1, 2999\]. Got 3000",
+    ):
+        latent_readout(emb, LATENTS, test_size=3000)
+    for test_size in (0.0, 1.5, 0):
+        with pytest.raises(ValueError, match="'test_size' parameter of latent_readout"):
             latent_readout(emb, LATENTS, test_size=test_size)
     for test_size in ("0.2", True, None):
-        with pytest.raises(TypeError, match="test_size must be"):
+        with pytest.raises(TypeError, match="'test_size' parameter of latent_readout"):
             latent_readout(emb, LATENTS, test_size=test_size)
     bad = emb.copy()
     bad[3, 2] = np.nan
@@ -309,7 +314,31 @@ def test_bad_inputs_raise():
         latent_readout(emb, one_class)
     with pytest.raises(ValueError, match="latents given as an array must be 2-D"):
         latent_readout(emb, LATENTS["scale"].to_numpy())
-    with pytest.raises(TypeError, match="latents must be a pandas DataFrame"):
+    with pytest.raises(TypeError, match="'latents' parameter of latent_readout must be a pandas"):
         latent_readout(emb, "latents.csv")
     with pytest.raises(ValueError, match="same length"):
         latent_readout(emb[:3], {"a": [1, 2, 3], "b": [1, 2]})
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"latents": "latents.csv"}, "latents"),
+        ({"embeddings": None}, "embeddings"),
+        ({"factors": ["scale", "scale"]}, "factors"),
+        ({"factors": object()}, "factors"),
+        ({"categorical": object()}, "categorical"),
+        ({"periodic": {"orientation": -1.0}}, "periodic"),
+        ({"periodic": {"orientation": float("inf")}}, "periodic"),
+        ({"test_size": 1.0}, "test_size"),
+        ({"test_size": 3000}, "test_size"),
+        ({"random_state": -1}, "random_state"),
+        ({"return_predictions": "yes"}, "return_predictions"),
+    ],
+)
+def test_bad_parameters_name_latent_readout_and_the_parameter(kwargs, name):
+    args = {"embeddings": factor_embedding(LATENTS), "latents": LATENTS, **kwargs}
+    with pytest.raises(
+        InvalidParameterError, match=f"The '{name}' parameter of latent_readout must be"
+    ):
+        latent_readout(args.pop("embeddings"), args.pop("latents"), **args)

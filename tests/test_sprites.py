@@ -17,6 +17,7 @@ from contrastlearn.datasets._sprites import (
     SHAPES,
     _render,
 )
+from contrastlearn.validation import InvalidParameterError
 
 N = 3 * 6 * 40 * 32 * 32
 FACTORS = ["shape", "scale", "orientation", "position_x", "position_y"]
@@ -346,8 +347,10 @@ def test_fits_a_pretrainer_lazily():
     ],
 )
 def test_bad_n_samples(n_samples, error):
-    with pytest.raises(error, match="n_samples"):
+    with pytest.raises(error, match="n_samples") as raised:
         make_sprites(n_samples)
+    assert raised.type is InvalidParameterError
+    assert str(raised.value).startswith("The 'n_samples' parameter of make_sprites must be ")
 
 
 @pytest.mark.parametrize(
@@ -356,8 +359,12 @@ def test_bad_n_samples(n_samples, error):
         ("seed", TypeError),
         (True, TypeError),
         (-1, ValueError),
+        (2**32, ValueError),
+        (1.5, TypeError),
     ],
 )
 def test_bad_random_state(random_state, error):
-    with pytest.raises(error, match="random_state"):
+    with pytest.raises(error, match="random_state") as raised:
         make_sprites(10, random_state=random_state)
+    assert raised.type is InvalidParameterError
+    assert str(raised.value).startswith("The 'random_state' parameter of make_sprites must be ")

@@ -17,6 +17,7 @@ from contrastlearn.datasets._tomogram import (
     _wedge_mask,
     make_tomogram,
 )
+from contrastlearn.validation import InvalidParameterError
 
 SHAPE = (48, 96, 96)
 
@@ -167,7 +168,10 @@ def test_snr_region_particles_scales_the_noise_to_the_particles(clean, truth):
 
 @pytest.mark.parametrize("snr_region", ["particle", "Volume", None, 1])
 def test_snr_region_validates(snr_region):
-    with pytest.raises(ValueError, match="snr_region must be 'volume' or 'particles'"):
+    with pytest.raises(
+        ValueError,
+        match="The 'snr_region' parameter of make_tomogram must be one of 'volume', 'particles'",
+    ):
         make_tomogram((16, 32, 32), 2, snr_region=snr_region, random_state=0)
 
 
@@ -400,3 +404,61 @@ def test_edge_filter_validates():
         EdgeFrameFilter(method="prewitt").fit(frames)
     with pytest.raises(ValueError, match="sigma"):
         EdgeFrameFilter(sigma=-1).fit(frames)
+
+
+VOLUME, TABLE = np.zeros((16, 32, 32)), pd.DataFrame([row(8, 16, 16)])
+
+
+@pytest.mark.parametrize(
+    "function,kwargs,name",
+    [
+        (make_tomogram, {"shape": (16, 32, 4)}, "shape"),
+        (make_tomogram, {"shape": (16, 32, 32.0)}, "shape"),
+        (make_tomogram, {"n_particles": -1}, "n_particles"),
+        (make_tomogram, {"particle_classes": ()}, "particle_classes"),
+        (make_tomogram, {"particle_classes": "cube"}, "particle_classes"),
+        (make_tomogram, {"radius_range": (1, 3)}, "radius_range"),
+        (make_tomogram, {"radius_range": (3, np.inf)}, "radius_range"),
+        (make_tomogram, {"snr": np.nan}, "snr"),
+        (make_tomogram, {"snr": "high"}, "snr"),
+        (make_tomogram, {"snr_region": None}, "snr_region"),
+        (make_tomogram, {"tilt_range": -1}, "tilt_range"),
+        (make_tomogram, {"random_state": 2**32}, "random_state"),
+        (extract_crops, {"volume": "volume", "particles": TABLE}, "volume"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE.to_dict()}, "particles"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE, "crop_size": 1}, "crop_size"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE, "crop_size": 33}, "crop_size"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE, "stride": 2.0}, "stride"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE, "axis": True}, "axis"),
+        (extract_crops, {"volume": VOLUME, "particles": TABLE, "min_overlap": 1.5}, "min_overlap"),
+        (make_particle_crops, {"n_particles": 1.5}, "n_particles"),
+        (make_particle_crops, {"shape": (8, 8)}, "shape"),
+        (make_particle_crops, {"crop_size": 0}, "crop_size"),
+        (make_particle_crops, {"axis": -1}, "axis"),
+        (make_particle_crops, {"min_overlap": 0}, "min_overlap"),
+        (make_particle_crops, {"random_state": "seed"}, "random_state"),
+    ],
+)
+def test_a_bad_argument_raises_the_layers_error_naming_function_and_parameter(
+    function, kwargs, name
+):
+    with pytest.raises(InvalidParameterError) as raised:
+        function(**kwargs)
+    assert str(raised.value).startswith(f"The {name!r} parameter of {function.__name__} must be ")
+
+
+def test_crop_size_is_bounded_by_the_slices_in_the_layers_words():
+    with pytest.raises(InvalidParameterError) as raised:
+        extract_crops(np.zeros((40, 12, 32)), TABLE, crop_size=16)
+    assert str(raised.value) == (
+        "The 'crop_size' parameter of extract_crops must be an int in [2, 12]. Got 16."
+    )
+    with pytest.raises(InvalidParameterError, match=r"an int in \[2, 32\]\. Got 33\."):
+        extract_crops(np.zeros((40, 12, 32)), TABLE, crop_size=33, axis=1)
+
+
+def test_an_infinite_snr_and_a_single_class_name_are_accepted():
+    volume, particles = make_tomogram(
+        (16, 32, 32), 2, particle_classes="rod", radius_range=(3, 4), snr=np.inf, random_state=0
+    )
+    assert set(particles["class"]) == {"rod"} and np.isfinite(volume).all()

@@ -1,9 +1,12 @@
 """The one validation layer: constraints, their messages, and every estimator using it."""
 
+import importlib
+import inspect
 import numbers
 
 import numpy as np
 import pytest
+import torch
 
 import contrastlearn as cl
 from contrastlearn.baselines import RandomEmbedding
@@ -110,3 +113,99 @@ def test_one_wording_for_one_rule_across_estimators():
             make()
         messages.append(str(error.value).split(" of ", 1)[1].split(" ", 1)[1])
     assert messages == ["must be an int >= 2. Got 1."] * 2
+
+
+PUBLIC_MODULES = [
+    "contrastlearn",
+    "contrastlearn.augment",
+    "contrastlearn.backbones",
+    "contrastlearn.baselines",
+    "contrastlearn.datasets",
+    "contrastlearn.detection",
+    "contrastlearn.distributed",
+    "contrastlearn.evaluation",
+    "contrastlearn.heads",
+    "contrastlearn.losses",
+    "contrastlearn.model_selection",
+    "contrastlearn.monitor",
+    "contrastlearn.plotting",
+    "contrastlearn.projection",
+]
+# Functions whose contract is to take any argument, and the layer itself.
+TAKE_ANYTHING = {
+    "contrastlearn.backbones.is_backbone_name",  # a predicate: False for what it does not know
+    "contrastlearn.distributed.broadcast_object",  # any picklable object
+}
+
+
+def _public_callables():
+    """Every public function of the API, and the constructors of its public torch modules."""
+    found = {}
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                found.setdefault(f"{obj.__module__.split('._')[0]}.{name}", obj)
+            elif inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
+                found.setdefault(f"{module_name}.{name}", obj.__init__)
+    return {
+        key: function
+        for key, function in sorted(found.items())
+        if key not in TAKE_ANYTHING and _named_parameters(function)
+    }
+
+
+def _named_parameters(function):
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)} - {
+        "self"
+    }
+
+
+PUBLIC_CALLABLES = _public_callables()
+
+
+def test_the_public_api_is_found():
+    assert {"contrastlearn.losses.nt_xent", "contrastlearn.datasets.make_diffraction"} <= set(
+        PUBLIC_CALLABLES
+    )
+    assert len(PUBLIC_CALLABLES) > 50
+
+
+@pytest.mark.parametrize("name", PUBLIC_CALLABLES)
+def test_every_parameter_of_every_public_function_has_a_declared_constraint(name):
+    function = PUBLIC_CALLABLES[name]
+    declared = getattr(function, "_parameter_constraints", None)
+    assert declared is not None, f"{name} is not decorated with validate_params"
+    assert set(declared) == _named_parameters(function)
+
+
+def test_a_decorated_function_names_itself_and_keeps_its_signature():
+    from contrastlearn.backbones import ResNet
+    from contrastlearn.heads import projection_head
+
+    assert list(inspect.signature(projection_head).parameters) == [
+        "in_features",
+        "dims",
+        "batchnorm",
+    ]
+    assert projection_head.__doc__.startswith("MLP projection head")
+    with pytest.raises(InvalidParameterError, match="'batchnorm' parameter of projection_head"):
+        projection_head(8, (4,), batchnorm="none")
+    with pytest.raises(InvalidParameterError, match="'stem' parameter of ResNet must be one of"):
+        ResNet("basic", (1,), stem="tiny")
+    with pytest.raises(
+        InvalidParameterError, match="'width' parameter of ResNet must be an int >= 2"
+    ):
+        ResNet("basic", (1,), stem="deep", width=1)
+
+
+def test_a_typo_in_a_declaration_fails_when_the_function_is_defined():
+    from contrastlearn.validation import validate_params
+
+    with pytest.raises(ValueError, match=r"has no parameters \['sizes'\]"):
+
+        @validate_params({"sizes": Interval(numbers.Integral, 1)})
+        def f(size):
+            return size

@@ -1,9 +1,21 @@
 """The augmentation functions: each a few tensor operations over a whole batch."""
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
+
+from .._validation import NONNEGATIVE, POSITIVE, PROBABILITY, ints
+from ..validation import InstanceOf, Interval, Options, Pair, Predicate, validate_params
+
+_BATCH = InstanceOf(torch.Tensor, name="a torch tensor")
+_FRACTIONS = Pair(positive=True, high=1)
+_RATIOS = Pair(positive=True)
+_SIZE = Predicate(
+    lambda v: isinstance(v, (tuple, list)) and len(v) == 2 and all(map(ints(1).is_satisfied_by, v)),
+    "a pair (h, w) of ints >= 1",
+)
 
 
 def _uniform(low, high, n, like):
@@ -15,6 +27,19 @@ def _per_sample(values, x):
     return values.view(-1, *([1] * (x.ndim - 1)))
 
 
+@validate_params(
+    {
+        "x": _BATCH,
+        "scale": _FRACTIONS,
+        "ratio": _RATIOS,
+        "rotation": NONNEGATIVE,
+        "hflip": PROBABILITY,
+        "vflip": PROBABILITY,
+        "translate": PROBABILITY,
+        "padding_mode": Options(["zeros", "border", "reflection"]),
+        "output_size": [None, _SIZE],
+    }
+)
 def random_affine(
     x,
     *,
@@ -106,6 +131,7 @@ def random_affine(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
+@validate_params({"x": _BATCH, "gain": Pair(low=0), "jitter": NONNEGATIVE})
 def random_gain(x, *, gain=(0.5, 1.5), jitter=0.0):
     """Multiply each image by a random factor.
 
@@ -143,6 +169,9 @@ def random_gain(x, *, gain=(0.5, 1.5), jitter=0.0):
     return x * _per_sample(factor, x)
 
 
+@validate_params(
+    {"x": _BATCH, "brightness": NONNEGATIVE, "contrast": PROBABILITY, "p": PROBABILITY}
+)
 def color_jitter(x, *, brightness=0.4, contrast=0.4, p=0.8):
     """Random brightness shift and contrast change per image.
 
@@ -177,6 +206,7 @@ def color_jitter(x, *, brightness=0.4, contrast=0.4, p=0.8):
     return (x - mean) * _per_sample(gain, x) + mean + _per_sample(shift, x)
 
 
+@validate_params({"x": _BATCH, "sigma": _RATIOS, "p": PROBABILITY})
 def gaussian_blur(x, *, sigma=(0.1, 1.5), p=0.5):
     """Gaussian blur with a random width per image.
 
@@ -216,6 +246,7 @@ def gaussian_blur(x, *, sigma=(0.1, 1.5), p=0.5):
     return torch.where(_per_sample(apply, x), flat.reshape(b, c, h, w), x)
 
 
+@validate_params({"x": _BATCH, "std": NONNEGATIVE})
 def gaussian_noise(x, *, std=0.05):
     """Add white Gaussian noise of standard deviation ``std``.
 
@@ -238,6 +269,7 @@ def gaussian_noise(x, *, std=0.05):
     return x + std * torch.randn_like(x)
 
 
+@validate_params({"x": _BATCH, "photons": POSITIVE})
 def poisson_noise(x, *, photons=100.0):
     """Resample each image with photon (shot) noise.
 
@@ -270,6 +302,15 @@ def poisson_noise(x, *, photons=100.0):
     return counts * (level / photons) + floor
 
 
+@validate_params(
+    {
+        "x": _BATCH,
+        "p": PROBABILITY,
+        "scale": _FRACTIONS,
+        "ratio": _RATIOS,
+        "value": Interval(numbers.Real),
+    }
+)
 def random_erasing(x, *, p=0.5, scale=(0.05, 0.3), ratio=(0.25, 2.5), value=0.0):
     """Set one random axis-aligned rectangle per image to ``value``.
 
@@ -322,6 +363,7 @@ def random_erasing(x, *, p=0.5, scale=(0.05, 0.3), ratio=(0.25, 2.5), value=0.0)
     return x.masked_fill(box[:, None], value)
 
 
+@validate_params({"x": _BATCH, "p": PROBABILITY})
 def feature_dropout(x, *, p=0.2):
     """Set each feature of a flat ``(B, F)`` batch to zero with probability ``p``.
 

@@ -1,12 +1,9 @@
 """The augmentation pipeline of the pretrainers, its presets, and the parameter resolver."""
 
-import numbers
-
 import torch
 from sklearn.base import BaseEstimator, clone
 
-from .._validation import NONNEGATIVE, POSITIVE, PROBABILITY
-from ..validation import Interval, Options, Pair, validate_parameters
+from ..validation import InstanceOf, Options, Pair, validate_parameters, validate_params
 from ._ops import (
     color_jitter,
     feature_dropout,
@@ -116,28 +113,28 @@ class Augment(BaseEstimator):
     """
 
     _parameter_constraints = {
-        "crop_scale": Pair(positive=True, high=1),
-        "crop_ratio": Pair(positive=True),
-        "rotation": NONNEGATIVE,
-        "hflip": PROBABILITY,
-        "vflip": PROBABILITY,
-        "translate": PROBABILITY,
-        "gain": [None, Pair(low=0)],
-        "gain_jitter": NONNEGATIVE,
+        "crop_scale": random_affine._parameter_constraints["scale"],
+        "crop_ratio": random_affine._parameter_constraints["ratio"],
+        "rotation": random_affine._parameter_constraints["rotation"],
+        "hflip": random_affine._parameter_constraints["hflip"],
+        "vflip": random_affine._parameter_constraints["vflip"],
+        "translate": random_affine._parameter_constraints["translate"],
+        "gain": [None, *random_gain._parameter_constraints["gain"]],
+        "gain_jitter": random_gain._parameter_constraints["jitter"],
         "clip": [None, Pair(strict=True)],
-        "brightness": NONNEGATIVE,
-        "contrast": PROBABILITY,
-        "jitter_prob": PROBABILITY,
-        "blur_sigma": Pair(positive=True),
-        "blur_prob": PROBABILITY,
-        "photons": [None, POSITIVE],
-        "erase_prob": PROBABILITY,
-        "erase_scale": Pair(positive=True, high=1),
-        "erase_ratio": Pair(positive=True),
-        "erase_value": Interval(numbers.Real),
-        "noise_std": NONNEGATIVE,
-        "feature_drop": PROBABILITY,
-        "padding_mode": Options(["zeros", "border", "reflection"]),
+        "brightness": color_jitter._parameter_constraints["brightness"],
+        "contrast": color_jitter._parameter_constraints["contrast"],
+        "jitter_prob": color_jitter._parameter_constraints["p"],
+        "blur_sigma": gaussian_blur._parameter_constraints["sigma"],
+        "blur_prob": gaussian_blur._parameter_constraints["p"],
+        "photons": [None, *poisson_noise._parameter_constraints["photons"]],
+        "erase_prob": random_erasing._parameter_constraints["p"],
+        "erase_scale": random_erasing._parameter_constraints["scale"],
+        "erase_ratio": random_erasing._parameter_constraints["ratio"],
+        "erase_value": random_erasing._parameter_constraints["value"],
+        "noise_std": gaussian_noise._parameter_constraints["std"],
+        "feature_drop": feature_dropout._parameter_constraints["p"],
+        "padding_mode": random_affine._parameter_constraints["padding_mode"],
     }
 
     def __init__(
@@ -345,6 +342,16 @@ PRESETS = {
 }
 
 
+@validate_params(
+    {
+        "augment": [
+            None,
+            InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
+            Options(PRESETS),
+        ],
+        "default": InstanceOf(Augment, name="a contrastlearn.augment.Augment"),
+    }
+)
 def resolve_augment(augment, default):
     """Return a fresh, validated :class:`Augment` for an ``augment`` parameter.
 
@@ -364,7 +371,7 @@ def resolve_augment(augment, default):
 
     Raises
     ------
-    ValueError
+    contrastlearn.validation.InvalidParameterError
         If ``augment`` is none of the above (the message lists the preset
         names), or if the resulting pipeline has a bad parameter.
 
@@ -378,11 +385,6 @@ def resolve_augment(augment, default):
     """
     if augment is None:
         augment = default
-    elif isinstance(augment, str) and augment in PRESETS:
+    elif isinstance(augment, str):
         augment = PRESETS[augment]
-    elif not isinstance(augment, Augment):
-        raise ValueError(
-            "The 'augment' parameter must be None, a contrastlearn.augment.Augment or the "
-            f"name of a preset, one of {sorted(PRESETS)}. Got {augment!r}."
-        )
     return clone(augment).validate()

@@ -41,6 +41,9 @@ from itertools import chain
 import torch
 from torch import nn
 
+from ..validation import InstanceOf, InvalidParameterError, validate_params
+from ._common import CHANNELS, SIDES, WIDTHS
+
 # Pickles written before backbones became a package name these building blocks here.
 from ._resnet import (  # noqa: E402, F401
     ResNet,
@@ -158,6 +161,14 @@ def is_backbone_name(name):
     )
 
 
+@validate_params(
+    {
+        "name": InstanceOf(str, name="a str"),
+        "in_channels": CHANNELS,
+        "n_features": [None, CHANNELS],
+        "image_size": [None, *SIDES],
+    }
+)
 def make_backbone(name, in_channels, *, n_features=None, image_size=None):
     """Build a backbone from its name.
 
@@ -224,7 +235,7 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
         return SmallCNN(in_channels, stem_stride=1 if name.endswith("_small") else 2)
     if name == "mlp":
         if n_features is None:
-            raise ValueError(
+            raise InvalidParameterError(
                 "make_backbone('mlp', ...) needs n_features, the size of the flat input vectors"
             )
         return MLP(n_features)
@@ -235,7 +246,7 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
             in_channels, patch_size=patch_size, image_size=32 if image_size is None else image_size
         )
     if name not in _RESNET_SPECS:
-        raise ValueError(
+        raise InvalidParameterError(
             f"unknown backbone name {name!r}; valid names are {', '.join(BACKBONE_NAMES)} "
             "(small_cnn and the resnets other than cplr_resnet18 may also end in '_small', those "
             "resnets in 'd' for ResNet-D (e.g. 'se_resnet18d'), the vits in '_p<k>' for patch "
@@ -246,6 +257,12 @@ def make_backbone(name, in_channels, *, n_features=None, image_size=None):
     return factory(in_channels, **kwargs)
 
 
+@validate_params(
+    {
+        "module": InstanceOf(nn.Module, name="a torch.nn.Module"),
+        "input_shape": [CHANNELS, WIDTHS],
+    }
+)
 def embedding_dim(module, input_shape):
     """Return the size ``D`` of the vectors that a backbone outputs.
 
@@ -283,8 +300,6 @@ def embedding_dim(module, input_shape):
     >>> embedding_dim(SmallCNN(3), (3, 32, 32))
     256
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"the backbone must be a torch.nn.Module, got {type(module).__name__}")
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     param = next(chain(module.parameters(), module.buffers()), None)
     like = (

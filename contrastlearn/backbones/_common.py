@@ -1,9 +1,28 @@
 """Building blocks and checks shared by the backbones."""
 
-import math
 import numbers
 
 from torch import nn
+
+from ..validation import Interval, Predicate
+
+CHANNELS = Interval(numbers.Integral, 1)
+POSITIVE_REAL = Interval(numbers.Real, 0, closed="neither")
+WIDTHS = Predicate(
+    lambda v: (
+        isinstance(v, (tuple, list)) and len(v) >= 1 and all(map(CHANNELS.is_satisfied_by, v))
+    ),
+    "a non-empty sequence of ints >= 1",
+)
+SIDES = [
+    CHANNELS,
+    Predicate(
+        lambda v: (
+            isinstance(v, (tuple, list)) and len(v) == 2 and all(map(CHANNELS.is_satisfied_by, v))
+        ),
+        "a pair (H, W) of ints >= 1",
+    ),
+]
 
 
 def _conv_bn(in_channels, out_channels, kernel_size, stride=1, dilation=1, relu=True):
@@ -23,15 +42,6 @@ def _conv_bn(in_channels, out_channels, kernel_size, stride=1, dilation=1, relu=
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
-
-
-def _positive_real(value, name):
-    """``value`` as a float after checking that it is a finite real number > 0."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _init_weights(module):

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import _conv_bn, _init_weights, _positive_real
+from ..validation import Interval, InvalidParameterError, Options, check_parameter, validate_params
+from ._common import CHANNELS, POSITIVE_REAL, WIDTHS, _conv_bn, _init_weights
 
 
 class SqueezeExcitation(nn.Module):
@@ -38,10 +39,8 @@ class SqueezeExcitation(nn.Module):
 
     Raises
     ------
-    TypeError
-        If ``reduction`` is not an int or ``ratio`` not a real number.
-    ValueError
-        If both are given, or either is not positive.
+    contrastlearn.validation.InvalidParameterError
+        If both are given, or either is not a positive number of its kind.
 
     Examples
     --------
@@ -56,21 +55,20 @@ class SqueezeExcitation(nn.Module):
     (4, 16)
     """
 
+    @validate_params(
+        {"channels": CHANNELS, "reduction": [None, CHANNELS], "ratio": [None, POSITIVE_REAL]}
+    )
     def __init__(self, channels, reduction=None, *, ratio=None):
         super().__init__()
         if reduction is not None and ratio is not None:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"give either reduction or ratio, not both (got reduction={reduction!r}, "
                 f"ratio={ratio!r})"
             )
         if ratio is not None:
-            hidden = max(1, int(channels * _positive_real(ratio, "ratio")))
+            hidden = max(1, int(channels * float(ratio)))
         else:
             reduction = 16 if reduction is None else reduction
-            if not isinstance(reduction, numbers.Integral) or isinstance(reduction, bool):
-                raise TypeError(f"reduction must be an int, got {type(reduction).__name__}")
-            if reduction < 1:
-                raise ValueError(f"reduction must be at least 1, got {reduction!r}")
             hidden = max(channels // int(reduction), 1)
         self.hidden_channels = hidden
         self.gate = nn.Sequential(
@@ -121,6 +119,15 @@ class SelectiveKernelConv(nn.Module):
     torch.Size([2, 2, 32, 1, 1])
     """
 
+    @validate_params(
+        {
+            "in_channels": CHANNELS,
+            "out_channels": CHANNELS,
+            "stride": CHANNELS,
+            "reduction": CHANNELS,
+            "min_dim": CHANNELS,
+        }
+    )
     def __init__(self, in_channels, out_channels, stride=1, reduction=16, min_dim=32):
         super().__init__()
         self.branches = nn.ModuleList(
@@ -324,12 +331,10 @@ class ResNet(nn.Module):
 
     Raises
     ------
-    ValueError
+    contrastlearn.validation.InvalidParameterError
         If an argument is not one of the values listed, ``layers`` is empty or
         holds a count below 1, ``width`` is below 1 (2 for the deep stem), or
-        ``se_ratio`` is not positive.
-    TypeError
-        If ``se_ratio`` is not a real number.
+        ``se_ratio`` is not a positive number.
 
     Examples
     --------
@@ -345,6 +350,18 @@ class ResNet(nn.Module):
     torch.Size([2, 16, 16, 16])
     """
 
+    @validate_params(
+        {
+            "block": Options(["basic", "bottleneck"]),
+            "layers": WIDTHS,
+            "in_channels": CHANNELS,
+            "attention": Options(_ATTENTION_KINDS),
+            "stem": Options(["imagenet", "small", "deep"]),
+            "width": CHANNELS,
+            "se_ratio": POSITIVE_REAL,
+            "shortcut": Options(["conv", "avgpool"]),
+        }
+    )
     def __init__(
         self,
         block,
@@ -358,23 +375,10 @@ class ResNet(nn.Module):
         shortcut="conv",
     ):
         super().__init__()
-        if block not in ("basic", "bottleneck"):
-            raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
-        if attention not in _ATTENTION_KINDS:
-            raise ValueError(f"attention must be None, 'se', 'sk' or 'se+sk', got {attention!r}")
-        if shortcut not in ("conv", "avgpool"):
-            raise ValueError(f"shortcut must be 'conv' or 'avgpool', got {shortcut!r}")
-        se_ratio = _positive_real(se_ratio, "se_ratio")
+        se_ratio = float(se_ratio)
         layers = tuple(layers)
-        if not layers or any(n < 1 for n in layers):
-            raise ValueError(
-                f"layers must be a non-empty sequence of positive block counts, got {layers!r}"
-            )
-        min_width = 2 if stem == "deep" else 1
-        if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < min_width:
-            raise ValueError(
-                f"width must be an int of at least {min_width} for stem={stem!r}, got {width!r}"
-            )
+        if stem == "deep":
+            check_parameter("ResNet", "width", width, Interval(numbers.Integral, 2))
         if stem == "imagenet":
             self.stem = nn.Sequential(
                 _conv_bn(in_channels, width, 7, stride=2), nn.MaxPool2d(3, stride=2, padding=1)
@@ -388,8 +392,6 @@ class ResNet(nn.Module):
                 _conv_bn(width // 2, width, 3),
                 _MaxPool2dSame(3, stride=2),
             )
-        else:
-            raise ValueError(f"stem must be 'imagenet', 'small' or 'deep', got {stem!r}")
 
         bottleneck = block == "bottleneck"
         stages, channels = [], width
@@ -424,6 +426,12 @@ class ResNet(nn.Module):
         return self.pool(self.stages(self.stem(x)))
 
 
+@validate_params(
+    {
+        name: ResNet.__init__._parameter_constraints[name]
+        for name in ("in_channels", "attention", "stem", "se_ratio", "shortcut")
+    }
+)
 def resnet18(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-18 trunk: basic blocks, layers (2, 2, 2, 2), 512 output features.
 
@@ -467,6 +475,12 @@ def resnet18(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16,
     )
 
 
+@validate_params(
+    {
+        name: ResNet.__init__._parameter_constraints[name]
+        for name in ("in_channels", "attention", "stem", "se_ratio", "shortcut")
+    }
+)
 def resnet34(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-34 trunk: basic blocks, layers (3, 4, 6, 3), 512 output features.
 
@@ -504,6 +518,12 @@ def resnet34(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16,
     )
 
 
+@validate_params(
+    {
+        name: ResNet.__init__._parameter_constraints[name]
+        for name in ("in_channels", "attention", "stem", "se_ratio", "shortcut")
+    }
+)
 def resnet50(in_channels=3, *, attention=None, stem="imagenet", se_ratio=1 / 16, shortcut="conv"):
     """ResNet-50 trunk: bottleneck blocks, layers (3, 4, 6, 3), 2048 output features.
 

@@ -4,7 +4,8 @@ from itertools import chain
 
 from torch import nn
 
-from ._common import _conv_bn, _init_weights
+from ..validation import validate_params
+from ._common import CHANNELS, WIDTHS, _conv_bn, _init_weights
 
 
 class SmallCNN(nn.Module):
@@ -41,11 +42,10 @@ class SmallCNN(nn.Module):
     torch.Size([4, 256])
     """
 
+    @validate_params({"in_channels": CHANNELS, "widths": WIDTHS, "stem_stride": CHANNELS})
     def __init__(self, in_channels=1, widths=(32, 64, 128, 256), stem_stride=2):
         super().__init__()
         widths = tuple(widths)
-        if not widths:
-            raise ValueError("widths must contain at least one width")
         layers = [_conv_bn(in_channels, widths[0], 3, stride=stem_stride)]
         layers += [_conv_bn(a, b, 3, stride=2) for a, b in zip(widths, widths[1:])]
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -82,11 +82,10 @@ class MLP(nn.Module):
     torch.Size([8, 32])
     """
 
+    @validate_params({"in_features": CHANNELS, "hidden": WIDTHS})
     def __init__(self, in_features, hidden=(256, 256)):
         super().__init__()
         hidden = tuple(hidden)
-        if not hidden:
-            raise ValueError("hidden must contain at least one width")
         widths = (in_features,) + hidden
         self.layers = nn.Sequential(
             *chain.from_iterable(

@@ -1,28 +1,15 @@
 """Vision Transformers with any patch size, patch tokens and masking (DINO, iBOT)."""
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validation import Interval, InvalidParameterError, validate_params
+from ._common import CHANNELS, POSITIVE_REAL, SIDES
 
-def _pair(value, name):
-    """``value`` as a pair of positive ints ``(H, W)``; an int ``n`` gives ``(n, n)``."""
-    pair = (
-        (value, value)
-        if isinstance(value, int)
-        else tuple(value)
-        if isinstance(value, (tuple, list))
-        else None
-    )
-    if (
-        pair is None
-        or len(pair) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair)
-    ):
-        raise ValueError(
-            f"{name} must be a positive int or a pair (H, W) of positive ints, got {value!r}"
-        )
-    return pair
+_DROP_PATH = Interval(numbers.Real, 0, 1, closed="left")
 
 
 class _PatchEmbed(nn.Module):
@@ -169,6 +156,18 @@ class VisionTransformer(nn.Module):
     torch.Size([2, 17, 64])
     """
 
+    @validate_params(
+        {
+            "image_size": SIDES,
+            "patch_size": CHANNELS,
+            "in_channels": CHANNELS,
+            "embed_dim": CHANNELS,
+            "depth": CHANNELS,
+            "num_heads": CHANNELS,
+            "mlp_ratio": POSITIVE_REAL,
+            "drop_path": _DROP_PATH,
+        }
+    )
     def __init__(
         self,
         image_size=32,
@@ -181,27 +180,16 @@ class VisionTransformer(nn.Module):
         drop_path=0.0,
     ):
         super().__init__()
-        for value, name in (
-            (patch_size, "patch_size"),
-            (in_channels, "in_channels"),
-            (embed_dim, "embed_dim"),
-            (depth, "depth"),
-            (num_heads, "num_heads"),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        image_size = _pair(image_size, "image_size")
+        image_size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         if any(side % patch_size for side in image_size):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"image_size {image_size} must have sides that are multiples of "
                 f"patch_size={patch_size}"
             )
         if embed_dim % num_heads:
-            raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
-        if not mlp_ratio > 0:
-            raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
-        if not 0.0 <= drop_path < 1.0:
-            raise ValueError(f"drop_path must be in [0, 1), got {drop_path!r}")
+            raise InvalidParameterError(
+                f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}"
+            )
 
         self.patch_size = patch_size
         self.in_channels = in_channels
@@ -355,6 +343,12 @@ def _vit(embed_dim, depth, num_heads, in_channels, patch_size, image_size, drop_
     )
 
 
+@validate_params(
+    {
+        name: VisionTransformer.__init__._parameter_constraints[name]
+        for name in ("in_channels", "patch_size", "image_size", "drop_path")
+    }
+)
 def vit_tiny(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
     """ViT-Tiny: width 192, 12 blocks, 3 heads (DeiT-Ti).
 
@@ -385,6 +379,12 @@ def vit_tiny(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
     return _vit(192, 12, 3, in_channels, patch_size, image_size, drop_path)
 
 
+@validate_params(
+    {
+        name: VisionTransformer.__init__._parameter_constraints[name]
+        for name in ("in_channels", "patch_size", "image_size", "drop_path")
+    }
+)
 def vit_small(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
     """ViT-Small: width 384, 12 blocks, 6 heads (the DINO ViT-S).
 
@@ -414,6 +414,12 @@ def vit_small(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
     return _vit(384, 12, 6, in_channels, patch_size, image_size, drop_path)
 
 
+@validate_params(
+    {
+        name: VisionTransformer.__init__._parameter_constraints[name]
+        for name in ("in_channels", "patch_size", "image_size", "drop_path")
+    }
+)
 def vit_base(in_channels=3, *, patch_size=8, image_size=32, drop_path=0.0):
     """ViT-Base: width 768, 12 blocks, 12 heads.
 

@@ -5,12 +5,23 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from ._diffraction import _check_int, _check_real
+from .._validation import ints
+from ..validation import ArrayLike, InstanceOf, Interval, check_parameter, validate_params
 from ._tomogram import PARTICLE_COLUMNS, _particle_voxels, make_tomogram
 
 __all__ = ["extract_crops", "make_particle_crops"]
 
 
+@validate_params(
+    {
+        "volume": ArrayLike(),
+        "particles": InstanceOf(pd.DataFrame, name="a pandas DataFrame (make_tomogram's table)"),
+        "crop_size": ints(2),
+        "stride": ints(1),
+        "axis": ints(0, 2),
+        "min_overlap": Interval(numbers.Real, 0, 1, closed="right"),
+    }
+)
 def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_overlap=0.5):
     """Cut every slice of a tomogram into square 2-D crops labelled particle / background.
 
@@ -79,21 +90,17 @@ def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_over
     """
     volume = _check_volume(volume)
     particles = _check_particles(particles)
-    if (
-        isinstance(axis, (bool, np.bool_))
-        or not isinstance(axis, numbers.Integral)
-        or axis not in (0, 1, 2)
-    ):
-        raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}.")
-    axis = int(axis)
-    crop_size = _check_int(crop_size, "crop_size", minimum=2, owner="extract_crops")
-    stride = _check_int(stride, "stride", minimum=1, owner="extract_crops")
+    axis, stride, min_overlap = int(axis), int(stride), float(min_overlap)
+    # The crops must fit in the slices.
     plane = tuple(n for i, n in enumerate(volume.shape) if i != axis)
-    if crop_size > min(plane):
-        raise ValueError(f"crop_size must be at most the slice size {plane}; got {crop_size!r}.")
-    min_overlap = _check_real(min_overlap, "min_overlap", owner="extract_crops")
-    if not 0 < min_overlap <= 1:
-        raise ValueError(f"min_overlap must be in (0, 1]; got {min_overlap!r}.")
+    crop_size = int(
+        check_parameter(
+            "extract_crops",
+            "crop_size",
+            crop_size,
+            Interval(numbers.Integral, 2, min(plane), closed="both"),
+        )
+    )
 
     slices = np.moveaxis(volume, axis, 0)
     n_slices = slices.shape[0]
@@ -119,6 +126,17 @@ def extract_crops(volume, particles, crop_size=16, stride=8, *, axis=0, min_over
     return crops, labels, positions
 
 
+@validate_params(
+    {
+        "n_particles": make_tomogram._parameter_constraints["n_particles"],
+        "shape": make_tomogram._parameter_constraints["shape"],
+        "crop_size": extract_crops._parameter_constraints["crop_size"],
+        "stride": extract_crops._parameter_constraints["stride"],
+        "axis": extract_crops._parameter_constraints["axis"],
+        "min_overlap": extract_crops._parameter_constraints["min_overlap"],
+        "random_state": make_tomogram._parameter_constraints["random_state"],
+    }
+)
 def make_particle_crops(
     n_particles=40,
     *,
@@ -253,11 +271,6 @@ def _check_volume(volume):
 
 
 def _check_particles(particles):
-    if not isinstance(particles, pd.DataFrame):
-        raise TypeError(
-            f"particles must be a pandas DataFrame (the table of make_tomogram); "
-            f"got {type(particles).__name__}."
-        )
     missing = [c for c in PARTICLE_COLUMNS if c not in particles.columns]
     if missing:
         raise ValueError(

@@ -12,6 +12,8 @@ import tempfile
 import h5py
 import numpy as np
 
+from .._validation import BOOL
+from ..validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
 from ._cxi_layout import (
     DATA_PATHS,
     LABEL_NAMES_PATH,
@@ -24,6 +26,30 @@ from ._cxi_layout import (
 from ._cxi_shots import CXIShots, _excluding, _is_shot_file
 
 __all__ = ["CXIImages", "CXIShots", "load_cxi", "save_cxi"]
+
+_PATH = InstanceOf(str, os.PathLike, name="a path")
+
+
+def _is_label(value):
+    return isinstance(value, (str, int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_labels(value):
+    return _is_label(value) or (
+        isinstance(value, (tuple, list, np.ndarray)) and all(map(_is_label, value))
+    )
+
+
+def _is_stack(value):
+    return hasattr(value, "shape") and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
+# save_cxi reads X in slices: a lazy stack without __array__ will do.
+_IMAGES = [ArrayLike(), Predicate(_is_stack, "a lazy image stack (with shape, len and slicing)")]
+
+
+def _is_names(value):
+    return isinstance(value, (tuple, list, np.ndarray)) and all(isinstance(n, str) for n in value)
 
 
 class CXIImages(_LazyFile):
@@ -106,6 +132,16 @@ class CXIImages(_LazyFile):
         return f"CXIImages({self.path!r}, {self.dataset!r}, shape={self.shape}, dtype={self.dtype})"
 
 
+@validate_params(
+    {
+        "path": _PATH,
+        "dataset": [None, InstanceOf(str)],
+        "exclude_labels": [
+            None,
+            Predicate(_is_labels, "a label name or column index, or a sequence of them"),
+        ],
+    }
+)
 def load_cxi(path, dataset=None, *, exclude_labels=None):
     """Open the images of a CXI file lazily.
 
@@ -180,6 +216,17 @@ def load_cxi(path, dataset=None, *, exclude_labels=None):
     return images if exclude_labels is None else _excluding(images, exclude_labels)
 
 
+@validate_params(
+    {
+        "path": _PATH,
+        "X": _IMAGES,
+        "labels": [None, ArrayLike()],
+        "label_names": [None, Predicate(_is_names, "a sequence of str")],
+        "mask": [None, ArrayLike()],
+        "overwrite": BOOL,
+        "compression": [None, Options(["gzip", "lzf"])],
+    }
+)
 def save_cxi(
     path, X, *, labels=None, label_names=None, mask=None, overwrite=False, compression=None
 ):

@@ -1,12 +1,14 @@
 """The per-shot CXI layout (one HDF5 group per shot, as CXIDB entry 94): CXIShots."""
 
 import copy
+import numbers
 import os
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from ..validation import Interval, Options, Predicate, check_parameter
 from ._cxi_layout import (
     _ENTRY,
     ELECTRON_VOLT,
@@ -270,28 +272,22 @@ class CXIShots(_LazyFile):
 
 
 def _excluding(images, exclude_labels):
-    """``images`` without the shots that carry any of ``exclude_labels``."""
+    """``images`` without the shots that carry any of ``exclude_labels`` (load_cxi's argument)."""
     if not isinstance(images, CXIShots) or images.labels is None:
-        raise ValueError(
-            f"exclude_labels needs a per-shot CXI file with label flags "
-            f"(note_1/data in every entry); {images.path} has none."
+        none = Predicate(
+            lambda value: value is None,
+            f"None for {images.path}, which has no per-shot label flags (note_1/data in every "
+            "entry)",
         )
-    if isinstance(exclude_labels, (str, int, np.integer)):
-        exclude_labels = [exclude_labels]
-    columns = []
-    for label in exclude_labels:
-        if isinstance(label, str) and label in images.label_names:
-            columns.append(images.label_names.index(label))
-        elif (
-            isinstance(label, (int, np.integer))
-            and not isinstance(label, bool)
-            and 0 <= label < len(images.label_names)
-        ):
-            columns.append(int(label))
-        else:
-            raise ValueError(
-                f"exclude_labels: {label!r} is neither a label name of {images.path} "
-                f"({', '.join(images.label_names)}) nor a column index in "
-                f"[0, {len(images.label_names)})."
-            )
+        check_parameter("load_cxi", "exclude_labels", exclude_labels, none)
+    names = images.label_names
+    single = isinstance(exclude_labels, (str, int, np.integer))
+    listed = [exclude_labels] if single else list(exclude_labels)
+    known = [Options(names), Interval(numbers.Integral, 0, len(names))]
+    of_the_file = Predicate(
+        lambda _: all(any(c.is_satisfied_by(label) for c in known) for label in listed),
+        f"label names of {images.path} ({', '.join(names)}) or column indices in [0, {len(names)})",
+    )
+    check_parameter("load_cxi", "exclude_labels", exclude_labels, of_the_file)
+    columns = [names.index(label) if isinstance(label, str) else int(label) for label in listed]
     return images.subset(~images.labels[:, columns].astype(bool).any(axis=1))

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ..validation import Interval, Predicate, check_parameter
+from .._validation import BOOL, NONNEGATIVE, POSITIVE, PROBABILITY, ints
+from ..validation import InstanceOf, Interval, check_parameter, validate_params
 
 __all__ = ["make_diffraction"]
 
@@ -26,6 +27,21 @@ _CORE_RATIO = (0.4, 0.8)  # core semi-axes relative to the outer ones
 _MAX_EXTENT = 0.45  # particles (pairs) reach at most this fraction of the grid from centre
 _FLUENCE_SCATTER = 0.3  # standard deviation of the log of the per-shot photon count
 _BACKGROUND = 0.005  # expected background photons per shot, as a fraction of the fluence
+
+#: The seeds the simulators take (a numpy Generator too); see :func:`_as_rng`.
+RANDOM_STATE_OR_GENERATOR = [
+    None,
+    ints(0, 2**32 - 1),
+    InstanceOf(np.random.RandomState, np.random.Generator, name="a numpy RandomState or Generator"),
+]
+
+
+def _as_rng(random_state):
+    """The random generator of a valid ``random_state``: a Generator as is, else a RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_random_state(random_state)
+
 
 #: Columns of the ``params`` table, in order.
 PARAM_COLUMNS = [
@@ -47,6 +63,22 @@ PARAM_COLUMNS = [
 ]
 
 
+@validate_params(
+    {
+        "n_samples": ints(1),
+        "image_size": ints(16),
+        "fluence": POSITIVE,
+        "log_scale": BOOL,
+        "empty_fraction": PROBABILITY,
+        "dimer_fraction": PROBABILITY,
+        "layered_fraction": PROBABILITY,
+        "hole_radius": NONNEGATIVE,
+        "gap_width": ints(0),
+        "saturation": [None, Interval(numbers.Real, 1)],
+        "random_state": RANDOM_STATE_OR_GENERATOR,
+        "return_params": BOOL,
+    }
+)
 def make_diffraction(
     n_samples=1000,
     *,
@@ -180,40 +212,32 @@ def make_diffraction(
     >>> bool((Y[:, :4].sum(axis=1) + Y[:, 6] == 1).all())  # one shape, or empty
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_diffraction")
-    image_size = _check_int(image_size, "image_size", minimum=16, owner="make_diffraction")
-    fluence = _check_real(fluence, "fluence", owner="make_diffraction")
-    if not 0 < fluence < np.inf:
-        raise ValueError(f"fluence must be a finite number > 0; got {fluence!r}.")
-    fractions = {}
-    for name, value in [
-        ("empty_fraction", empty_fraction),
-        ("dimer_fraction", dimer_fraction),
-        ("layered_fraction", layered_fraction),
-    ]:
-        fractions[name] = _check_real(value, name, owner="make_diffraction")
-        if not 0 <= fractions[name] <= 1:
-            raise ValueError(f"{name} must be in [0, 1]; got {value!r}.")
+    n_samples, image_size, fluence = int(n_samples), int(image_size), float(fluence)
+    fractions = {
+        "empty_fraction": float(empty_fraction),
+        "dimer_fraction": float(dimer_fraction),
+        "layered_fraction": float(layered_fraction),
+    }
+    # Empty shots hold no particle: a dimer or layered fraction leaves room for them.
+    room = Interval(numbers.Real, 0, 1 - fractions["empty_fraction"] + 1e-12, closed="both")
     for name in ("dimer_fraction", "layered_fraction"):
-        if fractions["empty_fraction"] + fractions[name] > 1 + 1e-12:
-            raise ValueError(
-                f"empty_fraction + {name} must be <= 1 (empty shots hold no particle); got "
-                f"{fractions['empty_fraction']!r} + {fractions[name]!r}."
-            )
-    hole_radius = _check_real(hole_radius, "hole_radius", owner="make_diffraction")
-    if not 0 <= hole_radius <= image_size / 2:
-        raise ValueError(f"hole_radius must be in [0, image_size / 2]; got {hole_radius!r}.")
-    gap_width = _check_int(gap_width, "gap_width", minimum=0, owner="make_diffraction")
-    if gap_width >= image_size:
-        raise ValueError(f"gap_width must be < image_size ({image_size}); got {gap_width!r}.")
+        check_parameter("make_diffraction", name, fractions[name], room)
+    hole_radius = float(
+        check_parameter(
+            "make_diffraction",
+            "hole_radius",
+            hole_radius,
+            Interval(numbers.Real, 0, image_size / 2, closed="both"),
+        )
+    )
+    gap_width = int(
+        check_parameter(
+            "make_diffraction", "gap_width", gap_width, Interval(numbers.Integral, 0, image_size)
+        )
+    )
     if saturation is not None:
-        saturation = _check_real(saturation, "saturation", owner="make_diffraction")
-        if not saturation >= 1:
-            raise ValueError(f"saturation must be None or a number >= 1; got {saturation!r}.")
-    for name, value in [("log_scale", log_scale), ("return_params", return_params)]:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False; got {value!r}.")
-    rng = _check_random_state(random_state)
+        saturation = float(saturation)
+    rng = _as_rng(random_state)
 
     params = _sample_params(n_samples, image_size, fluence, rng, **fractions)
     mask = _detector_mask(image_size, hole_radius, gap_width)
@@ -431,42 +455,3 @@ def _central_power_spectrum(density, image_size):
     k = np.arange(image_size) - lo
     mirror = np.where(k[None, :] >= 0, 1, -1)  # I(ky, kx) = I(-ky, -kx) for kx < 0
     return half[:, mirror * k[:, None] + lo, mirror * k[None, :]]
-
-
-_REAL = Predicate(
-    lambda v: (
-        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and not np.isnan(v)
-    ),
-    "a real number (not NaN)",
-)
-
-
-def _check_int(value, name, *, minimum, owner):
-    """``value`` as an int >= ``minimum``, or an InvalidParameterError naming ``owner``."""
-    return int(check_parameter(owner, name, value, Interval(numbers.Integral, minimum)))
-
-
-def _check_real(value, name, *, owner):
-    """``value`` as a float (infinity allowed, NaN not), or an InvalidParameterError."""
-    return float(check_parameter(owner, name, value, _REAL))
-
-
-def _check_random_state(random_state):
-    if isinstance(random_state, (bool, np.bool_)):
-        raise TypeError(
-            f"random_state must be None, an int, a numpy RandomState or "
-            f"Generator; got {random_state!r}."
-        )
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    try:
-        return check_random_state(random_state)
-    except ValueError as exc:
-        if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-            raise ValueError(
-                f"random_state must be an int in [0, 2**32 - 1]; got {random_state!r}."
-            ) from exc
-        raise TypeError(
-            f"random_state must be None, an int, a numpy RandomState or "
-            f"Generator; got {random_state!r}."
-        ) from exc

@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from ._diffraction import _check_int, _check_random_state, _check_real
+from .._validation import BOOL, POSITIVE, PROBABILITY, ints
+from ..validation import Predicate, validate_params
+from ._diffraction import RANDOM_STATE_OR_GENERATOR, _as_rng
 
 __all__ = ["make_lenses"]
 
@@ -120,6 +122,36 @@ def _columns(bands):
     )
 
 
+def _is_bands(bands):
+    """A non-empty sequence of distinct band names (a str: one band per letter)."""
+    if isinstance(bands, str):
+        bands = tuple(bands)
+    return (
+        isinstance(bands, (tuple, list))
+        and len(bands) > 0
+        and all(isinstance(band, str) and band in BANDS for band in bands)
+        and len(set(bands)) == len(bands)
+    )
+
+
+_BANDS = Predicate(
+    _is_bands,
+    f"a non-empty sequence of distinct band names from {', '.join(map(repr, BANDS))} "
+    "(a str such as 'gri' is one band per letter)",
+)
+
+
+@validate_params(
+    {
+        "n_samples": ints(1),
+        "image_size": ints(16),
+        "lens_fraction": PROBABILITY,
+        "bands": _BANDS,
+        "pixel_scale": [None, POSITIVE],
+        "random_state": RANDOM_STATE_OR_GENERATOR,
+        "return_params": BOOL,
+    }
+)
 def make_lenses(
     n_samples=1000,
     *,
@@ -258,24 +290,10 @@ def make_lenses(
     >>> bool(params.loc[y == 0, "theta_E"].isna().all())  # non-lenses have no mass model
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_lenses")
-    image_size = _check_int(image_size, "image_size", minimum=16, owner="make_lenses")
-    lens_fraction = _check_real(lens_fraction, "lens_fraction", owner="make_lenses")
-    if not 0.0 <= lens_fraction <= 1.0:
-        raise ValueError(f"lens_fraction must be in [0, 1]; got {lens_fraction!r}.")
-    bands = _check_bands(bands)
-    if pixel_scale is None:
-        pixel_scale = _PIXEL_SCALE
-    else:
-        pixel_scale = _check_real(pixel_scale, "pixel_scale", owner="make_lenses")
-        if not 0.0 < pixel_scale < np.inf:
-            raise ValueError(
-                f"pixel_scale must be None or a finite number of arcseconds > 0; "
-                f"got {pixel_scale!r}."
-            )
-    if not isinstance(return_params, (bool, np.bool_)):
-        raise TypeError(f"return_params must be True or False; got {return_params!r}.")
-    rng = _check_random_state(random_state)
+    n_samples, image_size, lens_fraction = int(n_samples), int(image_size), float(lens_fraction)
+    bands = tuple(bands)
+    pixel_scale = _PIXEL_SCALE if pixel_scale is None else float(pixel_scale)
+    rng = _as_rng(random_state)
     simulators = _simulators(bands, image_size, pixel_scale)  # imports lenstronomy
 
     params = _sample_params(n_samples, bands, lens_fraction, rng)
@@ -294,31 +312,6 @@ def make_lenses(
     if return_params:
         return X, y, params
     return X, y
-
-
-def _check_bands(bands):
-    """Validated tuple of band names."""
-    if isinstance(bands, str):
-        bands = tuple(bands)
-    try:
-        bands = tuple(bands)
-    except TypeError:
-        raise TypeError(
-            f"bands must be a sequence of band names from {sorted(BANDS)}; got {bands!r}."
-        ) from None
-    if not bands:
-        raise ValueError(f"bands must name at least one band from {list(BANDS)}; got none.")
-    for band in bands:
-        if not isinstance(band, str):
-            raise TypeError(
-                f"bands must contain strings from {list(BANDS)}; got {band!r} "
-                f"of type {type(band).__name__}."
-            )
-        if band not in BANDS:
-            raise ValueError(f"bands must be from {list(BANDS)}; got unsupported {band!r}.")
-    if len(set(bands)) != len(bands):
-        raise ValueError(f"bands must not repeat a band; got {bands!r}.")
-    return bands
 
 
 def _import_simapi():

@@ -12,8 +12,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .._validation import NONNEGATIVE, ints
 from ..projection import central_mask
 from ..projection._module import _reference_crop
+from ..validation import ArrayLike, Interval, validate_params
 
 __all__ = ["preprocess_diffraction"]
 
@@ -58,22 +60,15 @@ def _min_max(image):
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value!r}.")
-    return int(value)
-
-
-def _fraction(value, name, high):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}.")
-    if not 0 <= value < high:
-        raise ValueError(f"{name} must be in [0, {high}); got {value!r}.")
-    return float(value)
-
-
+@validate_params(
+    {
+        "images": ArrayLike(),
+        "output_size": ints(1),
+        "hole_fraction": Interval(numbers.Real, 0, 1),
+        "hole_sigma": NONNEGATIVE,
+        "batch_size": ints(1),
+    }
+)
 def preprocess_diffraction(
     images, *, output_size=256, hole_fraction=0.30, hole_sigma=1.5, batch_size=64
 ):
@@ -169,10 +164,8 @@ def preprocess_diffraction(
         )
     if np.dtype(images.dtype).kind not in "biuf":
         raise TypeError(f"images must hold real numbers; got dtype {images.dtype}.")
-    output_size = _positive_int(output_size, "output_size")
-    batch_size = _positive_int(batch_size, "batch_size")
-    hole_fraction = _fraction(hole_fraction, "hole_fraction", 1)
-    hole_sigma = _fraction(hole_sigma, "hole_sigma", math.inf)
+    output_size, batch_size = int(output_size), int(batch_size)
+    hole_fraction, hole_sigma = float(hole_fraction), float(hole_sigma)
     n, size = shape[0], shape[1]
     centre, hole_radius, lr_cut, x_cut, y_cut = _reference_crop(size, hole_fraction)
     # float64 like the reference's mask (np.ones, then gaussian_filter).

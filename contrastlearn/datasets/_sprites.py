@@ -6,8 +6,10 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .._validation import ints
+from ..validation import validate_params
 from ._cxi import image_index
-from ._diffraction import _check_int, _check_random_state
+from ._diffraction import RANDOM_STATE_OR_GENERATOR, _as_rng
 
 __all__ = ["SpriteImages", "make_sprites"]
 
@@ -57,6 +59,13 @@ def _rotation_table():
 _COS, _SIN = _rotation_table()
 
 
+@validate_params(
+    {
+        # At most the grid: the points are drawn without replacement.
+        "n_samples": [None, ints(1, N_GRID)],
+        "random_state": RANDOM_STATE_OR_GENERATOR,
+    }
+)
 def make_sprites(n_samples=None, *, random_state=None):
     """Procedurally rendered dSprites: binary sprites on an exact factor grid.
 
@@ -162,15 +171,10 @@ def make_sprites(n_samples=None, *, random_state=None):
     >>> int(square.sum()), square[10, 6:15].tolist()     # a 7 x 7 block around (10, 10)
     (49, [0, 1, 1, 1, 1, 1, 1, 1, 0])
     """
-    rng = _check_random_state(random_state)
+    rng = _as_rng(random_state)
     if n_samples is None:
         return SpriteImages(), _factors(np.arange(N_GRID, dtype=np.int64))
-    n_samples = _check_int(n_samples, "n_samples", minimum=1, owner="make_sprites")
-    if n_samples > N_GRID:
-        raise ValueError(
-            f"n_samples must be <= {N_GRID} (the number of grid points, all "
-            f"distinct); got {n_samples!r}. Use n_samples=None for the full grid."
-        )
+    n_samples = int(n_samples)
     grid_index = np.asarray(rng.choice(N_GRID, size=n_samples, replace=False), dtype=np.int64)
     return _render(grid_index), _factors(grid_index)
 

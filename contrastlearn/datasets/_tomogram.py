@@ -1,9 +1,13 @@
 """Synthetic cryo-electron tomograms: particles of five classes, a missing wedge, noise."""
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
-from ._diffraction import _check_int, _check_random_state, _check_real
+from .._validation import ints
+from ..validation import Interval, Options, Pair, Predicate, validate_params
+from ._diffraction import RANDOM_STATE_OR_GENERATOR, _as_rng
 
 __all__ = ["make_tomogram"]
 
@@ -46,6 +50,43 @@ _SATELLITES = {
 }
 
 
+def _is_volume_shape(shape):
+    return (
+        isinstance(shape, (tuple, list))
+        and len(shape) == 3
+        and all(ints(8).is_satisfied_by(n) for n in shape)
+    )
+
+
+def _is_class_sequence(classes):
+    return (
+        isinstance(classes, (tuple, list))
+        and len(classes) > 0
+        and all(isinstance(c, str) and c in PARTICLE_CLASSES for c in classes)
+    )
+
+
+def _is_snr(snr):
+    """A real number > 0, infinity (no noise) included."""
+    return isinstance(snr, numbers.Real) and not isinstance(snr, (bool, np.bool_)) and snr > 0
+
+
+@validate_params(
+    {
+        "shape": Predicate(_is_volume_shape, "a tuple (D, H, W) of 3 ints >= 8"),
+        "n_particles": ints(0),
+        "particle_classes": [
+            Options(PARTICLE_CLASSES),
+            Predicate(_is_class_sequence, "a non-empty sequence of them"),
+        ],
+        # Bounding radii of at least _MIN_RADIUS voxels.
+        "radius_range": Pair(low=_MIN_RADIUS),
+        "snr": Predicate(_is_snr, "a float > 0 or np.inf (no noise)"),
+        "snr_region": Options(["volume", "particles"]),
+        "tilt_range": Interval(numbers.Real, 0, 90, closed="both"),
+        "random_state": RANDOM_STATE_OR_GENERATOR,
+    }
+)
 def make_tomogram(
     shape=(64, 128, 128),
     n_particles=40,
@@ -165,19 +206,12 @@ def make_tomogram(
     >>> bool(particles["radius"].between(3, 8).all())
     True
     """
-    shape = _check_shape(shape)
-    n_particles = _check_int(n_particles, "n_particles", minimum=0, owner="make_tomogram")
-    classes = _check_classes(particle_classes)
-    radius_range = _check_radius_range(radius_range)
-    snr = _check_real(snr, "snr", owner="make_tomogram")
-    if not snr > 0:
-        raise ValueError(f"snr must be > 0 (np.inf for no noise); got {snr!r}.")
-    if not isinstance(snr_region, str) or snr_region not in ("volume", "particles"):
-        raise ValueError(f"snr_region must be 'volume' or 'particles'; got {snr_region!r}.")
-    tilt_range = _check_real(tilt_range, "tilt_range", owner="make_tomogram")
-    if not 0 <= tilt_range <= 90:
-        raise ValueError(f"tilt_range must be in [0, 90] degrees; got {tilt_range!r}.")
-    rng = _check_random_state(random_state)
+    shape = tuple(int(n) for n in shape)
+    n_particles = int(n_particles)
+    classes = (particle_classes,) if isinstance(particle_classes, str) else tuple(particle_classes)
+    radius_range = (float(radius_range[0]), float(radius_range[1]))
+    snr, tilt_range = float(snr), float(tilt_range)
+    rng = _as_rng(random_state)
 
     particles = _sample_particles(n_particles, shape, classes, radius_range, rng)
     _, density = _render_particles(particles, shape)
@@ -420,49 +454,6 @@ def _image(density, tilt_range, snr, rng, snr_region="volume"):
         scale = np.sqrt(power / snr / max(noise.var(), np.finfo(float).tiny))
         signal += scale * noise
     return signal.astype(np.float32)
-
-
-def _check_shape(shape):
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 3:
-        raise ValueError(f"shape must be a tuple of 3 ints (D, H, W); got {shape!r}.")
-    return tuple(_check_int(n, "shape entries", minimum=8, owner="make_tomogram") for n in shape)
-
-
-def _check_classes(particle_classes):
-    if isinstance(particle_classes, str):
-        particle_classes = (particle_classes,)
-    try:
-        classes = tuple(particle_classes)
-    except TypeError:
-        raise TypeError(
-            f"particle_classes must be a sequence of str; got {particle_classes!r}."
-        ) from None
-    if not classes:
-        raise ValueError("particle_classes must name at least one class.")
-    unknown = [c for c in classes if not isinstance(c, str) or c not in PARTICLE_CLASSES]
-    if unknown:
-        raise ValueError(
-            f"particle_classes has unknown classes {unknown}; choose from {list(PARTICLE_CLASSES)}."
-        )
-    return classes
-
-
-def _check_radius_range(radius_range):
-    if (
-        isinstance(radius_range, (str, bytes))
-        or not hasattr(radius_range, "__len__")
-        or len(radius_range) != 2
-    ):
-        raise ValueError(f"radius_range must be a pair (low, high); got {radius_range!r}.")
-    low, high = (
-        _check_real(v, "radius_range entries", owner="make_tomogram") for v in radius_range
-    )
-    if not _MIN_RADIUS <= low <= high < np.inf:
-        raise ValueError(
-            f"radius_range must satisfy {_MIN_RADIUS:g} <= low <= high < inf; "
-            f"got {tuple(radius_range)!r}."
-        )
-    return low, high
 
 
 # Pickles written before the filter moved to contrastlearn.detection name it here.

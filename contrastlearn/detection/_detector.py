@@ -13,7 +13,14 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._validation import BOOL, RANDOM_STATE, ints
-from ..validation import Options, Predicate, validate_parameters
+from ..validation import (
+    ArrayLike,
+    Interval,
+    Options,
+    Predicate,
+    validate_parameters,
+    validate_params,
+)
 from ._frames import _otsu
 
 __all__ = ["ParticleDetector", "contrast_score", "detection_report"]
@@ -80,6 +87,7 @@ def _gmm_threshold(scores, random_state):
     return float(grid[above[0]])
 
 
+@validate_params({"crops": ArrayLike(), "inner": Interval(numbers.Real, 0, 1, closed="right")})
 def contrast_score(crops, *, inner=0.5):
     """Label-free particle score of 2-D crops: central mean intensity minus the crop's mean.
 
@@ -120,8 +128,6 @@ def contrast_score(crops, *, inner=0.5):
         raise ValueError(
             f"crops must be a stack of 2-D crops of shape (n_crops, H, W); got shape {crops.shape}."
         )
-    if isinstance(inner, bool) or not isinstance(inner, numbers.Real) or not 0 < inner <= 1:
-        raise ValueError(f"inner must be a number in (0, 1]; got {inner!r}.")
     crops = crops.astype(np.float64, copy=False)
     if not np.isfinite(crops).all():
         raise ValueError("crops contain NaN or infinity.")
@@ -460,6 +466,7 @@ class ParticleDetector(ClassifierMixin, BaseEstimator):
         return tags
 
 
+@validate_params({"y_true": ArrayLike(), "y_pred": ArrayLike(), "scores": [None, ArrayLike()]})
 def detection_report(y_true, y_pred, scores=None):
     """F1, precision, recall, ROC AUC and the confusion matrix of a particle detector.
 

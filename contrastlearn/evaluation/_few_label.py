@@ -14,18 +14,29 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._validation import RANDOM_STATE, ints
+from ..validation import ArrayLike, Options, check_parameter, validate_params
+from ._labels import FRACTION
 
-def _readout(label_fraction, classifier, n_neighbors):
-    """Validate the readout options and return the unfitted classifier."""
-    if not 0 < label_fraction < 1:
-        raise ValueError(f"label_fraction must be in (0, 1); got {label_fraction!r}.")
+
+def _readout(classifier, n_neighbors):
+    """The unfitted classifier (the options are validated already)."""
     if classifier == "linear":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    if classifier == "knn":
-        return KNeighborsClassifier(n_neighbors=n_neighbors, metric="cosine")
-    raise ValueError(f"classifier must be 'linear' or 'knn'; got {classifier!r}.")
+    return KNeighborsClassifier(n_neighbors=n_neighbors, metric="cosine")
 
 
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "y": ArrayLike(),
+        "label_fraction": FRACTION,
+        "classifier": Options(["linear", "knn"]),
+        "n_neighbors": ints(1),
+        "n_splits": ints(1),
+        "random_state": RANDOM_STATE,
+    }
+)
 def few_label_accuracy(
     embeddings,
     y,
@@ -78,7 +89,7 @@ def few_label_accuracy(
     embeddings = check_array(embeddings, input_name="embeddings")
     y = column_or_1d(y)
     check_consistent_length(embeddings, y)
-    model = _readout(label_fraction, classifier, n_neighbors)
+    model = _readout(classifier, n_neighbors)
     splits = StratifiedShuffleSplit(
         n_splits=n_splits, train_size=label_fraction, random_state=random_state
     )
@@ -116,13 +127,13 @@ def make_few_label_scorer(**kwargs):
     >>> search = GridSearchCV(cl.CLR(max_epochs=2), {"temperature": [0.1, 0.5]},
     ...                       scoring=cl.evaluation.make_few_label_scorer(classifier="knn"))
     """
-    options = inspect.signature(few_label_accuracy).bind(None, None, **kwargs)
-    options.apply_defaults()
-    _readout(
-        options.arguments["label_fraction"],
-        options.arguments["classifier"],
-        options.arguments["n_neighbors"],
-    )  # reject bad options now, not inside a search
+    # Reject bad options now, not inside a search: an unknown name is Python's TypeError, a bad
+    # value few_label_accuracy's rule, named after this function.
+    inspect.signature(few_label_accuracy).bind(None, None, **kwargs)
+    for name, value in kwargs.items():
+        check_parameter(
+            "make_few_label_scorer", name, value, few_label_accuracy._parameter_constraints[name]
+        )
 
     def few_label_scorer(estimator, X, y):
         return few_label_accuracy(estimator.transform(X), y, **kwargs)

@@ -10,18 +10,33 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._validation import ints
+from ..validation import ArrayLike, InstanceOf, Interval, Options, Predicate
 
-def _check_metric(metric, *, owner):
-    """A metric is a callable or a name that NearestNeighbors accepts with brute force."""
-    if callable(metric):
-        return
-    if not isinstance(metric, str):
-        raise TypeError(f"metric of {owner} must be a string or a callable; got {metric!r}.")
-    if metric not in VALID_METRICS["brute"]:
-        raise ValueError(
-            f"metric of {owner} must be one of {sorted(VALID_METRICS['brute'])} "
-            f"or a callable; got {metric!r}."
-        )
+#: A fraction strictly between 0 and 1 (of the samples, of the labels, ...).
+FRACTION = Interval(numbers.Real, 0, 1, closed="neither")
+#: Neighbours per sample: an int, or a fraction of the samples (see :func:`neighbor_count`).
+NEIGHBORS = [ints(1), FRACTION]
+#: A distance: a callable or a name that NearestNeighbors accepts with brute force.
+METRIC = [
+    Options(sorted(VALID_METRICS["brute"])),
+    Predicate(callable, "a callable"),
+]
+#: The labels that count: class values (1-D Y) or column indices (indicator Y).
+LABELS = [None, ArrayLike(), InstanceOf(range, name="a range")]
+
+
+def _is_names(value):
+    """A sized iterable (list, tuple, array, Index, ...), not one string."""
+    return (
+        not isinstance(value, (str, bytes))
+        and hasattr(value, "__len__")
+        and hasattr(value, "__iter__")
+    )
+
+
+#: Names (of labels, of titles, ...): any sequence but a string.
+NAMES = Predicate(_is_names, "a sequence of names")
 
 
 def _label_indicator(Y, labels=None, *, name="Y"):

@@ -1,7 +1,5 @@
 """The similarity overlap of Zimmermann et al. (2023) as a metric and a scorer."""
 
-import numbers
-
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import (
@@ -10,34 +8,30 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._labels import _check_metric, _label_indicator, _pair_overlap, neighbor_count
+from .._validation import ints
+from ..validation import ArrayLike, Options, check_parameter, validate_params
+from ._labels import (
+    FRACTION,
+    LABELS,
+    METRIC,
+    NEIGHBORS,
+    _label_indicator,
+    _pair_overlap,
+    neighbor_count,
+)
 
-_AVERAGES = ("macro", "samples", None)
-
-
-def _check_overlap_options(n_neighbors, metric, average, *, owner="overlap_score"):
-    """Validate the options that do not depend on the data."""
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Real):
-        raise TypeError(
-            f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1); "
-            f"got {n_neighbors!r} of type {type(n_neighbors).__name__}."
-        )
-    if isinstance(n_neighbors, numbers.Integral):
-        if n_neighbors < 1:
-            raise ValueError(
-                f"n_neighbors of {owner} must be an int >= 1 or a float in "
-                f"(0, 1); got {n_neighbors!r}."
-            )
-    elif not 0 < n_neighbors < 1:
-        raise ValueError(
-            f"n_neighbors of {owner} must be an int >= 1 or a float in (0, 1) "
-            f"(a fraction of the samples); got {n_neighbors!r}."
-        )
-    _check_metric(metric, owner=owner)
-    if not any(average is a or (isinstance(average, str) and average == a) for a in _AVERAGES):
-        raise ValueError(f"average of {owner} must be 'macro', 'samples' or None; got {average!r}.")
+# The options overlap_score and make_overlap_scorer share, so that both word a rule alike.
+_OPTIONS = {"n_neighbors": NEIGHBORS, "metric": METRIC, "labels": LABELS}
 
 
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "Y": ArrayLike(),
+        **_OPTIONS,
+        "average": Options(["macro", "samples", None]),
+    }
+)
 def overlap_score(
     embeddings, Y, n_neighbors=0.01, metric="cosine", *, average="macro", labels=None
 ):
@@ -151,17 +145,13 @@ def overlap_score(
     >>> round(overlap_score(emb, Y, n_neighbors=1), 4)     # their mean
     0.6667
     """
-    _check_overlap_options(n_neighbors, metric, average)
     embeddings = check_array(embeddings, input_name="embeddings", ensure_min_samples=2)
     indicator, _ = _label_indicator(Y, labels)
     check_consistent_length(embeddings, indicator)
     n_samples = len(embeddings)
+    # an image is not its own neighbour: at most n_samples - 1 (a fraction is clipped to it)
+    check_parameter("overlap_score", "n_neighbors", n_neighbors, [ints(1, n_samples - 1), FRACTION])
     k = neighbor_count(n_neighbors, n_samples)
-    if k >= n_samples:
-        raise ValueError(
-            f"n_neighbors must be < n_samples = {n_samples} (an image is not "
-            f"its own neighbour); got {n_neighbors}."
-        )
     n_positive = indicator.sum(0)
     if not n_positive.any():
         raise ValueError(
@@ -218,6 +208,7 @@ class _OverlapScorer:
         return f"make_overlap_scorer({options})"
 
 
+@validate_params({**_OPTIONS, "average": Options(["macro", "samples"])})
 def make_overlap_scorer(n_neighbors=0.01, metric="cosine", *, average="macro", labels=None):
     """A scorer for ``GridSearchCV(scoring=...)`` that rates an embedding by its overlap score.
 
@@ -266,12 +257,6 @@ def make_overlap_scorer(n_neighbors=0.01, metric="cosine", *, average="macro", l
     >>> search.fit(X, Y).best_params_
     {'n_components': 3}
     """
-    _check_overlap_options(n_neighbors, metric, average, owner="make_overlap_scorer")
-    if average is None:
-        raise ValueError(
-            "average of make_overlap_scorer must be 'macro' or 'samples'; "
-            "a scorer returns one number, so None is not allowed."
-        )
     if labels is not None:
         labels = column_or_1d(labels)
     return _OverlapScorer(

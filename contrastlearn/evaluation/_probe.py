@@ -28,8 +28,16 @@ from sklearn.utils.validation import (
 )
 
 from .._validation import BOOL, POSITIVE, RANDOM_STATE, ints
-from ..validation import InstanceOf, Options, validate_parameters
-from ._labels import _label_indicator
+from ..validation import (
+    ArrayLike,
+    InstanceOf,
+    Options,
+    Predicate,
+    check_parameter,
+    validate_parameters,
+    validate_params,
+)
+from ._labels import LABELS, NAMES, _label_indicator
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
@@ -362,6 +370,16 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         return table.astype({"precision": float, "recall": float, "f1": float, "support": int})
 
 
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "Y": ArrayLike(),
+        "labels": LABELS,
+        "label_names": [None, NAMES],
+        "n_splits": ints(2),
+        "random_state": RANDOM_STATE,
+    }
+)
 def linear_evaluation(embeddings, Y, *, labels=None, label_names=None, n_splits=5, random_state=0):
     """The reference CPLR study's linear evaluation: a perceptron per label, cross-validated.
 
@@ -421,10 +439,15 @@ def linear_evaluation(embeddings, Y, *, labels=None, label_names=None, n_splits=
         names = [str(column) for column in columns]
     else:
         names = [str(name) for name in label_names]
-        if len(names) != len(columns):
-            raise ValueError(
-                f"label_names must name the {len(columns)} evaluated labels; got {len(names)}."
-            )
+        check_parameter(
+            "linear_evaluation",
+            "label_names",
+            label_names,
+            Predicate(
+                lambda _: len(names) == len(columns),
+                f"a sequence of {len(columns)} names, one per evaluated label",
+            ),
+        )
     order = np.arange(len(embeddings))
     np.random.default_rng(random_state).shuffle(order)
     scoring = {

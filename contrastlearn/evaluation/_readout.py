@@ -14,30 +14,59 @@ from sklearn.utils.validation import (
     check_array,
 )
 
+from .._validation import BOOL, POSITIVE, RANDOM_STATE, ints
 from ..pairing import latent_table
+from ..validation import ArrayLike, InstanceOf, Predicate, check_parameter, validate_params
+from ._labels import FRACTION, _is_names
+
+#: What :func:`~contrastlearn.pairing.latent_table` reads.
+LATENTS = InstanceOf(
+    pd.DataFrame,
+    pd.Series,
+    Mapping,
+    np.ndarray,
+    list,
+    tuple,
+    name="a pandas DataFrame, a dict of 1-D arrays or a 2-D array",
+)
 
 
-def _names(value, argument):
+def _names(value):
     """A list of column names from None, one name, or a sequence of names."""
     if value is None:
         return []
     if isinstance(value, (str, numbers.Number)):
         return [value]
-    try:
-        return list(value)
-    except TypeError:
-        raise TypeError(
-            f"{argument} must be a list of column names of latents; got {value!r}."
-        ) from None
+    return list(value)
 
 
-def _check_columns(names, table, argument):
-    unknown = [name for name in names if name not in table.columns]
-    if unknown:
-        raise ValueError(
-            f"{argument} names {unknown!r}, which are not columns of latents; "
-            f"the columns are {list(table.columns)!r}."
-        )
+def _is_column_names(value):
+    return isinstance(value, (str, numbers.Number)) or _is_names(value)
+
+
+def _is_distinct_column_names(value):
+    if not _is_column_names(value):
+        return False
+    names = _names(value)
+    return all(names.count(name) == 1 for name in names)
+
+
+def _is_periods(value):
+    return isinstance(value, Mapping) and all(POSITIVE.is_satisfied_by(p) for p in value.values())
+
+
+def _check_columns(value, names, table, argument, words):
+    """``names`` (from the parameter ``argument``, given as ``value``) are columns of ``table``."""
+    columns = list(table.columns)
+    check_parameter(
+        "latent_readout",
+        argument,
+        value,
+        Predicate(
+            lambda _: all(name in table.columns for name in names),
+            f"{words} (latents has the columns {columns!r})",
+        ),
+    )
 
 
 def _factor_kinds(table, factors, categorical, periodic):
@@ -45,25 +74,27 @@ def _factor_kinds(table, factors, categorical, periodic):
     if factors is None:
         factors = list(table.columns)
     else:
-        factors = _names(factors, "factors")
-        _check_columns(factors, table, "factors")
+        names = _names(factors)
+        _check_columns(
+            factors, names, table, "factors", "a column name or a list of column names of latents"
+        )
+        factors = names
     if not factors:
         raise ValueError(
             "There is no factor to read out: latents has no columns or factors is empty."
         )
-    duplicated = sorted({str(name) for name in factors if factors.count(name) > 1})
-    if duplicated:
-        raise ValueError(f"factors must not repeat a name; got {duplicated} more than once.")
-    categorical = _names(categorical, "categorical")
-    _check_columns(categorical, table, "categorical")
+    names = _names(categorical)
+    _check_columns(
+        categorical,
+        names,
+        table,
+        "categorical",
+        "a column name or a list of column names of latents",
+    )
+    categorical = names
     if periodic is None:
         periodic = {}
-    if not isinstance(periodic, Mapping):
-        raise TypeError(
-            "periodic must be a dict {factor name: period}, e.g. "
-            f"{{'orientation': 2 * np.pi}}; got {periodic!r}."
-        )
-    _check_columns(list(periodic), table, "periodic")
+    _check_columns(periodic, list(periodic), table, "periodic", "a dict {column name: period}")
 
     kinds = {}
     for name in factors:
@@ -86,17 +117,7 @@ def _factor_kinds(table, factors, categorical, periodic):
                     f"Factor {name!r} cannot be both categorical and periodic: "
                     f"it is named in periodic and {why}."
                 )
-            period = periodic[name]
-            if (
-                isinstance(period, bool)
-                or not isinstance(period, numbers.Real)
-                or not np.isfinite(period)
-                or period <= 0
-            ):
-                raise ValueError(
-                    f"The period of factor {name!r} must be a finite number > 0; got {period!r}."
-                )
-            kinds[name] = ("periodic", float(period))
+            kinds[name] = ("periodic", float(periodic[name]))
         elif name in categorical or by_dtype:
             kinds[name] = ("categorical", None)
         else:
@@ -116,26 +137,6 @@ def _factor_kinds(table, factors, categorical, periodic):
             if not np.isfinite(column.to_numpy(dtype=float)).all():
                 raise ValueError(f"latents column {name!r} contains infinity.")
     return kinds
-
-
-def _check_test_size(test_size, n_samples):
-    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
-        raise TypeError(
-            f"test_size must be a float in (0, 1) or an int in [1, n_samples - 1] "
-            f"= [1, {n_samples - 1}]; got {test_size!r} of type "
-            f"{type(test_size).__name__}."
-        )
-    if isinstance(test_size, numbers.Integral):
-        if not 1 <= test_size <= n_samples - 1:
-            raise ValueError(
-                f"test_size must be a float in (0, 1) or an int in "
-                f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}."
-            )
-    elif not 0 < test_size < 1:
-        raise ValueError(
-            f"test_size must be a float in (0, 1) or an int in "
-            f"[1, n_samples - 1] = [1, {n_samples - 1}]; got {test_size!r}."
-        )
 
 
 def _circular_distance(a, b, period):
@@ -183,6 +184,32 @@ def _chance(codes):
     return float(np.bincount(codes).max() / len(codes)) if len(codes) else np.nan
 
 
+@validate_params(
+    {
+        "embeddings": ArrayLike(),
+        "latents": LATENTS,
+        "factors": [
+            None,
+            Predicate(
+                _is_distinct_column_names,
+                "a column name or a list of distinct column names of latents",
+            ),
+        ],
+        "categorical": [
+            None,
+            Predicate(_is_column_names, "a column name or a list of column names of latents"),
+        ],
+        "periodic": [
+            None,
+            Predicate(
+                _is_periods, "a dict {column name: period > 0}, e.g. {'orientation': 2 * np.pi}"
+            ),
+        ],
+        "test_size": [FRACTION, ints(1)],
+        "random_state": RANDOM_STATE,
+        "return_predictions": BOOL,
+    }
+)
 def latent_readout(
     embeddings,
     latents,
@@ -319,9 +346,7 @@ def latent_readout(
             f"{n_samples} embeddings and {len(table)} rows of latents."
         )
     kinds = _factor_kinds(table, factors, categorical, periodic)
-    _check_test_size(test_size, n_samples)
-    if not isinstance(return_predictions, (bool, np.bool_)):
-        raise TypeError(f"return_predictions must be a bool; got {return_predictions!r}.")
+    check_parameter("latent_readout", "test_size", test_size, [FRACTION, ints(1, n_samples - 1)])
     train, test = train_test_split(
         np.arange(n_samples), test_size=test_size, random_state=random_state
     )

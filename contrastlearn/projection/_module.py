@@ -5,7 +5,15 @@ import math
 import numpy as np
 from torch import nn
 
-from ._resample import _check_angle_range, _check_interpolation, _non_negative, _pair, to_polar
+from ..validation import Options, Pair, Predicate, check_parameter, validate_params
+from ._resample import _is_finite_real, to_polar
+
+_POINT = Predicate(
+    lambda v: (
+        isinstance(v, (tuple, list, np.ndarray)) and len(v) == 2 and all(map(_is_finite_real, v))
+    ),
+    "a pair (row, col) of numbers",
+)
 
 
 class PolarProjection(nn.Module):
@@ -66,6 +74,17 @@ class PolarProjection(nn.Module):
         "center": "middle",
     }
 
+    @validate_params(
+        {
+            "log_radial": to_polar._parameter_constraints["log_radial"],
+            "radial_range": [None, Pair(low=0, strict=True)],
+            "angle_range": to_polar._parameter_constraints["angle_range"],
+            "interpolation": to_polar._parameter_constraints["interpolation"],
+            "mask_radius": to_polar._parameter_constraints["mask_radius"],
+            "mask_sigma": to_polar._parameter_constraints["mask_sigma"],
+            "center": [Options(["middle", "pixel"]), _POINT],
+        }
+    )
     def __init__(
         self,
         log_radial=False,
@@ -78,29 +97,21 @@ class PolarProjection(nn.Module):
         center="middle",
     ):
         super().__init__()
-        if not (isinstance(center, str) and center in ("middle", "pixel")):
-            if isinstance(center, str):
-                raise ValueError(f"center must be 'middle', 'pixel' or (row, col); got {center!r}.")
-            center = _pair(center, "center")
-        if not isinstance(log_radial, (bool, np.bool_)):
-            raise TypeError(f"log_radial must be True or False; got {log_radial!r}.")
         if radial_range is not None:
-            radial_range = _pair(radial_range, "radial_range")
-            low, high = radial_range
-            if not (0 < low < high if log_radial else 0 <= low < high):
-                raise ValueError(
-                    "radial_range must be (low, high) fractions of the half-width with "
-                    f"{'0 < low' if log_radial else '0 <= low'} < high; got {radial_range!r}."
-                )
-        _check_interpolation(interpolation)
+            if log_radial:  # log radii start above 0
+                positive = Pair(positive=True, strict=True)
+                check_parameter("PolarProjection", "radial_range", radial_range, positive)
+            radial_range = (float(radial_range[0]), float(radial_range[1]))
+        if angle_range is not None:
+            angle_range = (float(angle_range[0]), float(angle_range[1]))
+        if not isinstance(center, str):
+            center = (float(center[0]), float(center[1]))
         self.log_radial = bool(log_radial)
         self.radial_range = radial_range
-        self.angle_range = _check_angle_range(angle_range)
+        self.angle_range = angle_range
         self.interpolation = interpolation
-        self.mask_radius = (
-            None if mask_radius is None else _non_negative(mask_radius, "mask_radius")
-        )
-        self.mask_sigma = _non_negative(mask_sigma, "mask_sigma")
+        self.mask_radius = None if mask_radius is None else float(mask_radius)
+        self.mask_sigma = float(mask_sigma)
         self.center = center
 
     def forward(self, x):

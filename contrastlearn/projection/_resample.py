@@ -7,6 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._validation import BOOL, NONNEGATIVE, POSITIVE, ints
+from ..validation import ArrayLike, Interval, Options, Predicate, check_parameter, validate_params
+
 _INTERPOLATIONS = ("bilinear", "nearest")
 
 
@@ -38,65 +41,52 @@ def _as_batch(images, name):
     return batch, restore
 
 
-def _number(value, name):
-    """``value`` as a float: a TypeError unless a real number, a ValueError unless finite."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}.")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return float(value)
+def _is_finite_real(value):
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and math.isfinite(value)
+    )
 
 
-def _pair(value, name):
-    """Two finite numbers as a tuple of floats."""
-    try:
-        first, second = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair of numbers (start, stop); got {value!r}.") from None
-    return _number(first, f"{name}[0]"), _number(second, f"{name}[1]")
+def _is_angle_range(value):
+    return (
+        isinstance(value, (tuple, list, np.ndarray))
+        and len(value) == 2
+        and all(_is_finite_real(v) for v in value)
+        and 0 < abs(value[1] - value[0]) <= 2 * math.pi + 1e-9
+    )
 
 
-def _non_negative(value, name):
-    value = _number(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0; got {value!r}.")
-    return value
+def _is_shape(value):
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(ints(1).is_satisfied_by(size) for size in value)
+    )
 
 
-def _check_angle_range(angle_range):
-    """None, or ``(start, stop)`` radians covering at most one turn."""
-    if angle_range is None:
-        return None
-    start, stop = _pair(angle_range, "angle_range")
-    if not 0 < abs(stop - start) <= 2 * math.pi + 1e-9:
-        raise ValueError(
-            "angle_range must be (start, stop) in radians with 0 < |stop - start| "
-            f"<= 2 pi; got {angle_range!r}."
-        )
-    return start, stop
+# The rules the resampling functions (and PolarProjection) share.
+_INTERPOLATION = Options(_INTERPOLATIONS)
+_ANGLE_RANGE = [
+    None,
+    Predicate(_is_angle_range, "a pair (start, stop) of radians with 0 < |stop - start| <= 2 pi"),
+]
+_SHAPE = Predicate(_is_shape, "a tuple (H, W) of ints >= 1")
+_CENTER = [None, ArrayLike()]
 
 
-def _check_interpolation(interpolation):
-    if not (isinstance(interpolation, str) and interpolation in _INTERPOLATIONS):
-        raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; got {interpolation!r}.")
-
-
-def _radial_range(min_radius, max_radius, log_radial, height, width):
-    """Resolve and check ``(min_radius, max_radius)`` in pixels."""
-    max_radius = min(height, width) / 2 if max_radius is None else _number(max_radius, "max_radius")
-    if not max_radius > 0:
-        raise ValueError(f"max_radius must be > 0; got {max_radius!r}.")
+def _radial_range(owner, min_radius, max_radius, log_radial, height, width):
+    """Resolve ``(min_radius, max_radius)`` in pixels; ``min_radius`` must lie below the maximum."""
+    max_radius = min(height, width) / 2 if max_radius is None else float(max_radius)
     if min_radius is None:
         min_radius = 1.0 if log_radial else 0.0
-    min_radius = _number(min_radius, "min_radius")
-    if log_radial and not 0 < min_radius < max_radius:
-        raise ValueError(
-            f"min_radius must be in (0, max_radius={max_radius}) for log-radial "
-            f"sampling; got {min_radius!r}."
-        )
-    if not 0 <= min_radius < max_radius:
-        raise ValueError(f"min_radius must be in [0, max_radius={max_radius}); got {min_radius!r}.")
-    return min_radius, max_radius
+    # 0 < min_radius < max_radius for log radii, else 0 <= min_radius < max_radius.
+    closed = "neither" if log_radial else "left"
+    check_parameter(
+        owner, "min_radius", min_radius, Interval(numbers.Real, 0, max_radius, closed=closed)
+    )
+    return float(min_radius), max_radius
 
 
 def _centres(center, height, width, like, n=None):
@@ -144,6 +134,7 @@ def _masks(centres, height, width, radius, sigma):
     return _gaussian_blur((distance2 > radius * radius).to(centres.dtype), sigma)
 
 
+@validate_params({"shape": _SHAPE, "radius": NONNEGATIVE, "sigma": NONNEGATIVE, "center": _CENTER})
 def central_mask(shape, radius, *, sigma=1.5, center=None):
     """A blurred central hole: 0 inside a disk around the centre, 1 outside.
 
@@ -185,13 +176,8 @@ def central_mask(shape, radius, *, sigma=1.5, center=None):
     >>> float(blurred[32, 32]) < 1e-6, 0 < float(blurred[32, 42]) < 1
     (True, True)
     """
-    try:
-        height, width = (int(size) for size in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"shape must be a pair of ints (H, W); got {shape!r}.") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"shape must be positive (H, W); got {shape!r}.")
-    radius, sigma = _non_negative(radius, "radius"), _non_negative(sigma, "sigma")
+    height, width = (int(size) for size in shape)
+    radius, sigma = float(radius), float(sigma)
     as_torch = isinstance(center, torch.Tensor)
     like = (
         center
@@ -221,6 +207,21 @@ def _angles(n_angles, angle_range, like):
     return torch.linspace(*angle_range, n_angles, dtype=like.dtype, device=like.device)
 
 
+@validate_params(
+    {
+        "images": ArrayLike(),
+        "center": _CENTER,
+        "n_radii": [None, ints(2)],
+        "n_angles": [None, ints(1)],
+        "max_radius": [None, POSITIVE],
+        "min_radius": [None, NONNEGATIVE],
+        "angle_range": _ANGLE_RANGE,
+        "log_radial": BOOL,
+        "interpolation": _INTERPOLATION,
+        "mask_radius": [None, NONNEGATIVE],
+        "mask_sigma": NONNEGATIVE,
+    }
+)
 def to_polar(
     images,
     center=None,
@@ -301,23 +302,17 @@ def to_polar(
     height, width = batch.shape[-2:]
     n_radii = height if n_radii is None else int(n_radii)
     n_angles = width if n_angles is None else int(n_angles)
-    min_radius, max_radius = _radial_range(min_radius, max_radius, log_radial, height, width)
-    angle_range = _check_angle_range(angle_range)
-    _check_interpolation(interpolation)
-    if n_radii < 2 or n_angles < (1 if angle_range is None else 2):
-        raise ValueError(
-            f"n_radii must be >= 2 and n_angles >= 1 (>= 2 with angle_range); got "
-            f"{n_radii}, {n_angles}."
-        )
+    min_radius, max_radius = _radial_range(
+        "to_polar", min_radius, max_radius, log_radial, height, width
+    )
+    if angle_range is not None:
+        angle_range = (float(angle_range[0]), float(angle_range[1]))
+        # Both ends are sampled: a range needs two angles.
+        check_parameter("to_polar", "n_angles", n_angles, ints(2))
     centres = _centres(center, height, width, batch, len(batch))
     if mask_radius is not None:
-        radius = _non_negative(mask_radius, "mask_radius")
-        batch = (
-            batch
-            * _masks(centres, height, width, radius, _non_negative(mask_sigma, "mask_sigma"))[
-                :, None
-            ]
-        )
+        radius = float(mask_radius)
+        batch = batch * _masks(centres, height, width, radius, float(mask_sigma))[:, None]
     radii = _radii(n_radii, min_radius, max_radius, log_radial, batch)
     angles = _angles(n_angles, angle_range, batch)
     rows = centres[:, 0, None, None] + radii[None, :, None] * torch.sin(angles)[None, None, :]
@@ -334,6 +329,18 @@ def to_polar(
     return restore(out)
 
 
+@validate_params(
+    {
+        "polar": ArrayLike(),
+        "output_shape": [None, _SHAPE],
+        "center": _CENTER,
+        "max_radius": [None, POSITIVE],
+        "min_radius": [None, NONNEGATIVE],
+        "angle_range": _ANGLE_RANGE,
+        "log_radial": BOOL,
+        "interpolation": _INTERPOLATION,
+    }
+)
 def to_cartesian(
     polar,
     output_shape=None,
@@ -395,9 +402,11 @@ def to_cartesian(
     n_radii, n_angles = batch.shape[-2:]
     height, width = (n_radii, n_angles) if output_shape is None else map(int, output_shape)
     exact_edges = angle_range is not None or (min_radius is not None and not log_radial)
-    min_radius, max_radius = _radial_range(min_radius, max_radius, log_radial, height, width)
-    angle_range = _check_angle_range(angle_range)
-    _check_interpolation(interpolation)
+    min_radius, max_radius = _radial_range(
+        "to_cartesian", min_radius, max_radius, log_radial, height, width
+    )
+    if angle_range is not None:
+        angle_range = (float(angle_range[0]), float(angle_range[1]))
     centres = _centres(center, height, width, batch, len(batch))
     rows = torch.arange(height, dtype=batch.dtype, device=batch.device)[None, :, None]
     cols = torch.arange(width, dtype=batch.dtype, device=batch.device)[None, None, :]
