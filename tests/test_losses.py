@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from contrastlearn.losses import dino_loss, ibot_patch_loss, negative_cosine, nt_xent
+from contrastlearn.losses import (
+    barlow_twins_loss,
+    dino_loss,
+    ibot_patch_loss,
+    negative_cosine,
+    nt_xent,
+    vicreg_loss,
+)
 from contrastlearn.validation import InvalidParameterError
 
 
@@ -206,3 +213,79 @@ def test_ibot_patch_loss_bad_mask():
         ibot_patch_loss(
             torch.zeros(1, 3, 2), torch.zeros(1, 3, 2), torch.ones(1, 3), torch.zeros(2)
         )
+
+
+# ---------------------------------------------------------------- Barlow Twins, VICReg
+def _barlow_twins_by_loops(z1, z2, lam):
+    """The paper's Algorithm 1 written as loops (affine-free BatchNorm, then C = z1n.T z2n / N)."""
+    n, d = z1.shape
+
+    def bn(z):
+        mean = [sum(z[b][j] for b in range(n)) / n for j in range(d)]
+        var = [sum((z[b][j] - mean[j]) ** 2 for b in range(n)) / n for j in range(d)]
+        return [
+            [(z[b][j] - mean[j]) / math.sqrt(var[j] + 1e-5) for j in range(d)] for b in range(n)
+        ]
+
+    a, b_ = bn(z1.tolist()), bn(z2.tolist())
+    c = [[sum(a[b][i] * b_[b][j] for b in range(n)) / n for j in range(d)] for i in range(d)]
+    on = sum((c[i][i] - 1) ** 2 for i in range(d))
+    off = sum(c[i][j] ** 2 for i in range(d) for j in range(d) if i != j)
+    return on + lam * off
+
+
+def _vicreg_by_loops(z1, z2, sim=25.0, std=25.0, cov=1.0):
+    n, d = z1.shape
+    x, y = z1.tolist(), z2.tolist()
+    invariance = sum((x[b][j] - y[b][j]) ** 2 for b in range(n) for j in range(d)) / (n * d)
+    variance = covariance = 0.0
+    for z in (x, y):
+        mean = [sum(z[b][j] for b in range(n)) / n for j in range(d)]
+        centred = [[z[b][j] - mean[j] for j in range(d)] for b in range(n)]
+        c = [
+            [sum(centred[b][i] * centred[b][j] for b in range(n)) / (n - 1) for j in range(d)]
+            for i in range(d)
+        ]
+        variance += sum(max(0.0, 1 - math.sqrt(c[j][j] + 1e-4)) for j in range(d)) / d / 2
+        covariance += sum(c[i][j] ** 2 for i in range(d) for j in range(d) if i != j) / d
+    return sim * invariance + std * variance + cov * covariance
+
+
+def test_barlow_twins_matches_the_papers_algorithm_written_as_loops():
+    g = torch.Generator().manual_seed(0)
+    z1 = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    z2 = z1 + 0.5 * torch.randn(7, 5, generator=g, dtype=torch.float64)
+    for lam in (0.0051, 1.0):
+        assert barlow_twins_loss(z1, z2, lam).item() == pytest.approx(
+            _barlow_twins_by_loops(z1, z2, lam), rel=1e-10
+        )
+
+
+def test_barlow_twins_is_zero_only_for_decorrelated_identical_views():
+    # Two orthogonal +-1 codes: each dim standardised, C = identity.
+    z = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64)
+    assert barlow_twins_loss(z, z).item() == pytest.approx(0.0, abs=1e-4)
+    assert barlow_twins_loss(z, z.flip(1)).item() > 1.0  # dims swapped: C is anti-diagonal
+
+
+def test_vicreg_matches_the_authors_terms_written_as_loops():
+    g = torch.Generator().manual_seed(1)
+    z1 = torch.randn(6, 4, generator=g, dtype=torch.float64) * 0.3
+    z2 = z1 + 0.2 * torch.randn(6, 4, generator=g, dtype=torch.float64)
+    assert vicreg_loss(z1, z2).item() == pytest.approx(_vicreg_by_loops(z1, z2), rel=1e-10)
+    assert vicreg_loss(z1, z2, 1.0, 2.0, 3.0).item() == pytest.approx(
+        _vicreg_by_loops(z1, z2, 1.0, 2.0, 3.0), rel=1e-10
+    )
+
+
+def test_vicreg_penalises_collapse_and_gradients_reach_both_views():
+    collapsed = torch.zeros(8, 3)
+    assert vicreg_loss(collapsed, collapsed).item() == pytest.approx(25 * 0.99, rel=1e-6)
+    z1 = torch.randn(8, 3, requires_grad=True)
+    z2 = torch.randn(8, 3, requires_grad=True)
+    vicreg_loss(z1, z2).backward()
+    assert z1.grad.abs().sum() > 0 and z2.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        vicreg_loss(torch.ones(1, 3), torch.ones(1, 3))
+    with pytest.raises(InvalidParameterError, match="'redundancy_weight' parameter of barlow"):
+        barlow_twins_loss(z1, z2, redundancy_weight=-1)
