@@ -26,13 +26,19 @@ from . import (
 from ._base import BasePretrainer
 from .augment import Augment
 from .clr import CLR, CPLR
+from .decorrelation import BarlowTwins, VICReg
 from .detection import ParticleDetector
 from .dino import DINO
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
 from .ibot import iBOT
+from .jigsaw import Jigsaw
+from .mae import MAE
+from .momentum import BYOL, MoCo
+from .nnclr import NNCLR
 from .pairing import LatentNeighbors
 from .simsiam import SimSiam
+from .swav import SwAV
 from .vae import VAE
 
 __version__ = "0.1.0"
@@ -43,6 +49,14 @@ __all__ = [
     "DINO",
     "SimSiam",
     "iBOT",
+    "BYOL",
+    "MoCo",
+    "BarlowTwins",
+    "VICReg",
+    "NNCLR",
+    "SwAV",
+    "MAE",
+    "Jigsaw",
     "VAE",
     "Augment",
     "LatentNeighbors",

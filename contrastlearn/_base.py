@@ -106,7 +106,8 @@ class BasePretrainer(NetworkTransformer):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "_method_params" in vars(cls) and "__init__" not in vars(cls):
-            cls.__init__ = _init_with(cls.__mro__[1], cls._method_params, cls.__name__)
+            parent = next(c for c in cls.__mro__[1:] if issubclass(c, BasePretrainer))
+            cls.__init__ = _init_with(parent, cls._method_params, cls.__name__)
 
     _parameter_constraints = {
         "backbone": BACKBONE,

@@ -4,13 +4,13 @@ import copy
 import numbers
 
 import torch
-from sklearn.base import clone
 
 from . import distributed
 from ._base import BasePretrainer
 from ._data import steps_per_epoch
 from ._docs import PARAMETERS_DOC
-from ._validation import POSITIVE, SCALE, ints
+from ._multicrop import MULTICROP_CONSTRAINTS, MultiCrop
+from ._validation import POSITIVE, ints
 from .augment import Augment
 from .heads import DINOHead, MomentumTeacher
 from .losses import dino_loss
@@ -26,7 +26,7 @@ def _update_center(center, teacher_outputs, momentum):
         center.mul_(momentum).add_(batch_center, alpha=1 - momentum)
 
 
-class DINO(BasePretrainer):
+class DINO(MultiCrop, BasePretrainer):
     __doc__ = (
         """Self-distillation with no labels: a student learns to match an EMA teacher.
 
@@ -128,9 +128,7 @@ class DINO(BasePretrainer):
         "warmup_teacher_epochs": ints(0),
         "teacher_momentum": Interval(numbers.Real, 0, 1, closed="right"),
         "center_momentum": Interval(numbers.Real, 0, 1, closed="left"),
-        "n_local_crops": ints(0),
-        "local_crop_scale": SCALE,
-        "local_crop_size": [None, ints(1)],
+        **MULTICROP_CONSTRAINTS,
     }
 
     def __init__(
@@ -220,11 +218,7 @@ class DINO(BasePretrainer):
 
     def _make_module(self, X):
         """Teacher as ``backbone``/``head`` (what ``transform`` uses), plus a trainable student."""
-        if len(X.shape) != 4 and self.n_local_crops:
-            raise ValueError(
-                "DINO's local crops need images; pass image_shape=(H, W) for flat "
-                "input or set n_local_crops=0."
-            )
+        self._check_local_crops(X)
         module = super()._make_module(X)
         module.student_backbone = copy.deepcopy(module.backbone)
         module.student_head = copy.deepcopy(module.head)
@@ -240,9 +234,7 @@ class DINO(BasePretrainer):
         module.register_buffer(
             "teacher_temperature", torch.tensor(self._current_teacher_temperature(module))
         )
-        self.local_augment_ = clone(self.augment_).set_params(crop_scale=self.local_crop_scale)
-        side = self.local_crop_size or max(X.shape[-1] // 2, 1)
-        self.local_crop_shape_ = (side, side) if len(X.shape) == 4 else None
+        self._make_local_augment(X)
         return module
 
     def _current_teacher_temperature(self, module):
@@ -253,24 +245,6 @@ class DINO(BasePretrainer):
         return self.warmup_teacher_temperature + fraction * (
             self.teacher_temperature - self.warmup_teacher_temperature
         )
-
-    def _crops(self, module, x, partner):
-        """Global crops of ``x`` and of ``partner`` ``(2n, ...)``; local crops of ``x``.
-
-        The local crops are ``(n_local * n, ...)``, or None without local crops.
-        """
-        global_crops = module.represent(torch.cat([self.augment_(x), self.augment_(partner)]))
-        if not self.n_local_crops:
-            return global_crops, None
-        local_crops = module.represent(
-            torch.cat(
-                [
-                    self.local_augment_(x, output_size=self.local_crop_shape_)
-                    for _ in range(self.n_local_crops)
-                ]
-            )
-        )
-        return global_crops, local_crops
 
     def _distillation_loss(self, module, student, teacher):
         """:func:`dino_loss` of ``(crops, n, K)`` outputs, then the centre update."""

@@ -5,6 +5,8 @@
 - :func:`prediction_head` -- the bottleneck MLP of SimSiam and BYOL that
   predicts one view's projection from the other's;
 - :class:`DINOHead` -- DINO's MLP onto L2-normalised prototypes;
+- :class:`MemoryBank` -- a ring buffer of unit vectors from earlier batches
+  (MoCo's queue of keys, NNCLR's support set);
 - :class:`MomentumTeacher` -- the exponential-moving-average update that
   keeps one network the slowly moving teacher of another (DINO, iBOT; BYOL
   and MoCo's target network), with its step count in a buffer, so a
@@ -24,7 +26,14 @@ from torch import nn
 from ._validation import DIMS, PROBABILITY, ints
 from .validation import InstanceOf, Options, validate_params
 
-__all__ = ["DINOHead", "MomentumTeacher", "frozen_copy", "prediction_head", "projection_head"]
+__all__ = [
+    "DINOHead",
+    "MemoryBank",
+    "MomentumTeacher",
+    "frozen_copy",
+    "prediction_head",
+    "projection_head",
+]
 
 
 @validate_params({"in_features": ints(1), "dims": DIMS, "batchnorm": Options(["hidden", "all"])})
@@ -282,3 +291,52 @@ class MomentumTeacher(nn.Module):
 def _parameters(modules):
     modules = [modules] if isinstance(modules, nn.Module) else modules
     return [param for module in modules for param in module.parameters()]
+
+
+class MemoryBank(nn.Module):
+    """A ring buffer of L2-normalised vectors from earlier batches, in the model's buffers.
+
+    MoCo v2 takes its negatives from such a queue of keys, NNCLR its
+    positives (nearest neighbours) from such a support set. The vectors and
+    the write position are buffers, so they move with the model, and a
+    checkpoint saves and restores them; :meth:`push` overwrites the oldest
+    rows without reading the device. It starts as random unit vectors.
+
+    Parameters
+    ----------
+    size : int
+        Number of vectors kept.
+    dim : int
+        Their length.
+
+    Attributes
+    ----------
+    vectors : torch.Tensor of shape (size, dim)
+        Buffer: the stored unit vectors.
+    pointer : torch.Tensor
+        Buffer: the row the next :meth:`push` starts at (0-d int64).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.heads import MemoryBank
+    >>> bank = MemoryBank(4, 2)
+    >>> bank.push(torch.tensor([[3.0, 0.0], [0.0, 2.0], [1.0, 1.0]]))
+    >>> bank.vectors[:2], int(bank.pointer)
+    (tensor([[1., 0.],
+            [0., 1.]]), 3)
+    """
+
+    @validate_params({"size": ints(1), "dim": ints(1)})
+    def __init__(self, size, dim):
+        super().__init__()
+        self.register_buffer("vectors", F.normalize(torch.randn(size, dim), dim=1))
+        self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
+
+    def push(self, vectors):
+        """Store ``vectors`` ``(n, dim)`` (normalised, detached) over the oldest rows."""
+        size = len(self.vectors)
+        vectors = F.normalize(vectors.detach().to(self.vectors.dtype), dim=1)[-size:]
+        rows = (self.pointer + torch.arange(len(vectors), device=vectors.device)) % size
+        self.vectors[rows] = vectors
+        self.pointer.copy_((self.pointer + len(vectors)) % size)

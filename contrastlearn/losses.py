@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import distributed
-from ._validation import BOOL, NONNEGATIVE, POSITIVE
+from ._validation import BOOL, NONNEGATIVE, POSITIVE, ints
 from .validation import InstanceOf, validate_params
 
 _TENSOR = InstanceOf(torch.Tensor, name="a torch tensor")
@@ -23,6 +23,12 @@ __all__ = [
     "ibot_patch_loss",
     "barlow_twins_loss",
     "vicreg_loss",
+    "byol_loss",
+    "info_nce",
+    "sinkhorn",
+    "swav_loss",
+    "mae_loss",
+    "jigsaw_loss",
 ]
 
 
@@ -313,14 +319,436 @@ def ibot_patch_loss(
     return per_image[counts > 0].mean()
 
 
+@validate_params({"p": _TENSOR, "z": _TENSOR})
+def byol_loss(p, z):
+    r"""BYOL's loss: the squared distance between L2-normalised predictions and targets.
+
+    .. math::
+
+        \mathcal{L}(p, z) = \frac{1}{N} \sum_{i=1}^{N}
+            \left\lVert \frac{p_i}{\lVert p_i \rVert_2}
+            - \frac{\operatorname{sg}(z_i)}{\lVert z_i \rVert_2} \right\rVert_2^2
+            = 2 - \frac{2}{N} \sum_{i=1}^{N} \cos(p_i, z_i),
+
+    with the gradient stopped at the targets ``z`` (the momentum teacher's
+    projections). It is :func:`negative_cosine` scaled to ``[0, 4]``; BYOL
+    sums it over the two (view, other view) orders.
+
+    Parameters
+    ----------
+    p : torch.Tensor of shape (n_samples, n_dims)
+        The online network's predictions.
+    z : torch.Tensor of shape (n_samples, n_dims)
+        The teacher's projections of the other view of the same images.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss in [0, 4] (float32, or float64 for float64 input).
+
+    References
+    ----------
+    Grill et al., "Bootstrap Your Own Latent: A New Approach to Self-Supervised
+    Learning", NeurIPS 2020, arXiv:2006.07733.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import byol_loss
+    >>> byol_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 3.0]])).item()  # orthogonal
+    2.0
+    """
+    _check_pair(p, z, "p", "z")
+    return 2 + 2 * negative_cosine.__wrapped__(p, z)
+
+
+@validate_params(
+    {
+        "queries": _TENSOR,
+        "keys": _TENSOR,
+        "temperature": POSITIVE,
+        "queue": [None, _TENSOR],
+        "gather_distributed": BOOL,
+    }
+)
+def info_nce(queries, keys, temperature=0.2, *, queue=None, gather_distributed=False):
+    r"""InfoNCE of queries against keys: MoCo's (v2 with a queue, v3 without) and NNCLR's loss.
+
+    Each query :math:`q_i` has one positive key :math:`k_i` (its image's
+    other view, through the key encoder) and a set of negatives; all vectors
+    are L2-normalised and
+
+    .. math::
+
+        \mathcal{L} = -\frac{1}{N} \sum_{i=1}^{N} \log
+            \frac{\exp(q_i \cdot k_i / \tau)}
+                 {\exp(q_i \cdot k_i / \tau) + \sum_{n} \exp(q_i \cdot n / \tau)} .
+
+    Without a ``queue`` the negatives are the other keys of the batch (MoCo
+    v3, NNCLR; with ``gather_distributed`` those of every process); with one,
+    they are the ``queue``'s rows only (MoCo v2). Gradients flow into the
+    queries; the caller detaches keys that come from a momentum encoder.
+    MoCo v3's code multiplies this by :math:`2\tau`; that factor is the
+    caller's (see :class:`contrastlearn.MoCo`).
+
+    Parameters
+    ----------
+    queries, keys : torch.Tensor of shape (n_samples, n_dims)
+    temperature : float, default=0.2
+    queue : torch.Tensor of shape (n_queue, n_dims), default=None
+        Negatives kept from earlier batches.
+    gather_distributed : bool, default=False
+        Under ``torchrun`` (and without a queue), every process's keys are
+        negatives (:func:`contrastlearn.distributed.gather`).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss (float32, or float64 for float64 input).
+
+    References
+    ----------
+    He et al., "Momentum Contrast for Unsupervised Visual Representation
+    Learning", CVPR 2020; Chen et al., "Improved Baselines with Momentum
+    Contrastive Learning", arXiv:2003.04297; Chen, Xie and He, "An Empirical
+    Study of Training Self-Supervised Vision Transformers", ICCV 2021,
+    arXiv:2104.02057.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from contrastlearn.losses import info_nce
+    >>> q = torch.eye(2)
+    >>> round(info_nce(q, q, temperature=1.0).item(), 4) == round(math.log(1 + math.exp(-1)), 4)
+    True
+    """
+    _check_pair(queries, keys, "queries", "keys")
+    dtype = torch.float64 if queries.dtype == torch.float64 else torch.float32
+    q = F.normalize(queries.to(dtype), dim=1)
+    k = F.normalize(keys.to(dtype), dim=1)
+    n = q.shape[0]
+    if queue is not None:
+        if queue.ndim != 2 or queue.shape[1] != q.shape[1]:
+            raise ValueError(
+                f"queue must be 2-D with {q.shape[1]} columns like the keys; got shape "
+                f"{tuple(queue.shape)}."
+            )
+        positive = (q * k).sum(1, keepdim=True)
+        negatives = q @ F.normalize(queue.to(dtype), dim=1).T
+        logits = torch.cat([positive, negatives], 1) / temperature
+        return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=q.device))
+    rank = distributed.rank() if gather_distributed else 0
+    candidates = distributed.gather(k) if gather_distributed else k
+    logits = q @ candidates.T / temperature
+    return F.cross_entropy(logits, torch.arange(n, device=q.device) + rank * n)
+
+
+@validate_params(
+    {
+        "scores": _TENSOR,
+        "epsilon": POSITIVE,
+        "n_iterations": ints(0),
+        "gather_distributed": BOOL,
+    }
+)
+def sinkhorn(scores, epsilon=0.05, n_iterations=3, *, gather_distributed=False):
+    r"""Soft assignments of samples to prototypes with equal use of every prototype (SwAV).
+
+    Starts from :math:`Q = \exp(S / \varepsilon)^\top` (prototypes x samples)
+    and alternately normalises its rows to :math:`1/K` and its columns to
+    :math:`1/B` (Sinkhorn-Knopp), ``n_iterations`` times, so that the
+    :math:`B` samples are spread evenly over the :math:`K` prototypes; each
+    sample's column, times :math:`B`, is its code (a distribution over the
+    prototypes). No gradient flows (the codes are targets). With
+    ``gather_distributed`` the row sums and the sample count cover every
+    process, as in the authors' code.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (n_samples, n_prototypes)
+        Prototype scores (cosine similarities) of the samples.
+    epsilon : float, default=0.05
+        Entropy regularisation: smaller is closer to a hard assignment.
+    n_iterations : int, default=3
+    gather_distributed : bool, default=False
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_prototypes)
+        Codes: each row sums to 1 (after the last column normalisation).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import sinkhorn
+    >>> codes = sinkhorn(torch.tensor([[1.0, 0.0], [0.9, 0.0]]), epsilon=1.0, n_iterations=50)
+    >>> codes.sum(1), codes.sum(0)  # rows: distributions; columns: equal use
+    (tensor([1., 1.]), tensor([1., 1.]))
+    """
+    with torch.no_grad():
+        scores = scores.detach().to(
+            torch.float64 if scores.dtype == torch.float64 else torch.float32
+        )
+        q = torch.exp(scores / epsilon).T  # (K, B); cosine scores keep exp finite
+        reduce = distributed.all_reduce_sum if gather_distributed else (lambda t: t)
+        n_samples = q.shape[1] * (distributed.world_size() if gather_distributed else 1)
+        n_prototypes = q.shape[0]
+        q = q / reduce(q.sum())
+        for _ in range(n_iterations):
+            q = q / reduce(q.sum(1, keepdim=True)) / n_prototypes
+            q = q / q.sum(0, keepdim=True) / n_samples
+        return (q * n_samples).T
+
+
+@validate_params(
+    {
+        "scores": _TENSOR,
+        "n_global": ints(1),
+        "temperature": POSITIVE,
+        "epsilon": POSITIVE,
+        "sinkhorn_iterations": ints(0),
+        "gather_distributed": BOOL,
+    }
+)
+def swav_loss(
+    scores,
+    n_global=2,
+    temperature=0.1,
+    epsilon=0.05,
+    sinkhorn_iterations=3,
+    *,
+    gather_distributed=False,
+):
+    r"""SwAV's swapped prediction: predict a global crop's code from every other crop.
+
+    For each of the first ``n_global`` crops :math:`i`, the codes
+    :math:`q_i = \operatorname{sinkhorn}(s_i)` of its prototype scores are
+    targets for every other crop :math:`v`:
+
+    .. math::
+
+        \mathcal{L} = \frac{1}{n_g} \sum_{i \le n_g} \frac{1}{V - 1}
+            \sum_{v \ne i} -\frac{1}{N} \sum_{b} \sum_k
+            q_{i,bk} \log \operatorname{softmax}_k(s_{v,b} / \tau) .
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (n_crops, n_samples, n_prototypes)
+        Prototype scores of every crop (the global crops first), i.e. the
+        normalised projections times the normalised prototypes.
+    n_global : int, default=2
+        How many of the first crops give codes.
+    temperature : float, default=0.1
+    epsilon, sinkhorn_iterations : float and int, default=0.05 and 3
+        Of :func:`sinkhorn`.
+    gather_distributed : bool, default=False
+        The Sinkhorn normalisation over every process's batch.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss (float32, or float64 for float64 input).
+
+    References
+    ----------
+    Caron et al., "Unsupervised Learning of Visual Features by Contrasting
+    Cluster Assignments", NeurIPS 2020, arXiv:2006.09882.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from contrastlearn.losses import swav_loss
+    >>> round(swav_loss(torch.zeros(3, 4, 8)).item(), 4) == round(math.log(8), 4)  # uniform
+    True
+    """
+    if scores.ndim != 3 or scores.shape[0] < max(n_global, 2):
+        raise ValueError(
+            "scores must be 3-D (n_crops, n_samples, n_prototypes) with at least 2 crops and "
+            f"n_global={n_global} of them; got shape {tuple(scores.shape)}."
+        )
+    dtype = torch.float64 if scores.dtype == torch.float64 else torch.float32
+    log_p = F.log_softmax(scores.to(dtype) / temperature, dim=-1)
+    n_crops = scores.shape[0]
+    loss = 0
+    for i in range(n_global):
+        codes = sinkhorn.__wrapped__(
+            scores[i], epsilon, sinkhorn_iterations, gather_distributed=gather_distributed
+        )
+        others = [v for v in range(n_crops) if v != i]
+        loss = loss - (codes * log_p[others]).sum(-1).mean()
+    return loss / n_global
+
+
+@validate_params(
+    {"predictions": _TENSOR, "targets": _TENSOR, "mask": _TENSOR, "normalize_targets": BOOL}
+)
+def mae_loss(predictions, targets, mask, normalize_targets=True):
+    r"""MAE's reconstruction loss: the mean squared error on the masked patches only.
+
+    .. math::
+
+        \mathcal{L} = \frac{\sum_{b,j} m_{bj}\, \frac{1}{P} \lVert \hat x_{bj} - t_{bj} \rVert^2}
+                           {\sum_{b,j} m_{bj}},
+
+    where :math:`t_{bj}` are patch :math:`j`'s pixels, each patch standardised by
+    its own mean and variance (``normalize_targets``, MAE's ``norm_pix_loss``,
+    :math:`\epsilon = 10^{-6}`), and :math:`m_{bj} = 1` for the patches the
+    encoder did not see.
+
+    Parameters
+    ----------
+    predictions, targets : torch.Tensor of shape (n_images, n_patches, patch_pixels)
+        The decoder's output and the patches' pixels (``C * p * p`` each).
+    mask : torch.Tensor of bool, shape (n_images, n_patches)
+        True for the masked (hidden) patches.
+    normalize_targets : bool, default=True
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss (float32, or float64 for float64 input).
+
+    References
+    ----------
+    He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022,
+    arXiv:2111.06377.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from contrastlearn.losses import mae_loss
+    >>> targets = torch.tensor([[[0.0, 2.0], [1.0, 1.0]]])
+    >>> mask = torch.tensor([[True, False]])
+    >>> mae_loss(torch.zeros(1, 2, 2), targets, mask, normalize_targets=False).item()  # (0+4)/2
+    2.0
+    """
+    if predictions.shape != targets.shape or predictions.ndim != 3:
+        raise ValueError(
+            "predictions and targets must have the same 3-D shape (n_images, n_patches, "
+            f"patch_pixels); got {tuple(predictions.shape)} and {tuple(targets.shape)}."
+        )
+    if mask.shape != predictions.shape[:2]:
+        raise ValueError(
+            f"mask must have shape {tuple(predictions.shape[:2])}; got {tuple(mask.shape)}."
+        )
+    dtype = torch.float64 if predictions.dtype == torch.float64 else torch.float32
+    targets = targets.detach().to(dtype)
+    if normalize_targets:
+        mean, var = targets.mean(-1, keepdim=True), targets.var(-1, keepdim=True)
+        targets = (targets - mean) / (var + 1e-6).sqrt()
+    per_patch = (predictions.to(dtype) - targets).pow(2).mean(-1)
+    weights = mask.to(dtype)
+    return (per_patch * weights).sum() / weights.sum().clamp_min(1)
+
+
+@validate_params(
+    {
+        "permutation_logits": _TENSOR,
+        "permutations": _TENSOR,
+        "position_logits": [None, _TENSOR],
+        "normal_position_logits": [None, _TENSOR],
+        "orders": [None, _TENSOR],
+        "rotation_logits": [None, _TENSOR],
+        "rotations": [None, _TENSOR],
+        "kl_weight": NONNEGATIVE,
+    }
+)
+def jigsaw_loss(
+    permutation_logits,
+    permutations,
+    position_logits=None,
+    normal_position_logits=None,
+    orders=None,
+    rotation_logits=None,
+    rotations=None,
+    kl_weight=1.0,
+):
+    r"""The jigsaw objective: which permutation, which turns, and where each tile belongs.
+
+    .. math::
+
+        \mathcal{L} = \operatorname{CE}(\text{permutation}) + \operatorname{CE}(\text{turns})
+            + w \left[\operatorname{CE}(\text{positions} \mid \text{normal})
+            + \operatorname{KL}\!\left(p_\text{normal} \,\middle\|\, p_\text{puzzled}\right)\right]
+
+    The first term is Noroozi & Favaro's; the turns' term is there when the
+    tiles were turned. For the last, ``position_logits`` are the puzzled
+    input's per-slot predictions of the original position of the tile in
+    the slot; they are put back in tile order (slot :math:`i` holds tile
+    ``orders[b, i]``) and pulled towards the unshuffled input's predictions
+    (detached), which are themselves anchored to the true positions by a
+    cross-entropy: a tile's position must come from its content.
+
+    Parameters
+    ----------
+    permutation_logits : torch.Tensor of shape (n_images, n_permutations)
+    permutations : torch.Tensor of int64, shape (n_images,)
+        The index of the permutation applied to each puzzle.
+    position_logits, normal_position_logits : torch.Tensor, default=None
+        Per-slot position predictions ``(n_images, n_tiles, n_tiles)`` of the
+        puzzled and of the unshuffled input; both, with ``orders``, or none
+        (no position terms).
+    orders : torch.Tensor of int64, shape (n_images, n_tiles), default=None
+        The tile in each slot of each puzzle.
+    rotation_logits : torch.Tensor of shape (n_images, n_tiles, 4), default=None
+    rotations : torch.Tensor of int64, shape (n_images, n_tiles), default=None
+        Quarter turns of each slot's tile.
+    kl_weight : float, default=1.0
+        :math:`w`.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss.
+
+    References
+    ----------
+    Noroozi and Favaro, "Unsupervised Learning of Visual Representations by
+    Solving Jigsaw Puzzles", ECCV 2016, arXiv:1603.09246.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from contrastlearn.losses import jigsaw_loss
+    >>> round(jigsaw_loss(torch.zeros(2, 10), torch.tensor([3, 7])).item(), 4) == round(
+    ...     math.log(10), 4)
+    True
+    """
+    loss = F.cross_entropy(permutation_logits, permutations)
+    if rotation_logits is not None:
+        loss = loss + F.cross_entropy(rotation_logits.flatten(0, 1), rotations.flatten())
+    if position_logits is not None and kl_weight:
+        b, n = orders.shape
+        truth = torch.arange(n, device=orders.device).expand(b, n)
+        anchor = F.cross_entropy(normal_position_logits.flatten(0, 1), truth.flatten())
+        restored = torch.empty_like(position_logits).scatter_(
+            1, orders[..., None].expand_as(position_logits), position_logits
+        )
+        kl = F.kl_div(
+            F.log_softmax(restored, -1).flatten(0, 1),
+            F.log_softmax(normal_position_logits, -1).detach().flatten(0, 1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        loss = loss + kl_weight * (anchor + kl)
+    return loss
+
+
 def _off_diagonal(matrix):
     """The off-diagonal entries of a square matrix, flattened."""
     n = matrix.shape[0]
     return matrix.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
 
-@validate_params({"z1": _TENSOR, "z2": _TENSOR, "redundancy_weight": NONNEGATIVE})
-def barlow_twins_loss(z1, z2, redundancy_weight=0.0051):
+@validate_params(
+    {
+        "z1": _TENSOR,
+        "z2": _TENSOR,
+        "redundancy_weight": NONNEGATIVE,
+        "gather_distributed": BOOL,
+    }
+)
+def barlow_twins_loss(z1, z2, redundancy_weight=0.0051, *, gather_distributed=False):
     r"""Barlow Twins' redundancy-reduction loss on the cross-correlation of two views.
 
     Each embedding dimension is standardised over the batch (mean 0,
@@ -341,6 +769,10 @@ def barlow_twins_loss(z1, z2, redundancy_weight=0.0051):
     redundancy_weight : float, default=0.0051
         :math:`\lambda`, the weight of the off-diagonal (redundancy) term;
         the paper's value for 8192-d projections.
+    gather_distributed : bool, default=False
+        Under ``torchrun``, standardise and correlate over every process's
+        batch (:func:`contrastlearn.distributed.gather`), as the authors'
+        synchronised BatchNorm and summed correlation matrix do.
 
     Returns
     -------
@@ -361,6 +793,8 @@ def barlow_twins_loss(z1, z2, redundancy_weight=0.0051):
     2.0
     """
     _check_pair(z1, z2, "z1", "z2")
+    if gather_distributed:
+        z1, z2 = distributed.gather(z1), distributed.gather(z2)
     dtype = torch.float64 if z1.dtype == torch.float64 else torch.float32
     z1, z2 = _standardise(z1.to(dtype)), _standardise(z2.to(dtype))
     correlation = z1.T @ z2 / z1.shape[0]
@@ -379,9 +813,18 @@ def _standardise(z, eps=1e-5):
         "invariance_weight": NONNEGATIVE,
         "variance_weight": NONNEGATIVE,
         "covariance_weight": NONNEGATIVE,
+        "gather_distributed": BOOL,
     }
 )
-def vicreg_loss(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0):
+def vicreg_loss(
+    z1,
+    z2,
+    invariance_weight=25.0,
+    variance_weight=25.0,
+    covariance_weight=1.0,
+    *,
+    gather_distributed=False,
+):
     r"""VICReg: variance, invariance and covariance terms on two views' projections.
 
     .. math::
@@ -405,6 +848,9 @@ def vicreg_loss(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance
         deviation at 1 or more.
     covariance_weight : float, default=1.0
         :math:`\nu`, on the squared off-diagonal covariances.
+    gather_distributed : bool, default=False
+        Under ``torchrun``, every term over every process's batch
+        (:func:`contrastlearn.distributed.gather`), as the authors' code does.
 
     Returns
     -------
@@ -425,6 +871,8 @@ def vicreg_loss(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance
     12.375
     """
     _check_pair(z1, z2, "z1", "z2")
+    if gather_distributed:
+        z1, z2 = distributed.gather(z1), distributed.gather(z2)
     if z1.shape[0] < 2:
         raise ValueError(f"vicreg_loss needs at least 2 samples for a variance; got {z1.shape[0]}.")
     dtype = torch.float64 if z1.dtype == torch.float64 else torch.float32

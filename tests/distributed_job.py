@@ -2,10 +2,11 @@
 
 ``python tests/distributed_job.py OUT_DIR`` and ``torchrun --nproc_per_node=2
 tests/distributed_job.py OUT_DIR`` run the same code; rank 0 saves to
-``OUT_DIR/results.npz`` the loss and gradients of NT-Xent over one fixed
-global batch, the loss history, embeddings and final weights of a CLR and a
-DINO fit, the class of the module CLR's training step calls, and the error an
-uneven batch size gives, for the test to compare.
+``OUT_DIR/results.npz`` the loss and gradients of each pair loss (NT-Xent,
+InfoNCE, Barlow Twins, VICReg, SwAV) over one fixed global batch, the loss
+history, embeddings and final weights of a CLR and a DINO fit, the class of
+the module CLR's training step calls, and the error an uneven batch size
+gives, for the test to compare.
 The CLR fit prints its epoch table and saves skorch checkpoints to
 ``OUT_DIR/checkpoints_rank<rank>``.
 """
@@ -19,7 +20,7 @@ from skorch.callbacks import Callback, Checkpoint
 
 import contrastlearn as cl
 from contrastlearn import distributed
-from contrastlearn.losses import nt_xent
+from contrastlearn.losses import barlow_twins_loss, info_nce, nt_xent, swav_loss, vicreg_loss
 
 NO_AUGMENTATION = cl.Augment(
     crop_scale=(1.0, 1.0),
@@ -32,8 +33,20 @@ NO_AUGMENTATION = cl.Augment(
 )
 
 
-def nt_xent_gradients():
-    """NT-Xent of a linear layer's outputs on this process's share of 8 fixed image pairs."""
+#: Each loss of a pair of views, as its method calls it under torchrun.
+PAIR_LOSSES = {
+    "nt_xent": lambda z1, z2: nt_xent(z1, z2, temperature=0.5, gather_distributed=True),
+    "info_nce": lambda z1, z2: info_nce(z1, z2, 0.2, gather_distributed=True),
+    "barlow_twins": lambda z1, z2: barlow_twins_loss(z1, z2, 0.1, gather_distributed=True),
+    "vicreg": lambda z1, z2: vicreg_loss(z1, z2, gather_distributed=True),
+    "swav": lambda z1, z2: swav_loss(
+        torch.nn.functional.normalize(torch.stack([z1, z2]), dim=-1), gather_distributed=True
+    ),
+}
+
+
+def loss_gradients(name):
+    """A loss of a linear layer's outputs on this process's share of 8 fixed image pairs."""
     generator = torch.Generator().manual_seed(0)
     pairs = torch.randn(8, 2, 6, generator=generator)
     layer = torch.nn.Linear(6, 4)
@@ -42,13 +55,13 @@ def nt_xent_gradients():
         layer.bias.copy_(torch.randn(4, generator=generator))
     mine = distributed.shard(pairs)
     z = layer(mine.flatten(0, 1)).view(len(mine), 2, 4)
-    loss = nt_xent(z[:, 0], z[:, 1], temperature=0.5, gather_distributed=True)
+    loss = PAIR_LOSSES[name](z[:, 0], z[:, 1])
     loss.backward()
     distributed.average_gradients(layer.parameters())
     return {
-        "nt_xent_loss": distributed.all_reduce_mean(loss.detach()).numpy(),
-        "nt_xent_weight_grad": layer.weight.grad.numpy(),
-        "nt_xent_bias_grad": layer.bias.grad.numpy(),
+        f"{name}_loss": distributed.all_reduce_mean(loss.detach()).numpy(),
+        f"{name}_weight_grad": layer.weight.grad.numpy(),
+        f"{name}_bias_grad": layer.bias.grad.numpy(),
     }
 
 
@@ -100,7 +113,7 @@ def main(out_dir):
         dirname=os.path.join(out_dir, f"checkpoints_rank{distributed.rank()}"),
     )
     results = {
-        **nt_xent_gradients(),
+        **{key: value for name in PAIR_LOSSES for key, value in loss_gradients(name).items()},
         **fitted(
             "clr",
             cl.CLR(

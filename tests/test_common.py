@@ -1,7 +1,7 @@
 """scikit-learn's own estimator checks on every public estimator.
 
 The checks feed small 2-D arrays of a few features. The estimators that need
-images (CPLR's polar branch, the VAE's convolutions, iBOT's patch tokens) or
+images (CPLR's polar branch, the VAE's convolutions, iBOT's and MAE's patch tokens) or
 a table of latent factors (LatentNeighbors) cannot take them: they run the
 checks that need no data here, and their own tests cover fit, transform,
 clone, pickling and pipelines on images.
@@ -34,6 +34,33 @@ ESTIMATORS = [
         n_local_crops=0,
         random_state=0,
     ),
+    cl.BYOL(max_epochs=2, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0),
+    cl.MoCo(
+        max_epochs=2,
+        batch_size=16,
+        projection_dims=(8,),
+        predictor_hidden=None,
+        queue_size=32,
+        random_state=0,
+    ),
+    cl.BarlowTwins(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.VICReg(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.NNCLR(
+        max_epochs=2,
+        batch_size=16,
+        projection_dims=(8,),
+        predictor_hidden=4,
+        support_size=32,
+        random_state=0,
+    ),
+    cl.SwAV(
+        max_epochs=2,
+        batch_size=16,
+        projection_dims=(8,),
+        n_prototypes=8,
+        n_local_crops=0,
+        random_state=0,
+    ),
     cl.FineTunedClassifier(max_epochs=2, batch_size=16, random_state=0),
     cl.LinearProbe(),
     cl.ParticleDetector(n_init=2, random_state=0),
@@ -56,6 +83,12 @@ EXPECTED_FAILED_CHECKS = {
     "CLR": BATCH_ROUNDING,
     "SimSiam": BATCH_ROUNDING,
     "DINO": BATCH_ROUNDING,
+    "BYOL": BATCH_ROUNDING,
+    "MoCo": BATCH_ROUNDING,
+    "BarlowTwins": BATCH_ROUNDING,
+    "VICReg": BATCH_ROUNDING,
+    "NNCLR": BATCH_ROUNDING,
+    "SwAV": BATCH_ROUNDING,
     "FineTunedClassifier": BATCH_ROUNDING,
     "RandomEmbedding": BATCH_ROUNDING,
     "ParticleDetector": dict.fromkeys(
@@ -79,7 +112,14 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-NEED_IMAGES_OR_LATENTS = [cl.CPLR(), cl.VAE(), cl.iBOT(), cl.LatentNeighbors()]
+NEED_IMAGES_OR_LATENTS = [
+    cl.CPLR(),
+    cl.VAE(),
+    cl.iBOT(),
+    cl.MAE(),
+    cl.Jigsaw(),
+    cl.LatentNeighbors(),
+]
 
 
 @pytest.mark.parametrize("estimator", NEED_IMAGES_OR_LATENTS, ids=lambda e: type(e).__name__)

@@ -5,10 +5,15 @@ import torch
 
 from contrastlearn.losses import (
     barlow_twins_loss,
+    byol_loss,
     dino_loss,
     ibot_patch_loss,
+    info_nce,
+    mae_loss,
     negative_cosine,
     nt_xent,
+    sinkhorn,
+    swav_loss,
     vicreg_loss,
 )
 from contrastlearn.validation import InvalidParameterError
@@ -289,3 +294,102 @@ def test_vicreg_penalises_collapse_and_gradients_reach_both_views():
         vicreg_loss(torch.ones(1, 3), torch.ones(1, 3))
     with pytest.raises(InvalidParameterError, match="'redundancy_weight' parameter of barlow"):
         barlow_twins_loss(z1, z2, redundancy_weight=-1)
+
+
+# ---------------------------------------------------------------- BYOL, InfoNCE (MoCo, NNCLR)
+def test_byol_loss_is_the_squared_distance_of_unit_vectors_with_a_stop_gradient():
+    g = torch.Generator().manual_seed(2)
+    p = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    by_hand = (
+        sum(((p[i] / p[i].norm() - z[i] / z[i].norm()) ** 2).sum().item() for i in range(5)) / 5
+    )
+    loss = byol_loss(p, z)
+    assert loss.item() == pytest.approx(by_hand, rel=1e-12)
+    loss.backward()
+    assert z.grad is None and p.grad.abs().sum() > 0
+
+
+def _info_nce_by_loops(q, k, tau, queue=None):
+    unit = lambda v: [x / math.sqrt(sum(c * c for c in v)) for x in v]  # noqa: E731
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    q, k = [unit(v) for v in q.tolist()], [unit(v) for v in k.tolist()]
+    total = 0.0
+    for i, qi in enumerate(q):
+        negatives = [unit(v) for v in queue.tolist()] if queue is not None else k[:i] + k[i + 1 :]
+        logits = [dot(qi, k[i]) / tau] + [dot(qi, n) / tau for n in negatives]
+        total += -logits[0] + math.log(sum(math.exp(x) for x in logits))
+    return total / len(q)
+
+
+def test_info_nce_matches_the_formula_with_batch_keys_and_with_a_queue():
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    k = q + 0.3 * torch.randn(6, 4, generator=g, dtype=torch.float64)
+    queue = torch.randn(10, 4, generator=g, dtype=torch.float64)
+    assert info_nce(q, k, 0.2).item() == pytest.approx(_info_nce_by_loops(q, k, 0.2), rel=1e-10)
+    assert info_nce(q, k, 0.5, queue=queue).item() == pytest.approx(
+        _info_nce_by_loops(q, k, 0.5, queue), rel=1e-10
+    )
+    with pytest.raises(ValueError, match="queue must be 2-D with 4 columns"):
+        info_nce(q, k, queue=torch.zeros(3, 5, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- SwAV
+def _sinkhorn_as_the_authors_wrote_it(out, epsilon, iterations):
+    q = torch.exp(out / epsilon).t()
+    b, k = q.shape[1], q.shape[0]
+    q /= torch.sum(q)
+    for _ in range(iterations):
+        q /= torch.sum(q, dim=1, keepdim=True)
+        q /= k
+        q /= torch.sum(q, dim=0, keepdim=True)
+        q /= b
+    q *= b
+    return q.t()
+
+
+def test_sinkhorn_matches_the_authors_code_and_balances_the_prototypes():
+    g = torch.Generator().manual_seed(4)
+    scores = torch.nn.functional.normalize(torch.randn(12, 5, generator=g, dtype=torch.float64))
+    codes = sinkhorn(scores, 0.05, 3)
+    torch.testing.assert_close(codes, _sinkhorn_as_the_authors_wrote_it(scores, 0.05, 3))
+    torch.testing.assert_close(codes.sum(1), torch.ones(12, dtype=torch.float64))
+    balanced = sinkhorn(scores, 0.05, 200).sum(0)
+    torch.testing.assert_close(balanced, torch.full((5,), 12 / 5, dtype=torch.float64))
+
+
+def test_swav_loss_is_each_global_codes_cross_entropy_with_every_other_crop():
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randn(4, 6, 3, generator=g, dtype=torch.float64).tanh()
+    by_hand = 0.0
+    for i in range(2):
+        codes = _sinkhorn_as_the_authors_wrote_it(scores[i], 0.05, 3)
+        sub = 0.0
+        for v in [c for c in range(4) if c != i]:
+            log_p = torch.log_softmax(scores[v] / 0.1, dim=1)
+            sub -= (codes * log_p).sum(1).mean().item()
+        by_hand += sub / 3
+    assert swav_loss(scores).item() == pytest.approx(by_hand / 2, rel=1e-10)
+    with pytest.raises(ValueError, match="at least 2 crops"):
+        swav_loss(scores[:1], n_global=1)
+
+
+def test_mae_loss_averages_the_hidden_patches_squared_error_of_standardised_targets():
+    g = torch.Generator().manual_seed(6)
+    predictions = torch.randn(2, 5, 4, generator=g, dtype=torch.float64)
+    targets = torch.randn(2, 5, 4, generator=g, dtype=torch.float64) * 3 + 1
+    mask = torch.tensor([[True, False, True, False, False], [False, True, True, True, False]])
+    total, count = 0.0, 0
+    for b in range(2):
+        for j in range(5):
+            if mask[b, j]:
+                t = targets[b, j]
+                t = (t - t.mean()) / math.sqrt(t.var().item() + 1e-6)  # MAE's norm_pix_loss
+                total += ((predictions[b, j] - t) ** 2).mean().item()
+                count += 1
+    assert mae_loss(predictions, targets, mask).item() == pytest.approx(total / count, rel=1e-10)
+    raw = ((predictions - targets) ** 2).mean(-1)[mask].mean().item()
+    assert mae_loss(predictions, targets, mask, normalize_targets=False).item() == pytest.approx(
+        raw, rel=1e-10
+    )

@@ -27,6 +27,14 @@ ESTIMATORS = [
     cl.SimSiam,
     cl.DINO,
     cl.iBOT,
+    cl.BYOL,
+    cl.MoCo,
+    cl.BarlowTwins,
+    cl.VICReg,
+    cl.NNCLR,
+    cl.SwAV,
+    cl.MAE,
+    cl.Jigsaw,
     cl.VAE,
     cl.FineTunedClassifier,
     cl.LinearProbe,
@@ -130,6 +138,7 @@ PUBLIC_MODULES = [
     "contrastlearn.monitor",
     "contrastlearn.plotting",
     "contrastlearn.projection",
+    "contrastlearn.jigsaw",
 ]
 # Functions whose contract is to take any argument, and the layer itself.
 TAKE_ANYTHING = {

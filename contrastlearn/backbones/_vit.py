@@ -326,6 +326,46 @@ class VisionTransformer(nn.Module):
             tokens = block(tokens)
         return self.norm(tokens)
 
+    def forward_visible(self, x, keep):
+        """The CLS token and the tokens of the kept patches only (MAE's encoder).
+
+        The patches not in ``keep`` are dropped before the transformer blocks,
+        so they cost nothing and have no influence on the output.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, C, H, W)
+            Images; ``H`` and ``W`` multiples of ``patch_size``.
+        keep : torch.Tensor of int64, shape (B, n_keep)
+            Indices of the visible patches, in row-major order of the patch
+            grid, for each image.
+
+        Returns
+        -------
+        torch.Tensor of shape (B, 1 + n_keep, embed_dim)
+            Tokens after the final LayerNorm, CLS token first, then the kept
+            patches in the order of ``keep``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> net = VisionTransformer(image_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2)
+        >>> keep = torch.rand(3, 16).argsort(1)[:, :4]  # a random quarter of the patches
+        >>> net.forward_visible(torch.randn(3, 3, 16, 16), keep).shape
+        torch.Size([3, 5, 32])
+        """
+        self._check_input(x)
+        B, _, H, W = x.shape
+        position = self.interpolate_pos_encoding(H, W)
+        tokens = self.patch_embed(x) + position[:, 1:]
+        index = keep.to(tokens.device)[..., None].expand(-1, -1, tokens.shape[-1])
+        tokens = torch.gather(tokens, 1, index)
+        cls = (self.cls_token + position[:, :1]).expand(B, -1, -1)
+        tokens = torch.cat((cls, tokens), dim=1)
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)
+
     def forward(self, x):
         """Map images ``(B, C, H, W)`` to their CLS token embeddings ``(B, embed_dim)``."""
         return self.forward_tokens(x)[:, 0]
