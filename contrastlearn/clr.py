@@ -293,78 +293,15 @@ class CLR(_ProjectionContrast):
     }
     _renamed_params = {"view": "representation"}
 
-    def __init__(
-        self,
-        *,
-        temperature=0.1,
-        representation="cartesian",
-        polar=None,
-        project_first=False,
-        embed="image",
-        backbone="auto",
-        projection_dims=(256, 128),
-        projection_batchnorm="hidden",
-        image_shape=None,
-        normalize="dataset",
-        log_intensity=False,
-        nan_policy="raise",
-        augment=None,
-        pairing="augment",
-        max_epochs=20,
-        batch_size=256,
-        lr=1e-3,
-        weight_decay=1e-6,
-        lr_schedule="cosine",
-        optimizer="adamw",
-        warmup_epochs=0,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        compile=False,
-        checkpoint_dir=None,
-        monitor_samples=256,
-        eval_every=1,
-        early_stopping=False,
-        n_iter_no_change=5,
-        tol=1e-4,
-        view="deprecated",
-    ):
-        super().__init__(
-            backbone=backbone,
-            projection_dims=projection_dims,
-            image_shape=image_shape,
-            normalize=normalize,
-            log_intensity=log_intensity,
-            nan_policy=nan_policy,
-            augment=augment,
-            pairing=pairing,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            lr_schedule=lr_schedule,
-            optimizer=optimizer,
-            warmup_epochs=warmup_epochs,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            compile=compile,
-            checkpoint_dir=checkpoint_dir,
-            monitor_samples=monitor_samples,
-            eval_every=eval_every,
-            early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-        )
-        self.temperature = temperature
-        self.representation = representation
-        self.view = view
-        self.polar = polar
-        self.project_first = project_first
-        self.embed = embed
-        self.projection_batchnorm = projection_batchnorm
+    _method_params = {
+        "temperature": 0.1,
+        "representation": "cartesian",
+        "polar": None,
+        "project_first": False,
+        "embed": "image",
+        "projection_batchnorm": "hidden",
+        "view": "deprecated",
+    }
 
     def _representations(self):
         representation = self._param("representation")
@@ -464,80 +401,16 @@ class CPLR(_ProjectionContrast):
     }
     _renamed_params = {"mode": "representations"}
 
-    def __init__(
-        self,
-        *,
-        temperature=0.1,
-        representations="polar-cartesian",
-        shared_backbone=True,
-        polar=None,
-        project_first=False,
-        embed="image",
-        backbone="auto",
-        projection_dims=(256, 128),
-        projection_batchnorm="hidden",
-        image_shape=None,
-        normalize="dataset",
-        log_intensity=False,
-        nan_policy="raise",
-        augment=None,
-        pairing="augment",
-        max_epochs=20,
-        batch_size=256,
-        lr=1e-3,
-        weight_decay=1e-6,
-        lr_schedule="cosine",
-        optimizer="adamw",
-        warmup_epochs=0,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        compile=False,
-        checkpoint_dir=None,
-        monitor_samples=256,
-        eval_every=1,
-        early_stopping=False,
-        n_iter_no_change=5,
-        tol=1e-4,
-        mode="deprecated",
-    ):
-        super().__init__(
-            backbone=backbone,
-            projection_dims=projection_dims,
-            image_shape=image_shape,
-            normalize=normalize,
-            log_intensity=log_intensity,
-            nan_policy=nan_policy,
-            augment=augment,
-            pairing=pairing,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            lr_schedule=lr_schedule,
-            optimizer=optimizer,
-            warmup_epochs=warmup_epochs,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            compile=compile,
-            checkpoint_dir=checkpoint_dir,
-            monitor_samples=monitor_samples,
-            eval_every=eval_every,
-            early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-        )
-        self.temperature = temperature
-        self.representations = representations
-        self.mode = mode
-        self.shared_backbone = shared_backbone
-        self.polar = polar
-        self.project_first = project_first
-        self.embed = embed
-        self.projection_batchnorm = projection_batchnorm
+    _method_params = {
+        "temperature": 0.1,
+        "representations": "polar-cartesian",
+        "shared_backbone": True,
+        "polar": None,
+        "project_first": False,
+        "embed": "image",
+        "projection_batchnorm": "hidden",
+        "mode": "deprecated",
+    }
 
     def _representations(self):
         return tuple(self._param("representations").split("-"))

@@ -131,84 +131,19 @@ class DINO(MultiCrop, BasePretrainer):
         **MULTICROP_CONSTRAINTS,
     }
 
-    def __init__(
-        self,
-        *,
-        n_prototypes=4096,
-        student_temperature=0.1,
-        teacher_temperature=0.04,
-        warmup_teacher_temperature=0.04,
-        warmup_teacher_epochs=0,
-        teacher_momentum=0.996,
-        center_momentum=0.9,
-        n_local_crops=6,
-        local_crop_scale=(0.05, 0.4),
-        local_crop_size=None,
-        backbone="auto",
-        projection_dims=(1024, 1024, 256),
-        image_shape=None,
-        normalize="dataset",
-        log_intensity=False,
-        nan_policy="raise",
-        augment=None,
-        pairing="augment",
-        max_epochs=20,
-        batch_size=256,
-        lr=1e-3,
-        weight_decay=1e-6,
-        lr_schedule="cosine",
-        optimizer="adamw",
-        warmup_epochs=0,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        compile=False,
-        checkpoint_dir=None,
-        monitor_samples=256,
-        eval_every=1,
-        early_stopping=False,
-        n_iter_no_change=5,
-        tol=1e-4,
-    ):
-        super().__init__(
-            backbone=backbone,
-            projection_dims=projection_dims,
-            image_shape=image_shape,
-            normalize=normalize,
-            log_intensity=log_intensity,
-            nan_policy=nan_policy,
-            augment=augment,
-            pairing=pairing,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            lr_schedule=lr_schedule,
-            optimizer=optimizer,
-            warmup_epochs=warmup_epochs,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            compile=compile,
-            checkpoint_dir=checkpoint_dir,
-            monitor_samples=monitor_samples,
-            eval_every=eval_every,
-            early_stopping=early_stopping,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-        )
-        self.n_prototypes = n_prototypes
-        self.student_temperature = student_temperature
-        self.teacher_temperature = teacher_temperature
-        self.warmup_teacher_temperature = warmup_teacher_temperature
-        self.warmup_teacher_epochs = warmup_teacher_epochs
-        self.teacher_momentum = teacher_momentum
-        self.center_momentum = center_momentum
-        self.n_local_crops = n_local_crops
-        self.local_crop_scale = local_crop_scale
-        self.local_crop_size = local_crop_size
+    _method_params = {
+        "n_prototypes": 4096,
+        "student_temperature": 0.1,
+        "teacher_temperature": 0.04,
+        "warmup_teacher_temperature": 0.04,
+        "warmup_teacher_epochs": 0,
+        "teacher_momentum": 0.996,
+        "center_momentum": 0.9,
+        "n_local_crops": 6,
+        "local_crop_scale": (0.05, 0.4),
+        "local_crop_size": None,
+        "projection_dims": (1024, 1024, 256),
+    }
 
     def _default_augment(self):
         return Augment(crop_scale=(0.4, 1.0))
