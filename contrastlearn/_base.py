@@ -143,6 +143,8 @@ class BasePretrainer(NetworkTransformer):
         lr_schedule="cosine",
         optimizer="adamw",
         warmup_epochs=0,
+        accumulate_batches=1,
+        max_grad_norm=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -170,6 +172,8 @@ class BasePretrainer(NetworkTransformer):
         self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.warmup_epochs = warmup_epochs
+        self.accumulate_batches = accumulate_batches
+        self.max_grad_norm = max_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -74,6 +74,15 @@ PARAMETER_DOCS = {
     "warmup_epochs": """warmup_epochs : float, default=0
         Epochs of linear learning-rate warm-up from 0, counted in optimiser
         steps (the reference CPLR study: 10 of 1000 epochs).""",
+    "accumulate_batches": """accumulate_batches : int, default=1
+        Add up the gradients of that many consecutive batches before each
+        optimiser step (gradient accumulation: the step of a batch that does
+        not fit in memory). The learning-rate schedule still counts batches.
+        For contrastive losses the negatives of a loss are still those of
+        one batch: accumulation is not a larger batch for them.""",
+    "max_grad_norm": """max_grad_norm : float or None, default=None
+        Clip the gradients of every optimiser step to this global L2 norm
+        (:func:`torch.nn.utils.clip_grad_norm_`); None does not clip.""",
     "device": """device : str, default="auto"
         "auto" uses CUDA when available (of several GPUs, the one with the
         most free memory when ``fit`` starts, so that the jobs of a parallel
@@ -144,6 +153,8 @@ TRAINING_PARAMETERS = (
     "lr_schedule",
     "optimizer",
     "warmup_epochs",
+    "accumulate_batches",
+    "max_grad_norm",
     "device",
     "random_state",
     "verbose",
@@ -201,6 +212,8 @@ PARAMETERS_DOC = (
             "lr_schedule",
             "optimizer",
             "warmup_epochs",
+            "accumulate_batches",
+            "max_grad_norm",
             "device",
             "random_state",
             "verbose",

@@ -104,6 +104,27 @@ class _LazyImages:
         return images.reshape(len(images), *self.shape[1:])
 
 
+class _RowSubset:
+    """The rows ``rows`` (sorted) of a lazily read image stack, read only when indexed."""
+
+    def __init__(self, images, rows):
+        self.images, self.rows = images, np.asarray(rows)
+        self.shape = (len(self.rows), *images.shape[1:])
+        self.dtype, self.ndim = images.dtype, images.ndim
+        self.size = math.prod(self.shape)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        return self.images[self.rows[rows]]
+
+
+def take_rows(X, rows):
+    """Rows ``rows`` (sorted) of ``X``: a copy of an array, a view of an on-disk stack."""
+    return _RowSubset(X, rows) if isinstance(X, (_LazyImages, _RowSubset)) else X[rows]
+
+
 def _complex_message(dtype):
     return (
         f"Complex data not supported: X has dtype {dtype}. Pass real intensities, e.g. "

@@ -14,10 +14,11 @@ import joblib
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import distributed
-from ._input import _complex_message, _is_lazy, _LazyImages, check_finite_pixels
+from ._input import _complex_message, _is_lazy, _LazyImages, check_finite_pixels, take_rows
 from ._model import NAN_POLICIES, NORMALIZATIONS, Preprocess
 from ._trainer import OPTIMIZERS, train_network
 from ._validation import (
@@ -88,6 +89,8 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "random_state": RANDOM_STATE,
         "verbose": ints(0),
         "callbacks": [None, InstanceOf(list, tuple, name="a list of skorch callbacks")],
+        "accumulate_batches": ints(1),
+        "max_grad_norm": [None, POSITIVE],
         "compile": BOOL,
         "checkpoint_dir": [None, InstanceOf(str, os.PathLike, name="a directory path")],
     }
@@ -289,13 +292,40 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         )
         return os.fspath(self.checkpoint_dir), fingerprint
 
-    def _train(self, X, make_module, *, y=None, partners=None, data=None, monitor=None):
+    def _hold_out(self, X, y=None):
+        """Split ``validation_fraction`` of the samples off ``X`` (and ``y``) at random.
+
+        Returns ``(X_train, y_train), (X_valid, y_valid)``, rows in their
+        order (on-disk data stays on disk), or ``(X, y), None`` when
+        ``validation_fraction`` is None. The draw depends on ``random_state``.
+        """
+        fraction = self.validation_fraction
+        if fraction is None:
+            return (X, y), None
+        n_valid = math.ceil(fraction * len(X))
+        if len(X) - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={fraction} leaves {len(X) - n_valid} of {len(X)} "
+                "samples to train on; at least 2 are needed. Pass more samples or a smaller "
+                "validation_fraction (None validates on nothing)."
+            )
+        random = check_random_state(self.random_state)
+        is_valid = np.zeros(len(X), dtype=bool)
+        is_valid[random.choice(len(X), n_valid, replace=False)] = True
+        parts = []
+        for rows in (np.flatnonzero(~is_valid), np.flatnonzero(is_valid)):
+            parts.append((take_rows(X, rows), None if y is None else take_rows(y, rows)))
+        return tuple(parts)
+
+    def _train(self, X, make_module, *, y=None, partners=None, data=None, monitor=None, valid=None):
         """Train the module ``make_module()`` builds on ``X`` and keep it as ``net_``.
 
         ``y`` reaches :meth:`_pair_loss` batch by batch beside ``X``
         (partner images are drawn by ``partners`` instead); ``data`` joins the
         checkpoint's fingerprint; ``monitor`` (a
-        :class:`~contrastlearn.monitor.TrainingMonitor`) watches the epochs.
+        :class:`~contrastlearn.monitor.TrainingMonitor`) watches the epochs;
+        ``valid`` (``(X_valid, y_valid)``, see :meth:`_hold_out`) gives the
+        ``valid_loss`` of every epoch.
         """
         self.device_ = self._resolve_device()
         self.net_ = train_network(
@@ -308,6 +338,7 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             partners=partners,
             checkpoint=self._checkpoint(X, data),
             monitor=monitor,
+            valid=valid,
         )
         self.history_ = self.net_.history
         return self

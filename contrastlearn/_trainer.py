@@ -13,13 +13,16 @@ callbacks and history. What differs from a stock ``NeuralNet``:
 - on CUDA the step runs under bf16 autocast on channels_last tensors.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from skorch import NeuralNet
 from skorch.callbacks import LRScheduler, ProgressBar
-from skorch.dataset import get_len
+from skorch.dataset import Dataset, get_len
 from skorch.history import History
+from skorch.utils import TeeGenerator
 from torch import nn
 
 from . import distributed
@@ -86,6 +89,14 @@ class Trainer(NeuralNet):
         :class:`BatchIterator`); the loss then gets ``(module, x, partner)``.
     data_order : torch.Generator or None
         Draws the training batches and partners (see :class:`BatchIterator`).
+    accumulate_batches : int, default=1
+        Add up the gradients of that many consecutive batches (each batch's
+        loss divided by their number) before one optimiser step; an epoch's
+        last step takes the batches left.
+    max_grad_norm : float or None, default=None
+        Rescale the gradients of a step so that their global L2 norm is at
+        most this (:func:`torch.nn.utils.clip_grad_norm_`), before the
+        optimiser step.
 
     Under distributed training each process computes the loss of its share
     of the batch (the method gathers what it needs from the others), and the
@@ -103,6 +114,8 @@ class Trainer(NeuralNet):
         keep_partial_batches=False,
         partners=None,
         data_order=None,
+        accumulate_batches=1,
+        max_grad_norm=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -111,6 +124,11 @@ class Trainer(NeuralNet):
         self.keep_partial_batches = keep_partial_batches
         self.partners = partners
         self.data_order = data_order
+        self.accumulate_batches = accumulate_batches
+        self.max_grad_norm = max_grad_norm
+        # Where the step is in the epoch and in the current accumulation window.
+        self._epoch_batches = self._batch_index = self._window = self._accumulated = 0
+        self._first_batch = 0
         # {"loss": TrainingLoss of module_, in DistributedDataParallel under torchrun}, set by
         # train_network for a fit (kept in a dict: skorch registers torch modules set as
         # attributes after __init__ as parts of the net).
@@ -150,6 +168,9 @@ class Trainer(NeuralNet):
         if iterator is None:
             return
         pending, count = [], 0
+        self._first_batch = len(self.history[-1]["batches"])  # train batches precede valid ones
+        if training:
+            self._epoch_batches, self._batch_index, self._accumulated = len(iterator), 0, 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
@@ -171,7 +192,8 @@ class Trainer(NeuralNet):
         if not losses:
             return
         values = torch.stack(losses).float().tolist()
-        batches = self.history[-1]["batches"][count - len(values) : count]
+        first = self._first_batch + count - len(values)
+        batches = self.history[-1]["batches"][first : first + len(values)]
         for entry, value in zip(batches, values):
             entry[prefix + "_loss"] = value
         divergence = dict(self.callbacks_).get("stop_on_divergence")
@@ -192,7 +214,35 @@ class Trainer(NeuralNet):
         )
 
     def train_step(self, batch, **fit_params):
-        step = super().train_step(batch, **fit_params)
+        """Add the batch's gradients; step the optimiser at the end of a window of batches.
+
+        A window is ``accumulate_batches`` batches (fewer at the epoch's
+        end); its gradients are clipped to ``max_grad_norm`` before the step,
+        and ``after_step`` runs after it.
+        """
+        if self._accumulated == 0:
+            self._zero_grad_optimizer()
+            left = self._epoch_batches - self._batch_index
+            self._window = max(1, min(self.accumulate_batches, left))
+        self._accumulated += 1
+        self._batch_index += 1
+        window_done = self._accumulated == self._window
+        loss_module = self.loss_modules.get("loss")
+        no_sync = getattr(loss_module, "no_sync", None)  # DistributedDataParallel's
+        with contextlib.nullcontext() if window_done or no_sync is None else no_sync():
+            step = self.train_step_single(batch, **fit_params)
+        if not window_done:
+            return step
+        self._accumulated = 0
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        if self.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+        self._step_optimizer(None)
         if self.after_step is not None:
             with torch.no_grad():
                 self.after_step(self.module_)
@@ -206,8 +256,17 @@ class Trainer(NeuralNet):
             loss_module = TrainingLoss(self.module_, self.training_loss)
         with self._autocast():
             loss = loss_module(x, y)
-        loss.backward()  # averages the gradients over the processes, if there are several
+        # averages the gradients over the processes, if there are several
+        (loss if self._window <= 1 else loss / self._window).backward()
         return {"loss": distributed.all_reduce_mean(loss.detach()), "y_pred": None}
+
+    def validation_step(self, batch, **fit_params):
+        """The method's loss on a validation batch, in eval mode and without gradients."""
+        self._set_training(False)
+        x, y = batch
+        with torch.no_grad(), self._autocast():
+            loss = TrainingLoss(self.module_, self.training_loss)(x, y)
+        return {"loss": loss.float(), "y_pred": None}
 
     def forward(self, X, training=False, device="cpu"):
         try:
@@ -268,6 +327,16 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
     )
 
 
+class _HeldOut:
+    """skorch ``train_split`` keeping the training data whole and validating on given data."""
+
+    def __init__(self, X, y=None):
+        self.X, self.y = X, y
+
+    def __call__(self, dataset, y=None, **fit_params):
+        return dataset, Dataset(self.X, self.y)
+
+
 #: The optimisers a pretrainer's ``optimizer`` parameter names.
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "lars": LARS, "sgd": MomentumSGD}
 
@@ -301,6 +370,7 @@ def train_network(
     partners=None,
     checkpoint=None,
     monitor=None,
+    valid=None,
 ):
     """Seed torch, build the module and train it: the one training loop of the library.
 
@@ -312,7 +382,8 @@ def train_network(
         ``verbose`` and, if it has them, ``optimizer`` (a key of
         :data:`OPTIMIZERS`; default ``"adamw"``), ``warmup_epochs`` (linear
         warm-up before the per-step cosine decay; default 0) and ``compile``
-        (compile ``training_loss`` with :func:`torch.compile`).
+        (compile ``training_loss`` with :func:`torch.compile`),
+        ``accumulate_batches`` and ``max_grad_norm`` (see :class:`Trainer`).
     make_module : callable
         Builds the ``nn.Module`` (called under the seeded generator, so its
         initialisation repeats).
@@ -332,6 +403,10 @@ def train_network(
     monitor : TrainingMonitor or None, default=None
         Records the per-epoch monitors and stops early when it says so
         (its state is part of the checkpoint).
+    valid : (X_valid, y_valid) or None, default=None
+        Held-out data (``y_valid`` None when there are no targets): after
+        every epoch the method's loss on it, in eval mode, is recorded as
+        ``history[:, "valid_loss"]``. Not kept on the returned net.
 
     Returns
     -------
@@ -401,7 +476,7 @@ def train_network(
             lr=owner.lr,
             max_epochs=owner.max_epochs,
             batch_size=owner.batch_size,
-            train_split=None,
+            train_split=None if valid is None else _HeldOut(*valid),
             device=owner.device_,
             callbacks=callbacks,
             verbose=verbose,
@@ -410,6 +485,8 @@ def train_network(
             keep_partial_batches=keep_partial_batches,
             partners=partners,
             data_order=torch.Generator().manual_seed(seed),
+            accumulate_batches=getattr(owner, "accumulate_batches", 1),
+            max_grad_norm=getattr(owner, "max_grad_norm", None),
         )
         if verbose:
             net.set_params(callbacks__print_log=EpochTable(keys_ignored=["train_batch_count"]))
@@ -436,7 +513,7 @@ def train_network(
             owner.net_, owner.history_ = net, net.history
             raise
         finally:  # also when training stops with an error: the net must still pickle
-            net.partners = net.data_order = None
+            net.partners = net.data_order = net.train_split = None
             net.loss_modules.clear()
             net.training_loss = training_loss  # a compiled function does not pickle
         if out_of_memory:

@@ -84,6 +84,10 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         AdamW learning rate of the head (and of a from-scratch backbone).
     weight_decay : float, default=1e-4
     lr_schedule : {"cosine", None}, default="cosine"
+    accumulate_batches : int, default=1
+        Add up the gradients of that many batches before each optimiser step.
+    max_grad_norm : float or None, default=None
+        Clip every step's gradients to this global L2 norm.
     device : str, default="auto"
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
@@ -124,6 +128,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
                 "lr",
                 "weight_decay",
                 "lr_schedule",
+                "accumulate_batches",
+                "max_grad_norm",
                 "device",
                 "random_state",
                 "verbose",
@@ -156,6 +162,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         lr=1e-3,
         weight_decay=1e-4,
         lr_schedule="cosine",
+        accumulate_batches=1,
+        max_grad_norm=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -171,6 +179,8 @@ class FineTunedClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.accumulate_batches = accumulate_batches
+        self.max_grad_norm = max_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

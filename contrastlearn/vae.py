@@ -201,7 +201,9 @@ class VAE(NetworkTransformer):
         in Burgess et al. (short fits then leave the early phase in which the
         latents are unused, the posterior equal to the prior, sooner).
     """
-        + parameters_doc(("optimizer", "warmup_epochs", "device"))
+        + parameters_doc(
+            ("optimizer", "warmup_epochs", "accumulate_batches", "max_grad_norm", "device")
+        )
         + """
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation
@@ -269,6 +271,8 @@ class VAE(NetworkTransformer):
         lr_schedule=None,
         optimizer="adamw",
         warmup_epochs=0,
+        accumulate_batches=1,
+        max_grad_norm=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -290,6 +294,8 @@ class VAE(NetworkTransformer):
         self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.warmup_epochs = warmup_epochs
+        self.accumulate_batches = accumulate_batches
+        self.max_grad_norm = max_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -268,3 +268,89 @@ def test_training_steps_never_wait_for_the_device(small_images, monkeypatch, est
     many = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=20), X, monkeypatch)
     few = tensor_reads_in_a_fit(clone(estimator).set_params(batch_size=80), X, monkeypatch)
     assert many == few  # the reads do not grow with the steps: none of them is per step
+
+
+def _regression_fit(batch_size, **options):
+    """Train a linear regression through the engine; returns the fitted net."""
+    from types import SimpleNamespace
+
+    from contrastlearn._trainer import train_network
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(32, 4).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.randn(32)).astype(np.float32)
+    valid = options.pop("valid", None)
+    owner = SimpleNamespace(
+        random_state=0,
+        device_="cpu",
+        lr=options.pop("lr", 0.05),
+        weight_decay=0.0,
+        max_epochs=options.pop("max_epochs", 3),
+        batch_size=batch_size,
+        lr_schedule=None,
+        optimizer="sgd",
+        callbacks=options.pop("callbacks", None),
+        verbose=0,
+        **options,
+    )
+
+    def squared_error(module, x, target):
+        return (module(x).squeeze(1) - target).square().mean()
+
+    return train_network(
+        owner,
+        lambda: torch.nn.Linear(4, 1),
+        X,
+        y,
+        squared_error,
+        keep_partial_batches=True,
+        valid=valid,
+    )
+
+
+def test_accumulating_two_batches_takes_the_step_of_one_twice_as_large():
+    whole = _regression_fit(16)
+    accumulated = _regression_fit(8, accumulate_batches=2)
+    plain = _regression_fit(8)
+    for name, weight in whole.module_.state_dict().items():
+        assert torch.allclose(accumulated.module_.state_dict()[name], weight, atol=1e-6)
+    # without accumulation, batches of 8 take twice the steps and end elsewhere
+    assert not torch.allclose(plain.module_.weight, whole.module_.weight, atol=1e-3)
+
+
+def test_an_epoch_with_a_partial_window_steps_on_the_batches_left():
+    # 32 samples in batches of 8 with windows of 3: steps after batches 3 and 4 of each epoch
+    steps = []
+
+    class CountSteps(Callback):
+        def on_grad_computed(self, net, **kwargs):
+            steps.append(net._batch_index)
+
+    _regression_fit(8, accumulate_batches=3, max_epochs=2, callbacks=[CountSteps()])
+    assert steps == [3, 4, 3, 4]
+
+
+def test_max_grad_norm_bounds_every_step():
+    # plain SGD's first step is lr * gradient: clipped, it moves the weights by at most lr * norm
+    start = _regression_fit(32, max_epochs=0, lr=1.0).module_
+    clipped = _regression_fit(32, max_epochs=1, lr=1.0, max_grad_norm=0.01).module_
+    free = _regression_fit(32, max_epochs=1, lr=1.0).module_
+    moved = [
+        torch.cat([(m.weight - start.weight).flatten(), m.bias - start.bias]).norm().item()
+        for m in (clipped, free)
+    ]
+    assert moved[0] == pytest.approx(0.01, rel=1e-4)
+    assert moved[1] > 1.0
+
+
+def test_held_out_data_gives_the_validation_loss_of_every_epoch():
+    rng = np.random.RandomState(1)
+    X_val = rng.randn(10, 4).astype(np.float32)
+    y_val = np.zeros(10, dtype=np.float32)
+    net = _regression_fit(8, valid=(X_val, y_val))
+    losses = net.history[:, "valid_loss"]
+    assert len(losses) == 3
+    with torch.no_grad():
+        final = (net.module_(torch.from_numpy(X_val)).squeeze(1)).square().mean().item()
+    assert losses[-1] == pytest.approx(final, rel=1e-5)
+    assert net.train_split is None  # the held-out data is not pickled with the model
