@@ -12,7 +12,12 @@ import torch  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from sklearn.metrics import pairwise_distances  # noqa: E402
 
-from contrastlearn.plotting import nearest_neighbors, plot_history, plot_neighbors  # noqa: E402
+from contrastlearn.plotting import (  # noqa: E402
+    nearest_neighbors,
+    plot_history,
+    plot_neighbors,
+    plot_representation,
+)
 from contrastlearn.validation import InvalidParameterError  # noqa: E402
 
 N, H, W = 30, 6, 7
@@ -315,3 +320,148 @@ def test_k_is_the_old_name_of_n_neighbors(data):
     assert len(fig.axes) == 4
     with pytest.raises(InvalidParameterError, match="got both k=3 and n_neighbors=4"):
         nearest_neighbors(emb, [0], n_neighbors=4, k=3)
+
+
+# ---------------------------------------------------------------- plot_representation
+
+
+@pytest.fixture(scope="module")
+def paired():
+    """Three string classes (20, 12 and 6 samples) in 5-D, and a noisy paired modality."""
+    rng = np.random.default_rng(1)
+    labels = np.array(["cat"] * 20 + ["dog"] * 12 + ["fish"] * 6)
+    centres = {"cat": 0, "dog": 1, "fish": 2}
+    images = rng.normal(size=(len(labels), 5))
+    images[np.arange(len(labels)), [centres[y] for y in labels]] += 4.0
+    texts = images + 0.3 * rng.normal(size=images.shape)
+    return images, texts, labels
+
+
+def test_plot_representation_draws_every_sample_coloured_by_class(paired):
+    images, _, labels = paired
+    fig = plot_representation(images, labels, random_state=0)
+    points = fig.points_
+    assert len(points) == len(labels)
+    assert points.groupby("label").size().to_dict() == {"cat": 20, "dog": 12, "fish": 6}
+    assert set(points["modality"]) == {"images"}
+    ax = fig.axes[0]
+    assert [len(c.get_offsets()) for c in ax.collections] == [20, 12, 6]
+    colours = {tuple(c.get_facecolor()[0]) for c in ax.collections}
+    assert len(colours) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat", "dog", "fish"]
+    # the coordinates are the PCA map of the embeddings
+    from sklearn.decomposition import PCA
+
+    expected = PCA(n_components=2, random_state=0).fit_transform(images)
+    np.testing.assert_allclose(
+        np.abs(points.sort_values("index")[["x", "y"]].to_numpy()), np.abs(expected), atol=1e-8
+    )
+
+
+def test_max_samples_per_class_caps_each_class_reproducibly(paired):
+    images, texts, labels = paired
+    fig = plot_representation(
+        images, labels, paired_embeddings=texts, max_samples_per_class=8, random_state=0
+    )
+    sizes = fig.points_.groupby(["modality", "label"]).size().to_dict()
+    assert sizes == {
+        ("images", "cat"): 8,
+        ("images", "dog"): 8,
+        ("images", "fish"): 6,  # fewer than the cap: all of them
+        ("paired", "cat"): 8,
+        ("paired", "dog"): 8,
+        ("paired", "fish"): 6,
+    }
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [8, 8, 6] * 2
+    chosen = fig.points_.query("modality == 'images'")["index"].to_numpy()
+    assert np.all(labels[chosen] == fig.points_.query("modality == 'images'")["label"])
+    # the same pairs in both modalities, the same choice for the same seed
+    np.testing.assert_array_equal(
+        chosen, fig.points_.query("modality == 'paired'")["index"].to_numpy()
+    )
+    again = plot_representation(images, labels, max_samples_per_class=8, random_state=0)
+    np.testing.assert_array_equal(again.points_["index"].to_numpy(), chosen)
+    other = plot_representation(images, labels, max_samples_per_class=8, random_state=1)
+    assert not np.array_equal(other.points_["index"].to_numpy(), chosen)
+
+
+def test_labels_keep_draws_only_those_labels_in_that_order(paired):
+    images, _, labels = paired
+    fig = plot_representation(images, labels, labels_keep=["fish", "cat"])
+    assert list(fig.points_["label"].unique()) == ["fish", "cat"]
+    assert len(fig.points_) == 26
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["fish", "cat"]
+    ints = plot_representation(images, np.arange(len(labels)) % 3, labels_keep=[2])
+    assert set(ints.points_["label"]) == {2}
+
+
+def test_both_modalities_share_one_map_with_different_markers(paired):
+    images, texts, labels = paired
+    fig = plot_representation(
+        images, labels, paired_embeddings=texts, names=("images", "texts"), random_state=0
+    )
+    ax = fig.axes[0]
+    assert len(ax.collections) == 6  # 3 classes x 2 modalities
+    image_paths = {c.get_paths()[0].vertices.tobytes() for c in ax.collections[:3]}
+    text_paths = {c.get_paths()[0].vertices.tobytes() for c in ax.collections[3:]}
+    assert len(image_paths) == len(text_paths) == 1 and image_paths != text_paths
+    for a, b in zip(ax.collections[:3], ax.collections[3:]):  # a class's colour in both
+        np.testing.assert_allclose(a.get_facecolor()[0][:3], b.get_facecolor()[0][:3])
+    assert len(ax.get_legend().get_texts()) == 2  # the marker legend; the class legend too
+    assert set(fig.points_["modality"]) == {"images", "texts"}
+    # one map fitted on both: a paired copy of the images lands exactly on them
+    same = plot_representation(images, labels, paired_embeddings=images, random_state=0)
+    first = same.points_.query("modality == 'images'")[["x", "y"]].to_numpy()
+    second = same.points_.query("modality == 'paired'")[["x", "y"]].to_numpy()
+    np.testing.assert_allclose(first, second)
+    # duplicated points leave the map as it is; the texts, fitted with the images, move it
+    alone = plot_representation(images, labels, random_state=0).points_[["x", "y"]].to_numpy()
+    np.testing.assert_allclose(np.abs(first), np.abs(alone), atol=1e-8)
+    joint = fig.points_.query("modality == 'images'")[["x", "y"]].to_numpy()
+    assert not np.allclose(np.abs(joint), np.abs(alone), atol=1e-3)
+
+
+def test_plot_representation_tsne_and_given_axes(paired):
+    images, texts, labels = paired
+    fig, ax = plt.subplots()
+    out = plot_representation(
+        images, labels, paired_embeddings=texts, method="tsne", random_state=0, axes=ax
+    )
+    assert out is fig and len(ax.collections) == 6
+    assert ax.get_xlabel() == "t-SNE 1"
+    xy = out.points_[["x", "y"]].to_numpy()
+    assert xy.shape == (2 * len(labels), 2) and np.isfinite(xy).all()
+    again = plot_representation(
+        images, labels, paired_embeddings=texts, method="tsne", random_state=0
+    )
+    np.testing.assert_allclose(again.points_[["x", "y"]].to_numpy(), xy)
+
+
+def test_plot_representation_bad_input(paired):
+    images, texts, labels = paired
+    with pytest.raises(ValueError, match="labels has 37 entries but embeddings has 38 rows"):
+        plot_representation(images, labels[:-1])
+    with pytest.raises(ValueError, match=r"paired_embeddings has shape \(38, 4\)"):
+        plot_representation(images, labels, paired_embeddings=texts[:, :4])
+    with pytest.raises(ValueError, match=r"paired_embeddings has shape \(30, 5\)"):
+        plot_representation(images, labels, paired_embeddings=texts[:30])
+    with pytest.raises(ValueError, match=r"labels_keep names labels that do not occur.*'bird'"):
+        plot_representation(images, labels, labels_keep=["cat", "bird"])
+    with pytest.raises(ValueError, match="labels_keep names a label twice"):
+        plot_representation(images, labels, labels_keep=["cat", "cat"])
+    with pytest.raises(ValueError, match="labels must be 1-D.*multi-label"):
+        plot_representation(images, np.zeros((38, 3), dtype=int))
+    with pytest.raises(ValueError, match="names must give 2 name"):
+        plot_representation(images, labels, paired_embeddings=texts, names="images")
+    with pytest.raises(
+        InvalidParameterError,
+        match="'max_samples_per_class' parameter of plot_representation must be None or an int",
+    ):
+        plot_representation(images, labels, max_samples_per_class=0)
+    with pytest.raises(InvalidParameterError, match="'method' parameter of plot_representation"):
+        plot_representation(images, labels, method="umap")
+    with pytest.raises(InvalidParameterError, match="'axes' parameter .* a matplotlib Axes"):
+        plot_representation(images, labels, axes=[None])
+    with pytest.raises(ValueError, match="needs at least 3 points and 2 features"):
+        plot_representation(images[:, :1], labels)

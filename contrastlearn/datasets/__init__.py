@@ -5,6 +5,7 @@ latent factors or labels); readers open files lazily.
 """
 
 from ..detection._frames import EdgeFrameFilter
+from ._captions import DIGIT_NAMES, load_captioned_digits
 from ._crops import extract_crops, make_particle_crops
 from ._cxi import CXIImages, CXIShots, load_cxi, save_cxi
 from ._diffraction import make_diffraction
@@ -16,9 +17,11 @@ from ._tomogram import make_tomogram
 __all__ = [
     "CXIImages",
     "CXIShots",
+    "DIGIT_NAMES",
     "EdgeFrameFilter",
     "SpriteImages",
     "extract_crops",
+    "load_captioned_digits",
     "load_cxi",
     "make_diffraction",
     "make_lenses",

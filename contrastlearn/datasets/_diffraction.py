@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 
 from .._validation import BOOL, NONNEGATIVE, POSITIVE, PROBABILITY, ints
 from ..validation import InstanceOf, Interval, check_parameter, validate_params
+from ._reports import child_rng, diffraction_reports
 
 __all__ = ["make_diffraction"]
 
@@ -77,6 +78,7 @@ PARAM_COLUMNS = [
         "saturation": [None, Interval(numbers.Real, 1)],
         "random_state": RANDOM_STATE_OR_GENERATOR,
         "return_params": BOOL,
+        "return_reports": BOOL,
     }
 )
 def make_diffraction(
@@ -93,6 +95,7 @@ def make_diffraction(
     saturation=None,
     random_state=None,
     return_params=False,
+    return_reports=False,
 ):
     """Simulate single-shot small-angle X-ray diffraction patterns of nanoparticles.
 
@@ -166,6 +169,12 @@ def make_diffraction(
         Seeds everything: particles, photon counts and noise.
     return_params : bool, default=False
         Also return the table of particle parameters.
+    return_reports : bool, default=False
+        Also return a short free-text report per pattern, for methods that
+        contrast images with text (:class:`~contrastlearn.ConVIRT`, ...).
+        The reports come from a random stream of their own, drawn from
+        ``random_state`` after everything else, so ``X``, ``Y`` and
+        ``params`` are the same with or without them.
 
     Returns
     -------
@@ -191,6 +200,25 @@ def make_diffraction(
         ``photons`` (expected scattered photons, 0 if empty) and ``counts``
         (photons detected, background included). Particle columns are NaN for
         empty shots.
+    reports : list of str
+        Only with ``return_reports=True`` (always last); one short English
+        report per pattern, as a scientist might log it, e.g. ``"Hit: a
+        flattened droplet. Strongly flattened (aspect ratio 2.1). Core-shell,
+        dense core."`` or ``"no hit; 412 counts"``. Wording, clause order and
+        punctuation vary. An empty shot's report always says so ("no hit",
+        "empty frame", "nothing on the detector", ...); any other names the
+        shape with a synonym ("round" / "spherical" / "sphere-like",
+        "flattened" / "oblate" / "disc-like", "elongated" / "prolate" /
+        "cigar-shaped", "streak" / "rod-like" / "needle-like", ...). Most
+        reports of a dimer say so ("dimer", "two particles", "a pair", ...)
+        and most of a layered particle ("core-shell", "has a core", ...): each
+        is left out with probability 0.1. Secondary facts are each left out
+        with probability about 0.35: the size (small / medium / large by
+        tercile of the radius range, sometimes with the radius in pixels or in
+        nm at a nominal 500 nm grid), the aspect ratio, the orientation of the
+        axis (horizontal, vertical, diagonal, end-on), the dimer's spacing and
+        the core's density, and (left out more often, 0.55) the brightness
+        relative to ``fluence``.
 
     References
     ----------
@@ -211,6 +239,9 @@ def make_diffraction(
     ['spherical', 'oblate', 'prolate', 'streak', 'dimer', 'layered', 'empty']
     >>> bool((Y[:, :4].sum(axis=1) + Y[:, 6] == 1).all())  # one shape, or empty
     True
+    >>> *_, reports = make_diffraction(8, random_state=0, return_reports=True)
+    >>> len(reports), type(reports[0]).__name__
+    (8, 'str')
     """
     n_samples, image_size, fluence = int(n_samples), int(image_size), float(fluence)
     fractions = {
@@ -265,9 +296,18 @@ def make_diffraction(
     Y[:, 5] = params["core_ratio"].notna().to_numpy()
     Y[:, 6] = shape == "empty"
     names = list(LABEL_NAMES)
-    if return_params:
-        return X, Y, names, params
-    return X, Y, names
+    out = (X, Y, names) + ((params,) if return_params else ())
+    if return_reports:  # last draw from rng: nothing above depends on it
+        grid = _OVERSAMPLING * image_size
+        reports = diffraction_reports(
+            params,
+            child_rng(rng),
+            image_size=image_size,
+            fluence=fluence,
+            radius_range=(_RADIUS[0] * grid, _RADIUS[1] * grid),
+        )
+        out += (reports,)
+    return out
 
 
 def _detector_mask(image_size, hole_radius, gap_width):

@@ -6,6 +6,7 @@ import pandas as pd
 from .._validation import BOOL, POSITIVE, PROBABILITY, ints
 from ..validation import Predicate, validate_params
 from ._diffraction import RANDOM_STATE_OR_GENERATOR, _as_rng
+from ._reports import child_rng, lens_reports
 
 __all__ = ["make_lenses"]
 
@@ -150,6 +151,7 @@ _BANDS = Predicate(
         "pixel_scale": [None, POSITIVE],
         "random_state": RANDOM_STATE_OR_GENERATOR,
         "return_params": BOOL,
+        "return_reports": BOOL,
     }
 )
 def make_lenses(
@@ -161,6 +163,7 @@ def make_lenses(
     pixel_scale=None,
     random_state=None,
     return_params=False,
+    return_reports=False,
 ):
     """Simulate multi-band survey cut-outs of strong gravitational lenses and non-lenses.
 
@@ -233,6 +236,11 @@ def make_lenses(
         seeds in ``params["seed"]`` come from it).
     return_params : bool, default=False
         Also return the table of parameters.
+    return_reports : bool, default=False
+        Also return a short free-text report per image, for methods that
+        contrast images with text. The reports come from a random stream of
+        their own, drawn from ``random_state`` after everything else, so
+        ``X``, ``y`` and ``params`` are the same with or without them.
 
     Returns
     -------
@@ -258,6 +266,23 @@ def make_lenses(
         lensed images inside the cut-out over the unlensed source flux, NaN for
         non-lenses); ``seed`` (the noise of band ``j`` is drawn by
         ``numpy.random.RandomState([seed, j])``).
+    reports : list of str
+        Only with ``return_reports=True`` (always last); one short English
+        report per image, as an astronomer grading candidates might write it,
+        e.g. ``"Strong lens. Wide blue Einstein ring, Einstein radius about
+        2.3 arcsec. Deflector: bright red elliptical."`` or ``"not a lens;
+        faint early-type galaxy; blue companion nearby, 2.4 arcsec away"``.
+        Wording, clause order and punctuation vary. A lens report always
+        says lens in some wording ("strong lens", "gravitational lens",
+        "lens system", ...) and describes the lensed images (ring, arcs, arc
+        and counter-image, from the source offset; small / medium / large by
+        tercile of the Einstein radius range, sometimes with ``theta_E``); a
+        non-lens report always says it is not one ("no lens", "not a lens",
+        "non-lens", "no lensing features", ...) and mentions the companion
+        when there is one (left out with probability 0.1). Secondary facts,
+        each left out with probability about 0.35: the galaxy's brightness
+        (sometimes with its r-band magnitude, or the first band's without r)
+        and the roundness of its light.
 
     See Also
     --------
@@ -289,6 +314,9 @@ def make_lenses(
     True
     >>> bool(params.loc[y == 0, "theta_E"].isna().all())  # non-lenses have no mass model
     True
+    >>> *_, reports = make_lenses(2, random_state=0, return_reports=True)
+    >>> len(reports)
+    2
     """
     n_samples, image_size, lens_fraction = int(n_samples), int(image_size), float(lens_fraction)
     bands = tuple(bands)
@@ -309,9 +337,10 @@ def make_lenses(
             X[i, j] = model[j] + sim.noise_for_model(model=model[j], seed=[int(seeds[i]), j])
     params["magnification"] = magnification
     y = params["is_lens"].to_numpy().astype(np.int64)
-    if return_params:
-        return X, y, params
-    return X, y
+    out = (X, y) + ((params,) if return_params else ())
+    if return_reports:  # last draw from rng: nothing above depends on it
+        out += (lens_reports(params, child_rng(rng), bands=bands, theta_range=_THETA_E),)
+    return out
 
 
 def _import_simapi():
