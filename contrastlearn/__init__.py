@@ -21,16 +21,21 @@ from . import (
     pairing,
     plotting,
     projection,
+    text,
     validation,
 )
 from ._base import BasePretrainer
 from .augment import Augment
 from .clr import CLR, CPLR
+from .convirt import ConVIRT
+from .dalle import DALLE
 from .decorrelation import BarlowTwins, VICReg
 from .detection import ParticleDetector
 from .dino import DINO
+from .discrete_vae import DiscreteVAE
 from .evaluation import LinearProbe, make_overlap_scorer, overlap_score
 from .finetune import FineTunedClassifier
+from .gloria import GLoRIA
 from .ibot import iBOT
 from .jigsaw import Jigsaw
 from .mae import MAE
@@ -57,7 +62,11 @@ __all__ = [
     "SwAV",
     "MAE",
     "Jigsaw",
+    "ConVIRT",
+    "GLoRIA",
     "VAE",
+    "DiscreteVAE",
+    "DALLE",
     "Augment",
     "LatentNeighbors",
     "LinearProbe",
@@ -81,6 +90,7 @@ __all__ = [
     "pairing",
     "plotting",
     "projection",
+    "text",
     "validation",
     "__version__",
 ]

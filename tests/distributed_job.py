@@ -20,7 +20,14 @@ from skorch.callbacks import Callback, Checkpoint
 
 import contrastlearn as cl
 from contrastlearn import distributed
-from contrastlearn.losses import barlow_twins_loss, info_nce, nt_xent, swav_loss, vicreg_loss
+from contrastlearn.losses import (
+    barlow_twins_loss,
+    convirt_loss,
+    info_nce,
+    nt_xent,
+    swav_loss,
+    vicreg_loss,
+)
 
 NO_AUGMENTATION = cl.Augment(
     crop_scale=(1.0, 1.0),
@@ -39,6 +46,7 @@ PAIR_LOSSES = {
     "info_nce": lambda z1, z2: info_nce(z1, z2, 0.2, gather_distributed=True),
     "barlow_twins": lambda z1, z2: barlow_twins_loss(z1, z2, 0.1, gather_distributed=True),
     "vicreg": lambda z1, z2: vicreg_loss(z1, z2, gather_distributed=True),
+    "convirt": lambda z1, z2: convirt_loss(z1, z2, 0.1, 0.75, gather_distributed=True),
     "swav": lambda z1, z2: swav_loss(
         torch.nn.functional.normalize(torch.stack([z1, z2]), dim=-1), gather_distributed=True
     ),

@@ -61,6 +61,7 @@ ESTIMATORS = [
         n_local_crops=0,
         random_state=0,
     ),
+    cl.ConVIRT(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
     cl.FineTunedClassifier(max_epochs=2, batch_size=16, random_state=0),
     cl.LinearProbe(),
     cl.ParticleDetector(n_init=2, random_state=0),
@@ -89,6 +90,7 @@ EXPECTED_FAILED_CHECKS = {
     "VICReg": BATCH_ROUNDING,
     "NNCLR": BATCH_ROUNDING,
     "SwAV": BATCH_ROUNDING,
+    "ConVIRT": BATCH_ROUNDING,
     "FineTunedClassifier": BATCH_ROUNDING,
     "RandomEmbedding": BATCH_ROUNDING,
     "ParticleDetector": dict.fromkeys(
@@ -118,6 +120,9 @@ NEED_IMAGES_OR_LATENTS = [
     cl.iBOT(),
     cl.MAE(),
     cl.Jigsaw(),
+    cl.GLoRIA(),
+    cl.DiscreteVAE(),
+    cl.DALLE(),
     cl.LatentNeighbors(),
 ]
 

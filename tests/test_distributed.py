@@ -49,7 +49,9 @@ def test_the_job_ran_on_one_and_on_two_processes(one_and_two_processes):
     assert str(two["step_module"]) == "DistributedDataParallel"
 
 
-@pytest.mark.parametrize("loss", ["nt_xent", "info_nce", "barlow_twins", "vicreg", "swav"])
+@pytest.mark.parametrize(
+    "loss", ["nt_xent", "info_nce", "barlow_twins", "vicreg", "swav", "convirt"]
+)
 def test_each_loss_over_two_processes_gives_the_one_process_loss_and_gradients(
     one_and_two_processes, loss
 ):

@@ -6,7 +6,9 @@ import torch
 from contrastlearn.losses import (
     barlow_twins_loss,
     byol_loss,
+    convirt_loss,
     dino_loss,
+    gloria_loss,
     ibot_patch_loss,
     info_nce,
     mae_loss,
@@ -15,6 +17,7 @@ from contrastlearn.losses import (
     sinkhorn,
     swav_loss,
     vicreg_loss,
+    word_region_attention,
 )
 from contrastlearn.validation import InvalidParameterError
 
@@ -393,3 +396,137 @@ def test_mae_loss_averages_the_hidden_patches_squared_error_of_standardised_targ
     assert mae_loss(predictions, targets, mask, normalize_targets=False).item() == pytest.approx(
         raw, rel=1e-10
     )
+
+
+def _cosine(a, b):
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def _convirt_as_the_authors_wrote_it(image, paired, tau, lam):
+    """vilmedic's ConVIRTLoss, pair by pair."""
+    n, total = len(image), 0.0
+    for i in range(n):
+        nominator = math.exp(_cosine(paired[i], image[i]) / tau)
+        to_images = sum(math.exp(_cosine(paired[i], image[k]) / tau) for k in range(n))
+        to_paired = sum(math.exp(_cosine(image[i], paired[k]) / tau) for k in range(n))
+        loss_v = -math.log(nominator / to_paired)
+        loss_l = -math.log(nominator / to_images)
+        total += lam * loss_v + (1 - lam) * loss_l
+    return total / n
+
+
+@pytest.mark.parametrize("tau, lam", [(0.1, 0.75), (0.5, 0.0), (1.0, 1.0)])
+def test_convirt_loss_equals_the_authors_loss_pair_by_pair(tau, lam):
+    g = torch.Generator().manual_seed(7)
+    image = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    paired = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    expected = _convirt_as_the_authors_wrote_it(image, paired, tau, lam)
+    assert convirt_loss(image, paired, tau, lam).item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_convirt_image_weight_weights_the_image_to_paired_direction():
+    # two images both closest to the first text: only the image-to-text direction suffers
+    image = torch.tensor([[1.0, 0.0], [1.0, 0.1]], dtype=torch.float64)
+    paired = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    one_way = convirt_loss(image, paired, 1.0, image_weight=1.0).item()
+    other_way = convirt_loss(image, paired, 1.0, image_weight=0.0).item()
+    s = _cosine(image[1], paired[1])
+    image_1 = -math.log(math.exp(s) / (math.exp(_cosine(image[1], paired[0])) + math.exp(s)))
+    image_0 = -math.log(math.e / (math.e + 1.0))
+    assert one_way == pytest.approx((image_0 + image_1) / 2, rel=1e-10)
+    assert one_way != pytest.approx(other_way)
+    mixed = convirt_loss(image, paired, 1.0, image_weight=0.75).item()
+    assert mixed == pytest.approx(0.75 * one_way + 0.25 * other_way, rel=1e-10)
+
+
+def _softmax(x):
+    x = x - x.max()
+    return x.exp() / x.exp().sum()
+
+
+def _gloria_as_the_authors_wrote_it(image_global, regions, text_global, words, lengths, t1, t2, t3):
+    """GLoRIA's global_loss and local_loss (attention_fn), caption by caption, image by image."""
+    n = len(image_global)
+    local = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        word = words[i, : lengths[i]]
+        for b in range(n):
+            scores = regions[b] @ word.T  # regions x words
+            attention = torch.stack([_softmax(row) for row in scores])  # over the words
+            attention = torch.stack([_softmax(t1 * row) for row in attention.T])  # regions
+            context = attention @ regions[b]
+            row_sim = [_cosine(word[w], context[w]) for w in range(lengths[i])]
+            local[b, i] = math.log(sum(math.exp(t2 * s) for s in row_sim))
+    glob = torch.tensor(
+        [[_cosine(image_global[b], text_global[i]) for i in range(n)] for b in range(n)],
+        dtype=torch.float64,
+    )
+
+    def cross_entropy(logits):
+        return sum(-math.log(_softmax(logits[i])[i].item()) for i in range(n)) / n
+
+    return (
+        cross_entropy(t3 * local) + cross_entropy(t3 * local.T),
+        cross_entropy(t3 * glob) + cross_entropy(t3 * glob.T),
+    )
+
+
+def test_gloria_loss_equals_the_authors_loss_with_captions_of_different_lengths():
+    g = torch.Generator().manual_seed(8)
+    image_global = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    regions = torch.randn(4, 9, 6, generator=g, dtype=torch.float64)
+    text_global = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    words = torch.randn(4, 5, 6, generator=g, dtype=torch.float64)  # padding rows: noise
+    lengths = [5, 2, 3, 1]
+    mask = torch.arange(5)[None, :] < torch.tensor(lengths)[:, None]
+    local, glob = _gloria_as_the_authors_wrote_it(
+        image_global, regions, text_global, words, lengths, 4.0, 5.0, 10.0
+    )
+    loss = gloria_loss(image_global, regions, text_global, words, mask)
+    assert loss.item() == pytest.approx(local + glob, rel=1e-9)
+    weighted = gloria_loss(
+        image_global, regions, text_global, words, mask, local_weight=0.5, global_weight=2.0
+    )
+    assert weighted.item() == pytest.approx(0.5 * local + 2.0 * glob, rel=1e-9)
+    other = _gloria_as_the_authors_wrote_it(
+        image_global, regions, text_global, words, lengths, 2.0, 1.0, 3.0
+    )
+    loss = gloria_loss(
+        image_global,
+        regions,
+        text_global,
+        words,
+        mask,
+        attention_temperature=2.0,
+        word_temperature=1.0,
+        logit_temperature=3.0,
+    )
+    assert loss.item() == pytest.approx(sum(other), rel=1e-9)
+
+
+def test_word_region_attention_ignores_padding_and_sums_to_one_over_regions():
+    g = torch.Generator().manual_seed(9)
+    regions = torch.randn(2, 7, 4, generator=g)
+    words = torch.randn(3, 6, 4, generator=g)
+    mask = torch.tensor(
+        [[True] * 6, [True, True, False, False, False, False], [True] + [False] * 5]
+    )
+    attention, context = word_region_attention(regions, words, mask)
+    assert attention.shape == (2, 3, 6, 7) and context.shape == (2, 3, 6, 4)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(2, 3, 6))
+    cut, _ = word_region_attention(regions, words[1:2, :2], mask[1:2, :2])
+    torch.testing.assert_close(attention[:, 1:2, :2], cut)
+    with pytest.raises(ValueError, match="word_mask must be a boolean tensor"):
+        word_region_attention(regions, words, mask.float())
+    with pytest.raises(ValueError, match="same n_dims"):
+        word_region_attention(regions, words[..., :3], mask)
+
+
+def test_paired_losses_give_gradients_and_reject_mismatched_pairs():
+    image = torch.randn(4, 3, requires_grad=True)
+    convirt_loss(image, torch.randn(4, 3)).backward()
+    assert torch.isfinite(image.grad).all() and image.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="same shape"):
+        convirt_loss(torch.randn(4, 3), torch.randn(5, 3))
+    with pytest.raises(InvalidParameterError, match="image_weight"):
+        convirt_loss(torch.randn(4, 3), torch.randn(4, 3), image_weight=1.5)

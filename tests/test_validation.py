@@ -139,6 +139,7 @@ PUBLIC_MODULES = [
     "contrastlearn.plotting",
     "contrastlearn.projection",
     "contrastlearn.jigsaw",
+    "contrastlearn.text",
 ]
 # Functions whose contract is to take any argument, and the layer itself.
 TAKE_ANYTHING = {

@@ -425,6 +425,13 @@ class ResNet(nn.Module):
         """Map images ``(B, C, H, W)`` to features ``(B, out_features)``."""
         return self.pool(self.stages(self.stem(x)))
 
+    def feature_map(self, x):
+        """Sub-region features: the output of the stage before the last ("layer 3").
+
+        With one stage, that stage's output. GLoRIA attends over these maps.
+        """
+        return self.stages[: max(len(self.stages) - 1, 1)](self.stem(x))
+
 
 @validate_params(
     {

@@ -56,6 +56,14 @@ class SmallCNN(nn.Module):
         """Map images ``(B, C, H, W)`` to features ``(B, out_features)``."""
         return self.features(x)
 
+    def feature_map(self, x):
+        """Sub-region features ``(B, widths[-2], h, w)``: the map before the last convolution.
+
+        GLoRIA attends over them (its "layer 3" of four); with one width, the
+        last map.
+        """
+        return self.features[: max(len(self.features) - 3, 1)](x)
+
 
 class MLP(nn.Module):
     """Fully connected encoder for flat vector inputs ``(B, F)``.

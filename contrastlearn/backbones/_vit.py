@@ -326,6 +326,12 @@ class VisionTransformer(nn.Module):
             tokens = block(tokens)
         return self.norm(tokens)
 
+    def feature_map(self, x):
+        """The patch tokens as a map ``(B, embed_dim, H // patch_size, W // patch_size)``."""
+        patches = self.forward_tokens(x)[:, 1:]
+        grid = (x.shape[2] // self.patch_size, x.shape[3] // self.patch_size)
+        return patches.transpose(1, 2).reshape(len(x), -1, *grid)
+
     def forward_visible(self, x, keep):
         """The CLS token and the tokens of the kept patches only (MAE's encoder).
 

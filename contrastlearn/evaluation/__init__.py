@@ -16,13 +16,16 @@ estimator, metric or scorer:
   a readout trained on a small labelled fraction;
 - :func:`latent_readout` -- how well each generative factor of the data
   (shape, scale, orientation, position, ...) can be read back linearly
-  from frozen embeddings: R^2, accuracy and grid accuracy per factor.
+  from frozen embeddings: R^2, accuracy and grid accuracy per factor;
+- :func:`retrieval_recall` -- recall@k of finding each image's text (or
+  measurement) among all of them, and back, in a shared embedding space.
 """
 
 from ._few_label import few_label_accuracy, make_few_label_scorer
 from ._overlap import make_overlap_scorer, overlap_score
 from ._probe import LinearProbe, linear_evaluation
 from ._readout import latent_readout
+from ._retrieval import retrieval_recall
 
 __all__ = [
     "LinearProbe",
@@ -32,4 +35,5 @@ __all__ = [
     "make_few_label_scorer",
     "make_overlap_scorer",
     "overlap_score",
+    "retrieval_recall",
 ]

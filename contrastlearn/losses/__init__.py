@@ -8,12 +8,17 @@ contrastive (:func:`nt_xent`, :func:`info_nce`), predictive
 (:func:`negative_cosine`, :func:`byol_loss`), distillation (:func:`dino_loss`,
 :func:`ibot_patch_loss`), redundancy reduction (:func:`barlow_twins_loss`,
 :func:`vicreg_loss`), clustering (:func:`sinkhorn`, :func:`swav_loss`) and
-pretext tasks (:func:`mae_loss`, :func:`jigsaw_loss`).
+pretext tasks (:func:`mae_loss`, :func:`jigsaw_loss`) and images against paired
+texts or measurements (:func:`convirt_loss`, :func:`gloria_loss`) and the
+generative pair of a discrete image tokenizer and a text-to-image transformer
+(:func:`discrete_vae_loss`, :func:`dalle_loss`).
 """
 
 from ._clustering import sinkhorn, swav_loss
 from ._contrastive import info_nce, nt_xent
 from ._distillation import dino_loss, ibot_patch_loss
+from ._generative import dalle_loss, discrete_vae_loss
+from ._paired import convirt_loss, gloria_loss, word_region_attention
 from ._predictive import byol_loss, negative_cosine
 from ._pretext import jigsaw_loss, mae_loss
 from ._redundancy import barlow_twins_loss, vicreg_loss
@@ -31,4 +36,9 @@ __all__ = [
     "swav_loss",
     "mae_loss",
     "jigsaw_loss",
+    "convirt_loss",
+    "gloria_loss",
+    "word_region_attention",
+    "discrete_vae_loss",
+    "dalle_loss",
 ]
