@@ -41,6 +41,11 @@ def _is_vocabulary(value):
     return hasattr(value, "transform") and (hasattr(value, "fit") or hasattr(value, "size_"))
 
 
+def _has_fitted_attributes(obj):
+    """sklearn's test of fittedness, also for objects that are not sklearn estimators."""
+    return any(key.endswith("_") and not key.startswith("__") for key in vars(obj))
+
+
 def _looks_like_texts(paired):
     if isinstance(paired, np.ndarray):
         return paired.dtype.kind in "UO" and paired.ndim == 1
@@ -130,11 +135,11 @@ class _PairedPretrainer(BasePretrainer):
                 ) from None
             if reset:
                 vocabulary = Vocabulary() if self.vocabulary is None else self.vocabulary
-                try:
-                    check_is_fitted(vocabulary)
+                if _has_fitted_attributes(vocabulary):
                     self.vocabulary_ = vocabulary
-                except Exception:
-                    self.vocabulary_ = clone(vocabulary).fit(texts)
+                else:
+                    fresh = clone(vocabulary) if hasattr(vocabulary, "get_params") else vocabulary
+                    self.vocabulary_ = copy.deepcopy(fresh).fit(texts)
             data = np.asarray(self.vocabulary_.transform(texts), dtype=np.int64)
             if reset:  # the columns after the longest training text are padding only
                 self.text_length_ = max(int((data != PAD).sum(1).max(initial=1)), 1)

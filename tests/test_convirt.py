@@ -163,3 +163,23 @@ def test_zero_shot_prompts_must_name_two_classes(convirt, digits):
         convirt.predict_zero_shot(X[:2], "zero")
     labels = convirt.predict_zero_shot(X[:5], ["a handwritten zero", "a handwritten one"])
     assert set(labels) <= {0, 1}
+
+
+def test_a_tokenizer_of_another_library_is_used_through_transform(digits):
+    (X, captions, _), _ = digits
+
+    class OtherTokenizer:  # like a Hugging Face tokenizer behind the user guide's wrapper
+        def __init__(self):
+            self.inner = Vocabulary(max_length=6).fit(captions)
+            self.size_ = self.inner.size_
+
+        def fit(self, texts, y=None):
+            return self
+
+        def transform(self, texts):
+            return self.inner.transform(texts)
+
+    tokenizer = OtherTokenizer()
+    model = cl.ConVIRT(max_epochs=1, vocabulary=tokenizer, **FAST).fit(X[:128], captions[:128])
+    assert model.vocabulary_ is tokenizer and model.text_length_ <= 6
+    assert model.net_.module_.paired.tokens.num_embeddings == tokenizer.size_

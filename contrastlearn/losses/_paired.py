@@ -116,6 +116,12 @@ def word_region_attention(regions, words, word_mask, temperature=4.0):
     context : torch.Tensor of shape (n_images, n_texts, n_words, n_dims)
         :math:`c`, the attention-weighted region feature of every word.
     """
+    attention, _ = _attention(regions, words, word_mask, temperature)
+    return attention, torch.einsum("btwj,bjd->btwd", attention, regions)
+
+
+def _attention(regions, words, word_mask, temperature):
+    """GLoRIA's attention ``(B, T, W, J)`` and the raw word-region scores it comes from."""
     if regions.ndim != 3 or words.ndim != 3 or regions.shape[2] != words.shape[2]:
         raise ValueError(
             "regions (n_images, n_regions, n_dims) and words (n_texts, n_words, n_dims) "
@@ -128,9 +134,8 @@ def word_region_attention(regions, words, word_mask, temperature=4.0):
             f"{word_mask.dtype} of shape {tuple(word_mask.shape)}."
         )
     scores = torch.einsum("bjd,twd->btwj", regions, words)
-    scores = scores.masked_fill(~word_mask[None, :, :, None], float("-inf"))
-    attention = torch.softmax(torch.softmax(scores, dim=2) * temperature, dim=3)
-    return attention, torch.einsum("btwj,bjd->btwd", attention, regions)
+    masked = scores.masked_fill(~word_mask[None, :, :, None], float("-inf"))
+    return torch.softmax(torch.softmax(masked, dim=2) * temperature, dim=3), scores
 
 
 @validate_params(
@@ -242,8 +247,15 @@ def gloria_loss(
         return F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
 
     global_similarity = F.normalize(image_global, dim=1) @ F.normalize(text_global, dim=1).T
-    _, context = word_region_attention(image_regions, words, word_mask, attention_temperature)
-    word_similarity = F.cosine_similarity(context, words.unsqueeze(0), dim=3, eps=1e-8)
+    attention, scores = _attention(image_regions, words, word_mask, attention_temperature)
+    # cos(word, context) without forming the (images, texts, words, dims) contexts:
+    # word . context = sum_j a_j (r_j . word) and |context|^2 = a^T (R R^T) a.
+    dot = (attention * scores).sum(3)
+    gram = image_regions @ image_regions.transpose(1, 2)
+    context_norm = (torch.einsum("btwj,bjk->btwk", attention, gram) * attention).sum(3)
+    context_norm = context_norm.clamp_min(0).sqrt()
+    word_norm = words.norm(dim=2).unsqueeze(0)
+    word_similarity = dot / (context_norm * word_norm).clamp_min(1e-8)
     word_similarity = (word_temperature * word_similarity).masked_fill(
         ~word_mask.unsqueeze(0), float("-inf")
     )
