@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest contrastlearn tests
 
 docs: $(VENV)/.installed
-	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
+	OMP_NUM_THREADS=1 $(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) docs/_build docs/auto_examples docs/generated

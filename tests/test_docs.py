@@ -1,5 +1,6 @@
 """The documentation builds with warnings as errors and runs the gallery examples."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        # conf.py runs two examples at a time: one thread each suits two cores best
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-5000:]
     assert (tmp_path / "generated" / "contrastlearn.CLR.html").exists()
