@@ -21,6 +21,8 @@ from . import (
     pairing,
     plotting,
     projection,
+    selection,
+    similarity,
     text,
     validation,
 )
@@ -90,6 +92,8 @@ __all__ = [
     "pairing",
     "plotting",
     "projection",
+    "selection",
+    "similarity",
     "text",
     "validation",
     "__version__",

@@ -140,6 +140,8 @@ PUBLIC_MODULES = [
     "contrastlearn.projection",
     "contrastlearn.jigsaw",
     "contrastlearn.text",
+    "contrastlearn.selection",
+    "contrastlearn.similarity",
 ]
 # Functions whose contract is to take any argument, and the layer itself.
 TAKE_ANYTHING = {
