@@ -465,3 +465,35 @@ def test_plot_representation_bad_input(paired):
         plot_representation(images, labels, axes=[None])
     with pytest.raises(ValueError, match="needs at least 3 points and 2 features"):
         plot_representation(images[:, :1], labels)
+
+
+def test_the_embedding_map_spreads_its_thumbnails_and_colours_by_label():
+    from sklearn.datasets import load_digits
+
+    from contrastlearn.plotting import plot_embedding_map
+
+    digits = load_digits()
+    X, y = digits.images[:300], digits.target[:300]
+    fig = plot_embedding_map(X.reshape(300, -1), images=X, labels=y, n_thumbnails=15)
+    coords = fig.coordinates_[["x", "y"]].to_numpy()
+    assert len(set(fig.thumbnails_.tolist())) == 15
+    # spread out: the thumbnails are farther apart than 15 random points are
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.RandomState(0)
+    random_gap = np.median(
+        [pdist(coords[rng.choice(300, 15, replace=False)]).min() for _ in range(20)]
+    )
+    assert pdist(coords[fig.thumbnails_]).min() > random_gap
+    assert len(fig.axes[0].artists) == 15
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        str(d) for d in range(10)
+    ]
+    plt.close(fig)
+    fig = plot_embedding_map(X.reshape(300, -1), method="spectral", n_thumbnails=0, random_state=0)
+    assert fig.coordinates_["label"].isna().all() and not len(fig.thumbnails_)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="needs the images"):
+        plot_embedding_map(X.reshape(300, -1))
+    with pytest.raises(ValueError, match="labels has 5 entries"):
+        plot_embedding_map(X.reshape(300, -1), labels=y[:5], n_thumbnails=0)

@@ -9,6 +9,7 @@ from .._validation import RANDOM_STATE, ints
 from ..evaluation._labels import NAMES
 from ..validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
 from ._common import FIGSIZE
+from ._map import map_2d
 
 __all__ = ["plot_representation"]
 
@@ -39,19 +40,6 @@ def _select(codes, code_of, classes, max_samples_per_class, random_state):
             rows = np.sort(rng.choice(rows, size=max_samples_per_class, replace=False))
         chosen.append(rows)
     return chosen
-
-
-def _map_2d(points, method, random_state):
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=2, random_state=random_state).fit_transform(points)
-    from sklearn.manifold import TSNE
-
-    perplexity = min(30.0, (len(points) - 1) / 3)
-    return TSNE(
-        n_components=2, perplexity=perplexity, init="pca", random_state=random_state
-    ).fit_transform(points)
 
 
 @validate_params(
@@ -231,7 +219,7 @@ def plot_representation(
             f"a 2-D map needs at least 3 points and 2 features; the selection has "
             f"{len(points)} points of {points.shape[1]} features."
         )
-    coords = _map_2d(points, method, random_state)
+    coords = map_2d(points, method, random_state)
 
     if axes is None:
         fig, axes = plt.subplots(layout="constrained", figsize=figsize or (6, 5))
