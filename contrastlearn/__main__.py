@@ -1,6 +1,13 @@
-"""Command line: ``python -m contrastlearn demo [--data diffraction|digits] [--epochs N]``."""
+"""Command line of contrastlearn.
+
+``python -m contrastlearn demo [--data diffraction|digits] [--epochs N]``;
+``python -m contrastlearn fit CONFIG [key=value ...] [--resume | --overwrite]``;
+``python -m contrastlearn transform --model MODEL --data FILE_OR_CONFIG --output FILE``;
+``python -m contrastlearn search CONFIG [key=value ...]``. See :mod:`contrastlearn.cli`.
+"""
 
 import argparse
+import sys
 import time
 
 
@@ -39,7 +46,10 @@ def main(argv=None):
         default=64,
         help="side of the simulated patterns in pixels (default: 64)",
     )
+    _add_config_commands(commands)
     args = parser.parse_args(argv)
+    if args.command != "demo":
+        return _run_config_command(args)
 
     from .demo import run_diffraction_demo, run_digits_demo
 
@@ -68,6 +78,63 @@ def main(argv=None):
         )
     )
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s")
+
+
+def _add_config_commands(commands):
+    overrides = {
+        "nargs": "*",
+        "metavar": "key=value",
+        "help": "dotted overrides of the config, values read as TOML literals "
+        "(model.temperature=0.2, data.params.n_samples=200)",
+    }
+    fit = commands.add_parser("fit", help="fit the estimator a config file describes")
+    fit.add_argument("config", help="TOML (or YAML, with PyYAML) config file")
+    fit.add_argument("overrides", **overrides)
+    mode = fit.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the checkpoint's last complete epoch (also with a larger "
+        "model.max_epochs)",
+    )
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the checkpoint and replace the outputs of an earlier fit",
+    )
+    transform = commands.add_parser("transform", help="embed images with a saved model")
+    transform.add_argument("--model", required=True, help="model.joblib written by fit/search")
+    transform.add_argument(
+        "--data", required=True, help="an HDF5/CXI file, or a config whose [data] is used"
+    )
+    transform.add_argument("--dataset", help="image stack inside the HDF5 file")
+    transform.add_argument("--output", required=True, help="HDF5 file to write")
+    transform.add_argument("--overwrite", action="store_true", help="replace --output")
+    search = commands.add_parser("search", help="grid-search the parameters of a config's model")
+    search.add_argument("config", help="config file with a [search] table")
+    search.add_argument("overrides", **overrides)
+    search.add_argument("--overwrite", action="store_true", help="replace an earlier search.csv")
+
+
+def _run_config_command(args):
+    from . import cli
+
+    try:
+        if args.command == "transform":
+            cli.run_transform(
+                args.model, args.data, args.output, dataset=args.dataset, overwrite=args.overwrite
+            )
+            return 0
+        config = cli.load_config(args.config, args.overrides)
+        if args.command == "fit":
+            cli.run_fit(config, resume=args.resume, overwrite=args.overwrite)
+        else:
+            cli.run_search(config, overwrite=args.overwrite)
+    except (ValueError, TypeError, OSError) as error:
+        message = str(error).replace("\n", " ")
+        print(f"contrastlearn {args.command}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+    return 0
 
 
 if __name__ == "__main__":
