@@ -9,7 +9,7 @@ estimator and the output directory::
 
     [model]
     name = "CPLR"
-    mode = "polar-cartesian"
+    representations = "polar-cartesian"
     max_epochs = 20
 
     [output]
@@ -22,6 +22,7 @@ the outputs (``config.toml``, or ``config.yaml`` for a YAML config) and can be
 given again as a CONFIG.
 """
 
+import contextlib
 import copy
 import inspect
 import json
@@ -40,7 +41,7 @@ TABLES = {
     "data": {"path", "dataset", "labels", "simulator", "params"},
     "model": None,  # any parameter of the named estimator, checked against it
     "output": {"directory"},
-    "search": {"param_grid", "cv", "scoring", "n_jobs"},
+    "search": {"param_grid", "cv", "scoring", "n_jobs", "scheduler"},
 }
 PATH_KEYS = (("data", "path"), ("output", "directory"), ("model", "checkpoint_dir"))
 MODEL_FILE, EMBEDDINGS_FILE, HISTORY_FILE, SEARCH_FILE = (
@@ -513,7 +514,12 @@ def run_search(config, *, overwrite=False):
     ``[search]`` holds ``param_grid`` (a table of lists), ``cv`` (default 3),
     ``scoring`` (``"overlap"``, the default, for
     :func:`contrastlearn.make_overlap_scorer`, or any name of
-    :func:`sklearn.metrics.get_scorer_names`) and ``n_jobs``. The labels
+    :func:`sklearn.metrics.get_scorer_names`), ``n_jobs`` and ``scheduler``:
+    the address of a dask scheduler (``"tcp://host:8786"``), or ``"local"``
+    for a :class:`dask.distributed.LocalCluster` of ``n_jobs`` one-thread
+    worker processes; the search then runs under joblib's dask backend, a
+    job per worker at a time (needs ``pip install "contrastlearn[dask]"``).
+    The labels
     come from the simulator's second return value or the file's labels
     (``data.labels``). Writes ``search.csv``
     (``cv_results_``), ``model.joblib`` (the refitted best estimator) and the
@@ -537,6 +543,7 @@ def run_search(config, *, overwrite=False):
     from sklearn.model_selection import GridSearchCV
 
     from .evaluation import make_overlap_scorer
+    from .model_selection import dask_backend
 
     search = dict(config.get("search", {}))
     grid = search.get("param_grid")
@@ -568,12 +575,18 @@ def run_search(config, *, overwrite=False):
             f'search.scoring: unknown scoring {scoring!r}; use "overlap" or a name from '
             "sklearn.metrics.get_scorer_names()"
         )
-    grid_search = GridSearchCV(
-        model, grid, scoring=scoring, cv=search.get("cv", 3), n_jobs=search.get("n_jobs")
-    )
+    scheduler = search.get("scheduler")
+    n_jobs = search.get("n_jobs", -1 if scheduler is not None else None)
+    grid_search = GridSearchCV(model, grid, scoring=scoring, cv=search.get("cv", 3), n_jobs=n_jobs)
     try:
-        grid_search.fit(X, y)
-    except ValueError as error:
+        backend = contextlib.nullcontext()
+        if scheduler is not None:
+            backend = dask_backend(scheduler, n_workers=n_jobs if n_jobs and n_jobs > 0 else None)
+        with backend:
+            grid_search.fit(X, y)
+    except ImportError as error:
+        raise ConfigError(f"search.scheduler: {error}") from None
+    except (ValueError, OSError) as error:
         raise ConfigError(f"search: {error}") from None
     if _is_writer():
         directory.mkdir(parents=True, exist_ok=True)

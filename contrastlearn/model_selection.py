@@ -1,6 +1,9 @@
 """The studies we follow as one call: the CLR/CPLR configuration x temperature grid, label
 efficiency."""
 
+import contextlib
+import numbers
+import os
 import time
 
 import numpy as np
@@ -18,11 +21,12 @@ from .clr import CLR, CPLR, REFERENCE_NAMES
 from .evaluation import LinearProbe, linear_evaluation, overlap_score
 from .evaluation._labels import FRACTION, LABELS, NEIGHBORS, _is_names, _label_indicator
 from .finetune import FineTunedClassifier
-from .validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
+from .validation import ArrayLike, InstanceOf, Interval, Options, Predicate, validate_params
 
 __all__ = [
     "projection_grid_search",
     "label_efficiency",
+    "dask_backend",
     "CONFIGURATIONS",
     "PROTOCOLS",
     "REFERENCE_TEMPERATURES",
@@ -472,3 +476,77 @@ def label_efficiency(
     return (
         pd.DataFrame(rows).sort_values(["Method", "Labels"], kind="stable").reset_index(drop=True)
     )
+
+
+@validate_params(
+    {
+        "scheduler": [InstanceOf(str, name="a scheduler address or 'local'")],
+        "n_workers": [None, Interval(numbers.Integral, 1)],
+    }
+)
+@contextlib.contextmanager
+def dask_backend(scheduler="local", *, n_workers=None):
+    """Run joblib's parallel work (``GridSearchCV(n_jobs=-1)``) on a dask cluster.
+
+    Parameters
+    ----------
+    scheduler : str, default="local"
+        The address of a running dask scheduler (``"tcp://host:8786"``), or
+        ``"local"`` to start a :class:`dask.distributed.LocalCluster` of
+        ``n_workers`` one-thread worker processes for the duration.
+    n_workers : int or None, default=None
+        Workers of the local cluster (None: one per CPU core).
+
+    Yields
+    ------
+    dask.distributed.Client
+        Connected; closed (with the local cluster) on exit.
+
+    Raises
+    ------
+    ImportError
+        Without dask (``pip install "contrastlearn[dask]"``).
+
+    Notes
+    -----
+    Every job pickles the estimator to a worker, whose ``device="auto"``
+    takes the GPU with the most free memory there, so the jobs of a
+    multi-GPU worker spread over its GPUs. Arrays travel with the jobs; a
+    CXI file on a shared file system travels as its path.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> import contrastlearn as cl
+    >>> with cl.model_selection.dask_backend(n_workers=2):  # doctest: +SKIP
+    ...     search = GridSearchCV(cl.CLR(), {"temperature": [0.1, 0.5]}, n_jobs=-1)
+    ...     search.fit(images, labels)
+    """
+    import joblib
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError('dask_backend needs dask: pip install "contrastlearn[dask]"') from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        scheduler = cluster.scheduler_address
+    try:
+        client = Client(scheduler, timeout=30)
+    except OSError:
+        if cluster is not None:
+            cluster.close()
+        raise
+    try:
+        with joblib.parallel_backend("dask"):
+            yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

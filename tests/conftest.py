@@ -21,3 +21,14 @@ def small_images(digits):
     """A few hundred digit images for quick fits."""
     images, labels = digits
     return images[:240], labels[:240]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread, as joblib's workers do (float32 results depend on it)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -147,17 +147,6 @@ def test_label_efficiency_compares_pretrained_and_supervised_on_the_same_split(s
         label_efficiency(X, binary, [])
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Run torch on one thread, as joblib's workers do (float32 results depend on it)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_parallel_grid_search_gives_the_serial_scores(small_images, tmp_path, one_torch_thread):
     from sklearn.model_selection import GridSearchCV
 
