@@ -36,7 +36,7 @@ for report in reports[:4]:
 # -----------------------------------------------
 # Two prompts per class; each pattern gets the class whose prompts'
 # embedding is nearest. The probe on CLR's embedding sees 10 labels per class.
-convirt = cl.ConVIRT(log_intensity=True, max_epochs=12, batch_size=64, random_state=0)
+convirt = cl.ConVIRT(log_intensity=True, max_epochs=10, batch_size=64, random_state=0)
 convirt.fit(X[train], reports[train])
 prompts = {
     "spherical": ["a round particle", "a spherical droplet"],
@@ -47,7 +47,7 @@ prompts = {
 }
 zero_shot = accuracy_score(label[test], convirt.predict_zero_shot(X[test], prompts))
 
-clr = cl.CLR(log_intensity=True, max_epochs=12, batch_size=64, random_state=0).fit(X[train])
+clr = cl.CLR(log_intensity=True, max_epochs=10, batch_size=64, random_state=0).fit(X[train])
 rng = np.random.RandomState(0)
 few = np.concatenate(
     [rng.choice(np.flatnonzero(label[train] == c), 10, replace=False) for c in primary]
@@ -62,9 +62,9 @@ print(
 print(convirt.recall_at_k(X[test], reports[test]).round(3))
 
 # %%
-# When this was written: zero-shot 0.52 against 0.55 for CLR with 50 labels
-# (majority class 0.26), and a held-out pattern's own report was among the 10
-# nearest of 300 for about 15 % of them (chance 3 %). This is a short run;
+# When this was written: zero-shot 0.53, level with CLR with 50 labels (0.53;
+# majority class 0.26), and a held-out pattern's own report was among the 10
+# nearest of 300 for about 13 % of them (chance 3 %). This is a short run;
 # ``benchmarks/paired.py`` trains 30 epochs on 1500 patterns: zero-shot 0.63,
 # level with CLR + 50 labels (0.63), while a probe on ConVIRT's embedding
 # beats one on CLR's (0.70 vs 0.63), and recall@10 among 500 reaches 0.2.
@@ -85,7 +85,7 @@ plt.show()
 # ----------------------------
 # GLoRIA also contrasts every word with the pattern regions it attends to
 # (the backbone's 4x4 feature map here).
-gloria = cl.GLoRIA(log_intensity=True, max_epochs=4, batch_size=64, random_state=0)
+gloria = cl.GLoRIA(log_intensity=True, max_epochs=3, batch_size=64, random_state=0)
 gloria.fit(X[train], reports[train])
 index = int(np.flatnonzero(label[test] == "streak")[0])
 attention, words = gloria.attention_maps(

@@ -22,31 +22,31 @@ from contrastlearn.datasets import EdgeFrameFilter
 
 # Small, fast settings: the checks fit dozens of times on tiny 2-D data.
 ESTIMATORS = [
-    cl.CLR(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.CLR(max_epochs=1, batch_size=16, projection_dims=(8,), random_state=0),
     cl.SimSiam(
-        max_epochs=2, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0
+        max_epochs=1, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0
     ),
     cl.DINO(
-        max_epochs=2,
+        max_epochs=1,
         batch_size=16,
         projection_dims=(8,),
         n_prototypes=16,
         n_local_crops=0,
         random_state=0,
     ),
-    cl.BYOL(max_epochs=2, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0),
+    cl.BYOL(max_epochs=1, batch_size=16, projection_dims=(8,), predictor_hidden=4, random_state=0),
     cl.MoCo(
-        max_epochs=2,
+        max_epochs=1,
         batch_size=16,
         projection_dims=(8,),
         predictor_hidden=None,
         queue_size=32,
         random_state=0,
     ),
-    cl.BarlowTwins(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
-    cl.VICReg(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.BarlowTwins(max_epochs=1, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.VICReg(max_epochs=1, batch_size=16, projection_dims=(8,), random_state=0),
     cl.NNCLR(
-        max_epochs=2,
+        max_epochs=1,
         batch_size=16,
         projection_dims=(8,),
         predictor_hidden=4,
@@ -54,15 +54,15 @@ ESTIMATORS = [
         random_state=0,
     ),
     cl.SwAV(
-        max_epochs=2,
+        max_epochs=1,
         batch_size=16,
         projection_dims=(8,),
         n_prototypes=8,
         n_local_crops=0,
         random_state=0,
     ),
-    cl.ConVIRT(max_epochs=2, batch_size=16, projection_dims=(8,), random_state=0),
-    cl.FineTunedClassifier(max_epochs=2, batch_size=16, random_state=0),
+    cl.ConVIRT(max_epochs=1, batch_size=16, projection_dims=(8,), random_state=0),
+    cl.FineTunedClassifier(max_epochs=1, batch_size=16, random_state=0),
     cl.LinearProbe(),
     cl.ParticleDetector(n_init=2, random_state=0),
     EdgeFrameFilter(),
