@@ -9,6 +9,7 @@ streamed from disk), picks the device and trains a module with
 import inspect
 import math
 import os
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -57,6 +58,23 @@ def _free_most_cuda_device():
         return "cuda"
     free = [torch.cuda.mem_get_info(index)[0] for index in range(count)]
     return f"cuda:{int(np.argmax(free))}"
+
+
+def _check_checkpoint_dir(directory):
+    """Refuse, before any training, a ``checkpoint_dir`` that could not be written."""
+    path = Path(directory)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is" if existing == path else f"lies below {str(existing)!r}, which is"
+        raise NotADirectoryError(
+            f"checkpoint_dir={os.fspath(directory)!r} {where} a file, not a directory; give "
+            "a directory path (it is created if missing)."
+        )
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"checkpoint_dir={os.fspath(directory)!r}: {str(existing)!r} is not writable by "
+            "this process; give a directory it may write to."
+        )
 
 
 class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -275,6 +293,7 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         if self.checkpoint_dir is None:
             return None
+        _check_checkpoint_dir(self.checkpoint_dir)
         params = {
             key: value
             for key, value in self.get_params(deep=False).items()

@@ -270,7 +270,8 @@ class Trainer(NeuralNet):
 
     def forward(self, X, training=False, device="cpu"):
         try:
-            return super().forward(X, training=training, device=device)
+            with float32_default():
+                return super().forward(X, training=training, device=device)
         except torch.OutOfMemoryError as error:
             raise BatchTooLarge(
                 f"The {torch.device(self.device).type} device ran out of memory embedding "
@@ -325,6 +326,26 @@ def _out_of_memory_message(net, X, y, paired, batch_size):
         f"The {torch.device(net.device).type} device ran out of memory training with "
         f"batch_size={batch_size}. {advice} Nothing was trained with another batch size."
     )
+
+
+@contextlib.contextmanager
+def float32_default():
+    """Make float32 torch's default dtype for the block (the models train in float32).
+
+    Under ``torch.set_default_dtype(torch.float64)`` new parameters and
+    tensors would be float64, and float32 batches would meet float64
+    weights. The user's default is restored afterwards; when it is float32
+    already nothing changes (so concurrent ``transform`` calls do not race).
+    """
+    previous = torch.get_default_dtype()
+    if previous == torch.float32:
+        yield
+        return
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 class _HeldOut:
@@ -459,7 +480,10 @@ def train_network(
         directory, fingerprint = checkpoint
         state = load_checkpoint(directory, fingerprint)
         callbacks.append(("checkpoint", EpochCheckpoint(directory, fingerprint, state)))
-    with torch.random.fork_rng(devices=[torch.device(owner.device_).index or 0] if cuda else []):
+    with (
+        float32_default(),
+        torch.random.fork_rng(devices=[torch.device(owner.device_).index or 0] if cuda else []),
+    ):
         torch.manual_seed(seed)
         module = make_module()
         if cuda:

@@ -142,3 +142,14 @@ def test_dino_resumes_its_teacher_schedule_and_centre(tmp_path):
     assert int(module.momentum_teacher.step) == 3 * module.steps_per_epoch
     assert resumed.history_[:, "train_loss"] == uninterrupted.history_[:, "train_loss"]
     np.testing.assert_array_equal(resumed.transform(X), uninterrupted.transform(X))
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path, below):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a directory")
+    directory = a_file / "run" if below else a_file
+    model = cl.CLR(max_epochs=50, checkpoint_dir=directory, random_state=0)
+    with pytest.raises(NotADirectoryError, match="notes.txt.* a file, not a directory"):
+        model.fit(np.zeros((8, 8, 8)))
+    assert not hasattr(model, "net_")  # refused before the first epoch, not after it

@@ -354,3 +354,25 @@ def test_held_out_data_gives_the_validation_loss_of_every_epoch():
         final = (net.module_(torch.from_numpy(X_val)).squeeze(1)).square().mean().item()
     assert losses[-1] == pytest.approx(final, rel=1e-5)
     assert net.train_split is None  # the held-out data is not pickled with the model
+
+
+def test_a_float64_default_dtype_changes_nothing(small_images):
+    X, _ = small_images
+    X = X[:128]
+    expected = [
+        cl.CLR(max_epochs=1, batch_size=64, random_state=0).fit(X).transform(X),
+        cl.VAE(max_epochs=1, random_state=0).fit(X).transform(X),
+    ]
+    torch.set_default_dtype(torch.float64)
+    try:
+        models = [
+            cl.CLR(max_epochs=1, batch_size=64, random_state=0).fit(X),
+            cl.VAE(max_epochs=1, random_state=0).fit(X),  # failed: float input, double bias
+        ]
+        got = [model.transform(X) for model in models]
+        assert torch.get_default_dtype() == torch.float64  # the user's default is restored
+    finally:
+        torch.set_default_dtype(torch.float32)
+    for model, embedding, reference in zip(models, got, expected):
+        assert next(model.net_.module_.parameters()).dtype == torch.float32
+        np.testing.assert_array_equal(embedding, reference)
