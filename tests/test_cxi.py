@@ -1,5 +1,7 @@
 import hashlib
+import os
 import pickle
+import stat
 
 import h5py
 import numpy as np
@@ -346,3 +348,23 @@ def test_a_bad_argument_raises_the_layers_error_naming_function_and_parameter(
         function(**kwargs)
     assert str(raised.value).startswith(f"The {name!r} parameter of {function.__name__} must be ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_cxi_names_a_missing_folder_and_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "missing" / "shots.cxi"
+    with pytest.raises(FileNotFoundError, match=r"shots\.cxi.*folder .*missing.* does not exist"):
+        save_cxi(target, np.ones((2, 4, 4)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_files_get_the_umask_s_permissions_and_keep_an_overwritten_mode(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        save_cxi(tmp_path / "new.cxi", np.ones((2, 4, 4)))
+        assert stat.S_IMODE(os.stat(tmp_path / "new.cxi").st_mode) == 0o644  # was 0o600
+        os.chmod(tmp_path / "new.cxi", 0o664)  # shared with the group
+        save_cxi(tmp_path / "new.cxi", np.zeros((2, 4, 4)), overwrite=True)
+        assert stat.S_IMODE(os.stat(tmp_path / "new.cxi").st_mode) == 0o664
+    finally:
+        os.umask(previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.cxi"]  # no temporary file left

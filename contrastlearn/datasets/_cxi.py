@@ -7,7 +7,8 @@ nanodroplet patterns of Zimmermann et al.).
 """
 
 import os
-import tempfile
+import secrets
+import stat
 
 import h5py
 import numpy as np
@@ -292,8 +293,22 @@ def save_cxi(
             f"mask has shape {np.shape(mask)}; it must match the images' {first.shape[-2:]}."
         )
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(suffix=".cxi.part", dir=folder)
-    os.close(handle)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"Cannot write {os.fspath(path)!r}: its folder {folder!r} does not exist; create "
+            "it first."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"Cannot write {os.fspath(path)!r}: the folder {folder!r} is not writable by this "
+            "process."
+        )
+    # Created with mode 0o666, so the umask decides the permissions as for any new file
+    # (tempfile.mkstemp would give 0o600); an overwritten file keeps its own mode.
+    temporary = os.path.join(folder, f"{os.path.basename(path)}.{secrets.token_hex(4)}.cxi.part")
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    if os.path.exists(path):
+        os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
     try:
         with h5py.File(temporary, "w") as f:
             f["cxi_version"] = 150
