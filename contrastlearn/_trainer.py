@@ -128,7 +128,6 @@ class Trainer(NeuralNet):
         self.max_grad_norm = max_grad_norm
         # Where the step is in the epoch and in the current accumulation window.
         self._epoch_batches = self._batch_index = self._window = self._accumulated = 0
-        self._first_batch = 0
         # {"loss": TrainingLoss of module_, in DistributedDataParallel under torchrun}, set by
         # train_network for a fit (kept in a dict: skorch registers torch modules set as
         # attributes after __init__ as parts of the net).
@@ -168,7 +167,6 @@ class Trainer(NeuralNet):
         if iterator is None:
             return
         pending, count = [], 0
-        self._first_batch = len(self.history[-1]["batches"])  # train batches precede valid ones
         if training:
             self._epoch_batches, self._batch_index, self._accumulated = len(iterator), 0, 0
         for batch in iterator:
@@ -192,8 +190,8 @@ class Trainer(NeuralNet):
         if not losses:
             return
         values = torch.stack(losses).float().tolist()
-        first = self._first_batch + count - len(values)
-        batches = self.history[-1]["batches"][first : first + len(values)]
+        # this loop's batches are the epoch's last entries (validation follows training)
+        batches = self.history[-1]["batches"][-len(values) :]
         for entry, value in zip(batches, values):
             entry[prefix + "_loss"] = value
         divergence = dict(self.callbacks_).get("stop_on_divergence")

@@ -272,7 +272,10 @@ class _PairedPretrainer(BasePretrainer):
             similarities.
         """
         check_is_fitted(self, "net_")
-        data = self._paired_data(paired, None, reset=False)
+        return self._encode_paired(self._paired_data(paired, None, reset=False))
+
+    def _encode_paired(self, data):
+        """Checked paired data (token ids or vectors) in the shared space."""
         return self._encode_batches(data, lambda module, batch: module.encode_paired(batch))
 
     def _encode_batches(self, data, encode):
@@ -354,13 +357,13 @@ class _PairedPretrainer(BasePretrainer):
             ``recall@k`` for every ``k``.
         """
         images = self.transform(X)
-        targets = self.transform_paired(y)
+        data = self._paired_data(y, None, reset=False)
+        targets = self._encode_paired(data)
         if len(images) != len(targets):
             raise ValueError(f"X holds {len(images)} images but paired {len(targets)} items.")
-        if self.paired_kind_ == "texts":
+        if self.paired_kind_ == "texts":  # identical strings, not ids: unknown words differ
             groups = np.asarray(check_texts(y, "paired"), dtype=object)
         else:
-            data = self._paired_data(y, None, reset=False)
             groups = np.unique(data, axis=0, return_inverse=True)[1].ravel()
         rows = {
             "image to paired": retrieval_recall(images, targets, k=k, groups=groups),

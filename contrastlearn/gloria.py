@@ -6,7 +6,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._docs import PARAMETERS_DOC
-from ._model import PretrainModule
 from ._validation import NONNEGATIVE, POSITIVE
 from .convirt import PairedModule, _PairedPretrainer
 from .losses import gloria_loss, word_region_attention
@@ -19,14 +18,8 @@ class GLoRIAModule(PairedModule):
     """:class:`PairedModule` plus the local embedders of :class:`GLoRIA`."""
 
     def __init__(self, paired_module, region_channels, word_features, dim):
-        image = PretrainModule(
-            paired_module.preprocess,
-            paired_module.backbone,
-            paired_module.head,
-            paired_module.represent,
-        )
         super().__init__(
-            image,
+            paired_module,  # its preprocessing, backbone, head and representation
             paired_module.paired,
             paired_module.paired_head,
             paired_module.kind,

@@ -6,6 +6,12 @@ from .._validation import POSITIVE
 from ..validation import Predicate
 
 
+def _is_axes(value):
+    from matplotlib.axes import Axes
+
+    return isinstance(value, Axes)
+
+
 def _is_axes_array(value):
     from matplotlib.axes import Axes
 

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_array
 
 from .._validation import BOOL, RANDOM_STATE
 from ..validation import ArrayLike, Interval, Options, Predicate, validate_params
-from ._common import FIGSIZE
+from ._common import FIGSIZE, _is_axes
 from ._neighbors import _image
 
 __all__ = ["plot_embedding_map", "MAP_METHODS"]
@@ -40,12 +40,6 @@ def map_2d(points, method, random_state):
     return SpectralEmbedding(
         n_components=2, n_neighbors=n_neighbors, random_state=random_state
     ).fit_transform(points)
-
-
-def _is_axes(value):
-    from matplotlib.axes import Axes
-
-    return isinstance(value, Axes)
 
 
 @validate_params(

@@ -8,18 +8,12 @@ from sklearn.utils.validation import check_array
 from .._validation import RANDOM_STATE, ints
 from ..evaluation._labels import NAMES
 from ..validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
-from ._common import FIGSIZE
+from ._common import FIGSIZE, _is_axes
 from ._map import map_2d
 
 __all__ = ["plot_representation"]
 
 _MARKERS = ("o", "^")
-
-
-def _is_axes(value):
-    from matplotlib.axes import Axes
-
-    return isinstance(value, Axes)
 
 
 def _sorted(values):
