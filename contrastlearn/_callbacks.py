@@ -1,8 +1,6 @@
 """The engine's callbacks: epoch checkpoints, the divergence stop and the epoch table."""
 
 import math
-import os
-import pickle
 import sys
 
 import numpy as np
@@ -10,38 +8,7 @@ import torch
 from skorch.callbacks import Callback, Checkpoint, PrintLog, ProgressBar, TrainEndCheckpoint
 
 from . import distributed
-
-CHECKPOINT_FILE = "contrastlearn_checkpoint.pt"
-
-
-def load_checkpoint(directory, fingerprint):
-    """The training state saved in ``directory``, or None when there is none yet.
-
-    Loaded with ``torch.load(..., weights_only=True)``: tensors and plain
-    containers only, never code.
-
-    Raises
-    ------
-    ValueError
-        When the file cannot be loaded safely, or was written by a fit of
-        other parameters or data (another ``fingerprint``).
-    """
-    path = os.path.join(directory, CHECKPOINT_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise ValueError(
-            f"The checkpoint {path} could not be loaded as weights only (it may be damaged, "
-            f"or hold code, which is never run): {error}"
-        ) from None
-    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        raise ValueError(
-            f"The checkpoint {path} was written by a fit with other parameters or data. Use "
-            "another checkpoint_dir, or delete the file to start afresh."
-        )
-    return state
+from ._checkpoint import check_checkpoint_space, write_checkpoint
 
 
 class EpochCheckpoint(Callback):
@@ -51,9 +18,11 @@ class EpochCheckpoint(Callback):
     must survive a resume, such as a
     :class:`~contrastlearn.heads.MomentumTeacher`'s step, is a buffer), optimiser, learning
     rate schedule, random generators, history and ``fingerprint``; it is
-    written to a temporary file and renamed into place, so a fit killed at
-    any moment leaves the last complete epoch. Under distributed training
-    only rank 0 writes.
+    written by :func:`~contrastlearn._checkpoint.write_checkpoint`
+    (verified, renamed into place, the previous epoch's file kept), so a
+    fit killed at any moment leaves the last complete epoch. Before the
+    first epoch the disk's free space is checked. Under distributed
+    training only rank 0 writes.
 
     Parameters
     ----------
@@ -61,7 +30,8 @@ class EpochCheckpoint(Callback):
     fingerprint : str
         Identifies the parameters and data the state belongs to.
     state : dict or None
-        A loaded checkpoint to resume from (see :func:`load_checkpoint`);
+        A loaded checkpoint to resume from (see
+        :func:`~contrastlearn._checkpoint.load_checkpoint`);
         the module, optimiser and history are restored by
         :func:`train_network` before training, the rest at ``on_train_begin``.
     """
@@ -72,6 +42,8 @@ class EpochCheckpoint(Callback):
         self.state = state
 
     def on_train_begin(self, net, **kwargs):
+        remaining_epochs = net.max_epochs - len(net.history)
+        _on_rank_0(check_checkpoint_space, self.directory, net.module_, remaining_epochs)
         if self.state is None:
             return
         schedule = dict(net.callbacks_).get("lr_schedule")
@@ -86,8 +58,9 @@ class EpochCheckpoint(Callback):
         self.state = None
 
     def on_epoch_end(self, net, **kwargs):
-        if distributed.rank() != 0:
-            return
+        _on_rank_0(self._save, net)
+
+    def _save(self, net):
         schedule = dict(net.callbacks_).get("lr_schedule")
         state = {
             "fingerprint": self.fingerprint,
@@ -103,18 +76,20 @@ class EpochCheckpoint(Callback):
             state["monitor"] = _plain(monitor.state_dict())
         if net._on_cuda:
             state["cuda_rng"] = torch.cuda.get_rng_state(net.device)
-        os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, CHECKPOINT_FILE)
-        partial = f"{path}.{os.getpid()}.partial"
+        write_checkpoint(self.directory, state)
+
+
+def _on_rank_0(write, *args):
+    """Run ``write`` on rank 0 only; its OSError is raised on every process, so none waits."""
+    failed = None
+    if distributed.rank() == 0:
         try:
-            with open(partial, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, path)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+            write(*args)
+        except OSError as error:
+            failed = error
+    failed = distributed.broadcast_object(failed)
+    if failed is not None:
+        raise failed
 
 
 class Diverged(FloatingPointError):

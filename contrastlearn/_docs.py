@@ -129,15 +129,19 @@ PARAMETER_DOCS = {
         The least rise of ``valid_knn`` that counts as an improvement.""",
     "checkpoint_dir": """checkpoint_dir : str, path-like or None, default=None
         Save the whole training state (weights, optimiser, learning-rate
-        schedule, random generators, history) to
-        ``checkpoint_dir/contrastlearn_checkpoint.pt`` after every epoch,
-        atomically (a temporary file renamed into place). A ``fit`` whose
-        directory already holds a checkpoint of the same parameters and data
-        goes on from its last completed epoch, e.g. after the process was
-        killed, and on a CPU ends with the weights an uninterrupted fit
-        would have reached. A checkpoint of other parameters or data raises
-        a ``ValueError``. Checkpoints are loaded as weights only (no code
-        runs). None saves nothing.""",
+        schedule, random generators, history) after every epoch to
+        ``checkpoint_dir/<class name>-<fingerprint>/contrastlearn_checkpoint.pt``,
+        one folder per fit: the fingerprint hashes the parameters and the
+        training data's content, so the fits of a ``GridSearchCV`` or
+        ``cross_validate`` (other parameters, other folds) never share a
+        state. A ``fit`` whose folder holds a checkpoint goes on from its
+        last complete epoch, e.g. after the process was killed, and on a CPU
+        ends with the weights an uninterrupted fit would have reached. Each
+        file is written to a temporary file, verified against a SHA-256
+        checksum and renamed into place; the previous epoch's file is kept,
+        and a damaged checkpoint is refused with a ``ValueError`` that says
+        how to resume from the previous one. Checkpoints are loaded as
+        weights only (no code runs). None saves nothing.""",
 }
 
 #: The training parameters of every estimator built on :class:`NetworkTransformer`.

@@ -2,11 +2,12 @@
 
 import math
 
+import h5py
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .datasets._cxi_layout import read_rows
+from .datasets._cxi_layout import read_rows, reading
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -50,6 +51,8 @@ def check_finite_pixels(X, rows=None, source=None):
 
 def _is_lazy(X):
     """An on-disk array (h5py dataset, CXIImages, ...): indexable, with shape and dtype."""
+    if isinstance(X, h5py.Dataset):  # even of a closed file, whose shape cannot be read
+        return True
     return (
         not isinstance(X, (np.ndarray, torch.Tensor))
         and not sp.issparse(X)
@@ -64,11 +67,13 @@ class _LazyImages:
 
     Validation happens on metadata up front; with ``nan_policy="raise"``,
     NaN/inf pixels are found as the chunks are read (every fit reads all of
-    them once for the normalisation statistics).
+    them once for the normalisation statistics). Read errors name the
+    file, the dataset and the images (see ``datasets._cxi_layout.read_error``).
     """
 
     def __init__(self, source, min_samples, estimator_name, nan_policy):
-        shape, dtype = tuple(source.shape), np.dtype(source.dtype)
+        with reading(source):
+            shape, dtype = tuple(source.shape), np.dtype(source.dtype)
         if len(shape) not in (3, 4):
             raise ValueError(
                 "Reshape your data: an on-disk X must be images of shape (n_samples, H, W) or "
@@ -95,8 +100,9 @@ class _LazyImages:
 
     def __getitem__(self, rows):
         if isinstance(rows, slice):
-            images = np.asarray(self.source[rows])
-            rows = range(len(self))[rows]  # indices for the message, without an array
+            index, rows = rows, range(len(self))[rows]  # indices for messages, without an array
+            with reading(self.source, rows=rows):
+                images = np.asarray(self.source[index])
         else:
             images = read_rows(self.source, rows)
         if self.nan_policy == "raise":

@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import distributed
+from ._checkpoint import data_fingerprint, fit_directory
 from ._input import _complex_message, _is_lazy, _LazyImages, check_finite_pixels, take_rows
 from ._model import NAN_POLICIES, NORMALIZATIONS, Preprocess
 from ._trainer import OPTIMIZERS, train_network
@@ -284,12 +285,14 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self._training_loss(module, x, partner)
 
     def _checkpoint(self, X, data):
-        """``(checkpoint_dir, fingerprint)`` for :func:`train_network`, or None.
+        """``(folder, fingerprint)`` of this fit's checkpoints for :func:`train_network`, or None.
 
         The fingerprint hashes what decides the training: the parameters
-        (but not ``verbose``, ``callbacks`` or ``checkpoint_dir``), the device
-        type, the data's shape and dtype and ``data`` (what else the fit was
-        given, e.g. latent factors).
+        (but not ``verbose``, ``callbacks``, ``checkpoint_dir`` or
+        ``device``), the device type, the data's content (see
+        :func:`~contrastlearn._checkpoint.data_fingerprint`) and ``data``
+        (what else the fit was given, e.g. latent factors or texts). The
+        folder is ``checkpoint_dir/<class name>-<fingerprint>``, one per fit.
         """
         if self.checkpoint_dir is None:
             return None
@@ -299,17 +302,11 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             for key, value in self.get_params(deep=False).items()
             if key not in ("verbose", "callbacks", "checkpoint_dir", "device")
         }
+        name = type(self).__name__
         fingerprint = joblib.hash(
-            (
-                type(self).__name__,
-                params,
-                torch.device(self.device_).type,
-                tuple(X.shape),
-                str(X.dtype),
-                data,
-            )
+            (name, params, torch.device(self.device_).type, data_fingerprint(X), data)
         )
-        return os.fspath(self.checkpoint_dir), fingerprint
+        return fit_directory(self.checkpoint_dir, name, fingerprint), fingerprint
 
     def _hold_out(self, X, y=None):
         """Split ``validation_fraction`` of the samples off ``X`` (and ``y``) at random.

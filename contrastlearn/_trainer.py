@@ -33,8 +33,8 @@ from ._callbacks import (
     EpochCheckpoint,
     EpochTable,
     StopOnDivergence,
-    load_checkpoint,
 )
+from ._checkpoint import load_checkpoint
 from ._data import PREFETCH_BATCHES, BatchIterator, as_tensor, steps_per_epoch, to_device
 from ._model import Preprocess, PretrainModule  # noqa: F401 (pickles of 0.1 name them here)
 from .monitor import _EarlyStop
@@ -484,6 +484,8 @@ def train_network(
     ):
         torch.manual_seed(seed)
         module = make_module()
+        if any(p.dtype == torch.float64 for p in (*module.parameters(), *module.buffers())):
+            module = module.float()  # a user's module built under a float64 default
         if cuda:
             module = module.to(memory_format=torch.channels_last)
         if world_size > 1:  # the same batches, different augmentation draws per process

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from . import distributed
+from ._checkpoint import find_checkpoints, remove_checkpoints
+from ._files import check_space, check_target, replacing, write_hdf5
 from ._toml import ConfigError, dump_toml, toml_module
 
 __all__ = ["ConfigError", "load_config", "run_fit", "run_transform", "run_search"]
@@ -326,22 +328,37 @@ def _write_config(config, directory):
     if config.get("format") == "yaml":
         import yaml
 
-        path = Path(directory) / "config.yaml"
-        path.write_text(yaml.safe_dump(clean, sort_keys=False))
+        path, text = Path(directory) / "config.yaml", yaml.safe_dump(clean, sort_keys=False)
     else:
-        path = Path(directory) / "config.toml"
-        path.write_text(dump_toml(clean))
+        path, text = Path(directory) / "config.toml", dump_toml(clean)
+    with replacing(path) as temporary:
+        Path(temporary).write_text(text)
     return path
 
 
 def _write_embeddings(path, embeddings):
-    import h5py
+    check_space(path, embeddings.nbytes)
+    write_hdf5(path, lambda file: file.create_dataset("embeddings", data=embeddings))
 
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with h5py.File(partial, "w") as file:
-        file.create_dataset("embeddings", data=embeddings)
-    os.replace(partial, path)
+
+def _dump_model(model, path):
+    import joblib
+
+    with replacing(path) as temporary:
+        joblib.dump(model, temporary)
+
+
+def _write_table(table, path, **to_csv):
+    with replacing(path) as temporary:
+        table.to_csv(temporary, **to_csv)
+
+
+def _prepare_outputs(*paths):
+    """Create the outputs' folders and check they can be written, before any training."""
+    if _is_writer():
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            check_target(path)
 
 
 def _is_writer():
@@ -393,10 +410,8 @@ def run_fit(config, *, resume=False, overwrite=False):
     ConfigError
         For a bad config, or outputs that exist already.
     """
-    import joblib
     import pandas as pd
 
-    from ._callbacks import CHECKPOINT_FILE
     from .monitor import history_frame
 
     if resume and overwrite:
@@ -408,7 +423,7 @@ def run_fit(config, *, resume=False, overwrite=False):
     checkpoint = Path(model_config["checkpoint_dir"])
     model = build_model(config)
     X, _ = load_data(config.get("data"))
-    has_checkpoint = (checkpoint / CHECKPOINT_FILE).exists()
+    has_checkpoint = bool(find_checkpoints(checkpoint))
     if not resume and not overwrite and ((directory / MODEL_FILE).exists() or has_checkpoint):
         found = directory / MODEL_FILE if (directory / MODEL_FILE).exists() else checkpoint
         raise ConfigError(
@@ -418,7 +433,7 @@ def run_fit(config, *, resume=False, overwrite=False):
     resume_file = checkpoint / _RESUME_FILE
     if overwrite and has_checkpoint:
         if _is_writer():  # the others load checkpoints only once fit has joined rank 0
-            (checkpoint / CHECKPOINT_FILE).unlink()
+            remove_checkpoints(checkpoint)
             resume_file.unlink(missing_ok=True)
         has_checkpoint = False
     fingerprint_epochs = model.max_epochs
@@ -427,36 +442,43 @@ def run_fit(config, *, resume=False, overwrite=False):
             fingerprint_epochs = json.loads(resume_file.read_text())["max_epochs"]
     elif _is_writer():
         checkpoint.mkdir(parents=True, exist_ok=True)
-        resume_file.write_text(json.dumps({"max_epochs": model.max_epochs}))
-    _fit_with_fingerprint_epochs(model, X, fingerprint_epochs)
+        with replacing(resume_file) as temporary:
+            Path(temporary).write_text(json.dumps({"max_epochs": model.max_epochs}))
+    _prepare_outputs(*(directory / name for name in (MODEL_FILE, EMBEDDINGS_FILE, HISTORY_FILE)))
+    _fit_with_fingerprint_epochs(model, X, fingerprint_epochs, resume=has_checkpoint)
     embeddings = model.transform(X)
     if _is_writer():
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(model, directory / MODEL_FILE)
+        _dump_model(model, directory / MODEL_FILE)
         _write_embeddings(directory / EMBEDDINGS_FILE, embeddings)
         history = history_frame(model) if len(model.history_) else pd.DataFrame(index=[])
-        history.rename_axis("epoch").to_csv(directory / HISTORY_FILE)
+        _write_table(history.rename_axis("epoch"), directory / HISTORY_FILE)
         _write_config(config, directory)
     return model
 
 
-def _fit_with_fingerprint_epochs(model, X, epochs):
+def _fit_with_fingerprint_epochs(model, X, epochs, resume=False):
     """Fit, the checkpoint identified as if ``max_epochs`` were ``epochs``.
 
     So that a resumed fit may run longer than the one that wrote the
-    checkpoint; every other parameter must still match.
+    checkpoint; every other parameter must still match, and with ``resume``
+    the checkpoint must exist (before any training, ConfigError if not).
     """
-    if epochs == model.max_epochs:
-        model.fit(X)
-        return
     original = model._checkpoint
 
     def checkpoint(X, data):
         current, model.max_epochs = model.max_epochs, epochs
         try:
-            return original(X, data)
+            folder, fingerprint = original(X, data)
         finally:
             model.max_epochs = current
+        if resume and folder not in find_checkpoints(model.checkpoint_dir):
+            raise ConfigError(
+                f"--resume: {model.checkpoint_dir} holds no checkpoint of a fit with these "
+                "parameters and data (it was written with other parameters or data); pass "
+                "--overwrite to start afresh"
+            )
+        return folder, fingerprint
 
     model._checkpoint = checkpoint
     try:
@@ -501,6 +523,7 @@ def run_transform(model, data, output, *, dataset=None, overwrite=False):
     else:
         table = {"path": str(data)} | ({} if dataset is None else {"dataset": dataset})
     X, _ = load_data(table)
+    _prepare_outputs(output)
     embeddings = joblib.load(model).transform(X)
     if _is_writer():
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -537,7 +560,6 @@ def run_search(config, *, overwrite=False):
     sklearn.model_selection.GridSearchCV
         Fitted.
     """
-    import joblib
     import pandas as pd
     from sklearn.metrics import get_scorer_names
     from sklearn.model_selection import GridSearchCV
@@ -578,6 +600,7 @@ def run_search(config, *, overwrite=False):
     scheduler = search.get("scheduler")
     n_jobs = search.get("n_jobs", -1 if scheduler is not None else None)
     grid_search = GridSearchCV(model, grid, scoring=scoring, cv=search.get("cv", 3), n_jobs=n_jobs)
+    _prepare_outputs(directory / SEARCH_FILE, directory / MODEL_FILE)
     try:
         backend = contextlib.nullcontext()
         if scheduler is not None:
@@ -590,7 +613,7 @@ def run_search(config, *, overwrite=False):
         raise ConfigError(f"search: {error}") from None
     if _is_writer():
         directory.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(grid_search.cv_results_).to_csv(directory / SEARCH_FILE, index=False)
-        joblib.dump(grid_search.best_estimator_, directory / MODEL_FILE)
+        _write_table(pd.DataFrame(grid_search.cv_results_), directory / SEARCH_FILE, index=False)
+        _dump_model(grid_search.best_estimator_, directory / MODEL_FILE)
         _write_config(config, directory)
     return grid_search

@@ -25,6 +25,7 @@ from torch import nn
 from ._base import BasePretrainer
 from ._docs import PARAMETERS_DOC
 from ._model import PretrainModule
+from ._trainer import float32_default
 from ._validation import POSITIVE, PROBABILITY
 from .augment import resolve_augment
 from .backbones import MLP
@@ -278,6 +279,7 @@ class _PairedPretrainer(BasePretrainer):
         """Checked paired data (token ids or vectors) in the shared space."""
         return self._encode_batches(data, lambda module, batch: module.encode_paired(batch))
 
+    @float32_default()
     def _encode_batches(self, data, encode):
         module = self.net_.module_
         was_training = module.training

@@ -21,6 +21,7 @@ from torch import nn
 
 from ._docs import ATTRIBUTES_DOC, parameters_doc
 from ._network import FIT_RAISES_DOC, NetworkTransformer
+from ._trainer import float32_default
 from ._validation import NONNEGATIVE, POSITIVE, ints
 from .discrete_vae import DiscreteVAE
 from .losses._generative import dalle_loss
@@ -451,6 +452,7 @@ class DALLE(NetworkTransformer, auto_wrap_output_keys=None):
     )
 
     # ------------------------------------------------------------ public API
+    @float32_default()
     def generate_tokens(self, texts, *, temperature=1.0, filter_thres=0.9, random_state=None):
         """Sample image tokens for captions, one position at a time.
 
@@ -533,6 +535,7 @@ class DALLE(NetworkTransformer, auto_wrap_output_keys=None):
         )
         return self.vae_.inverse_transform(tokens)
 
+    @float32_default()
     def score(self, X, y):
         """The negative mean loss on captioned images (as ``valid_loss``): higher is better.
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from ._docs import ATTRIBUTES_DOC, parameters_doc
 from ._network import FIT_RAISES_DOC, NetworkTransformer
+from ._trainer import float32_default
 from ._validation import BOOL, NONNEGATIVE, POSITIVE, ints
 from .losses._generative import discrete_vae_loss
 from .validation import Interval, Options
@@ -423,6 +424,7 @@ class DiscreteVAE(NetworkTransformer):
         """
         return super().transform(X).astype(np.int64)
 
+    @float32_default()
     def inverse_transform(self, X):
         """Decode image tokens into images.
 
@@ -478,6 +480,7 @@ class DiscreteVAE(NetworkTransformer):
             return np.zeros(shape, dtype=np.float32)
         return torch.cat(batches).numpy().reshape(shape)
 
+    @float32_default()
     def score(self, X, y=None):
         """The negative mean loss on images (hard codes, as ``valid_loss``): higher is better.
 

@@ -6,6 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._docs import PARAMETERS_DOC
+from ._trainer import float32_default
 from ._validation import NONNEGATIVE, POSITIVE
 from .convirt import PairedModule, _PairedPretrainer
 from .losses import gloria_loss, word_region_attention
@@ -159,6 +160,7 @@ class GLoRIA(_PairedPretrainer):
             global_weight=self.global_weight,
         )
 
+    @float32_default()
     def attention_maps(self, X, texts):
         """Where every word of each image's own text attends in the image.
 

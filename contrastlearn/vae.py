@@ -15,6 +15,7 @@ from torch import nn
 
 from ._docs import ATTRIBUTES_DOC, parameters_doc
 from ._network import FIT_RAISES_DOC, NetworkTransformer
+from ._trainer import float32_default
 from ._validation import NONNEGATIVE, ints
 from .validation import Options, check_parameter
 
@@ -399,6 +400,7 @@ class VAE(NetworkTransformer):
         """
         return self.encode(X)[0]
 
+    @float32_default()
     def inverse_transform(self, Z):
         """Decode latent codes into images.
 

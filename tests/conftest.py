@@ -32,3 +32,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def saved_state(checkpoint_dir):
+    """The training state in the one fit folder of ``checkpoint_dir`` (checksum verified)."""
+    from contrastlearn._checkpoint import CHECKPOINT_FILE, _damage, _read, find_checkpoints
+
+    (folder,) = find_checkpoints(checkpoint_dir)
+    path = os.path.join(folder, CHECKPOINT_FILE)
+    assert _damage(path) is None
+    return _read(path)

@@ -1,9 +1,12 @@
 """A checkpointed CLR fit that ``test_checkpoint.py`` runs, and kills, in a subprocess.
 
-``python tests/resume_job.py CHECKPOINT_DIR OUT.npz [KILL_AT_EPOCH]`` fits CLR
+``python tests/resume_job.py CHECKPOINT_DIR OUT.npz [KILL_AT]`` fits CLR
 for 5 epochs on 512 digits with ``checkpoint_dir=CHECKPOINT_DIR`` and saves
-the embedding and loss history to ``OUT.npz``; with ``KILL_AT_EPOCH`` the
-process sends itself SIGKILL after the second batch of that epoch.
+the embedding and loss history to ``OUT.npz``. With ``KILL_AT`` an epoch
+number, the process sends itself SIGKILL after the second batch of that
+epoch; with ``save:N``, while it saves the checkpoint of epoch N, after the
+previous epoch's file has been moved aside and before the new one is moved
+in (the new one complete in its temporary file).
 """
 
 import os
@@ -23,6 +26,10 @@ def images():
     return load_digits().images[:512].astype(np.float32)
 
 
+def labels():
+    return load_digits().target[:512]
+
+
 class KillMidEpoch(Callback):
     def __init__(self, epoch):
         self.epoch = epoch
@@ -35,9 +42,27 @@ class KillMidEpoch(Callback):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def kill_while_saving(epoch):
+    """SIGKILL between the two renames of the ``epoch``-th checkpoint save."""
+    replace, saves = os.replace, []
+
+    def replace_or_die(source, target):
+        if source.endswith(".partial"):
+            saves.append(target)
+            if len(saves) == epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+        replace(source, target)
+
+    os.replace = replace_or_die
+
+
 def main(directory, out, kill_at=None):
     X = images()
-    callbacks = [KillMidEpoch(int(kill_at))] if kill_at else None
+    callbacks = None
+    if kill_at and kill_at.startswith("save:"):
+        kill_while_saving(int(kill_at.removeprefix("save:")))
+    elif kill_at:
+        callbacks = [KillMidEpoch(int(kill_at))]
     clr = cl.CLR(checkpoint_dir=directory, callbacks=callbacks, **PARAMS).fit(X)
     weights = {
         f"weight:{name}": value.numpy() for name, value in clr.net_.module_.state_dict().items()

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import saved_state
 
 import contrastlearn as cl
-from contrastlearn._callbacks import CHECKPOINT_FILE
+from contrastlearn._checkpoint import _MAGIC, CHECKPOINT_FILE, find_checkpoints
 
 JOB = Path(__file__).with_name("resume_job.py")
 sys.path.insert(0, str(JOB.parent))
@@ -31,9 +32,9 @@ def run_job(*args):
 def test_a_fit_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     killed = run_job(tmp_path / "ckpt", tmp_path / "killed.npz", 3)
     assert killed.returncode == -signal.SIGKILL
-    saved = torch.load(tmp_path / "ckpt" / CHECKPOINT_FILE, weights_only=True)
+    saved = saved_state(tmp_path / "ckpt")
     assert len(saved["history"]) == 2  # epochs 1 and 2 complete; epoch 3 was cut
-    assert not list((tmp_path / "ckpt").glob("*.partial"))
+    assert not list((tmp_path / "ckpt").glob("**/*.partial"))
     resumed = run_job(tmp_path / "ckpt", tmp_path / "resumed.npz")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     uninterrupted = run_job(tmp_path / "other", tmp_path / "uninterrupted.npz")
@@ -61,15 +62,20 @@ def test_a_finished_fit_reruns_instantly_from_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(again.transform(X), first.transform(X))
 
 
-def test_a_checkpoint_of_other_parameters_is_refused(tmp_path):
+def test_other_parameters_or_data_train_afresh_in_a_folder_of_their_own(tmp_path):
     X = resume_job.images()[:256]
     params = {**resume_job.PARAMS, "max_epochs": 1, "checkpoint_dir": tmp_path}
-    cl.CLR(**params).fit(X)
-    with pytest.raises(ValueError, match="other parameters or data"):
-        cl.CLR(temperature=0.5, **params).fit(X)
-    with pytest.raises(ValueError, match="other parameters or data"):
-        cl.CLR(**params).fit(X[:128])
-    cl.CLR(**{**params, "verbose": 1}).fit(X)  # printing is not part of the training
+    first = cl.CLR(**params).fit(X)
+    # the same shape, other images: A's state must not be returned for B
+    other_data = cl.CLR(**params).fit(X[::-1].copy())
+    other_parameters = cl.CLR(temperature=0.5, **params).fit(X)
+    assert len(find_checkpoints(tmp_path)) == 3
+    fresh = cl.CLR(**{**params, "checkpoint_dir": None}).fit(X[::-1].copy())
+    np.testing.assert_array_equal(other_data.transform(X), fresh.transform(X))
+    assert other_parameters.history_[:, "train_loss"] != first.history_[:, "train_loss"]
+    printing = cl.CLR(**{**params, "verbose": 1}).fit(X)  # printing is not part of the training
+    assert printing.history_[:, "dur"] == first.history_[:, "dur"]  # resumed, nothing ran
+    assert len(find_checkpoints(tmp_path)) == 3
 
 
 class Payload:
@@ -83,35 +89,46 @@ class Payload:
 
 
 def test_a_checkpoint_carrying_a_pickle_payload_is_refused_without_running_it(tmp_path):
+    import hashlib
+    import io
+
     marker = tmp_path / "payload_ran"
-    (tmp_path / "ckpt").mkdir()
-    torch.save({"fingerprint": "x", "module": Payload(marker)}, tmp_path / "ckpt" / CHECKPOINT_FILE)
-    with pytest.raises(ValueError, match="could not be loaded as weights only"):
-        cl.CLR(max_epochs=1, checkpoint_dir=tmp_path / "ckpt").fit(resume_job.images()[:128])
+    X = resume_job.images()[:128]
+    params = dict(max_epochs=1, batch_size=64, checkpoint_dir=tmp_path / "ckpt")
+    cl.CLR(**params).fit(X)
+    (folder,) = find_checkpoints(tmp_path / "ckpt")
+    payload = io.BytesIO()
+    torch.save({"fingerprint": "x", "module": Payload(marker)}, payload)
+    digest = hashlib.sha256(payload.getvalue()).hexdigest().encode()  # a valid checksum
+    Path(folder, CHECKPOINT_FILE).write_bytes(_MAGIC + digest + b"\n" + payload.getvalue())
+    with pytest.raises(ValueError, match="objects other than tensors.*never loaded"):
+        cl.CLR(**params).fit(X)
     assert not marker.exists()
-    with open(tmp_path / "ckpt" / CHECKPOINT_FILE, "rb") as f:  # the payload is real
-        torch.load(f, weights_only=False)
+    torch.load(io.BytesIO(payload.getvalue()), weights_only=False)  # the payload is real
     assert marker.exists()
 
 
 def test_a_failed_save_leaves_the_last_checkpoint_whole(tmp_path, monkeypatch):
     X = resume_job.images()[:256]
-    params = {**resume_job.PARAMS, "max_epochs": 2, "checkpoint_dir": tmp_path}
-    cl.CLR(**{**params, "max_epochs": 1}).fit(X)
-    before = (tmp_path / CHECKPOINT_FILE).read_bytes()
+    params = {**resume_job.PARAMS, "max_epochs": 3, "checkpoint_dir": tmp_path}
+    save, calls = torch.save, []
 
-    def fails_halfway(obj, f, *args, **kwargs):
-        f.write(b"half a checkpoint")
-        raise OSError("disk full")
+    def fails_at_the_second_epoch(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            f.write(b"half a checkpoint")
+            raise OSError("disk full")
+        save(obj, f, *args, **kwargs)
 
-    monkeypatch.setattr(torch, "save", fails_halfway)
-    with pytest.raises(ValueError, match="other parameters"):  # max_epochs differs
+    monkeypatch.setattr(torch, "save", fails_at_the_second_epoch)
+    with pytest.raises(OSError, match=r"Could not write .*contrastlearn_checkpoint\.pt: disk full"):
         cl.CLR(**params).fit(X)
-    with pytest.raises(OSError, match="disk full"):
-        cl.CLR(**{**params, "max_epochs": 1, "checkpoint_dir": tmp_path / "new"}).fit(X)
-    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE, "new"]
-    assert list((tmp_path / "new").iterdir()) == []
+    (folder,) = find_checkpoints(tmp_path)
+    assert os.listdir(folder) == [CHECKPOINT_FILE]  # no temporary file left
+    assert len(saved_state(tmp_path)["history"]) == 1
+    monkeypatch.setattr(torch, "save", save)
+    resumed = cl.CLR(**params).fit(X)
+    np.testing.assert_array_equal(resumed.history_[:, "epoch"], [1, 2, 3])
 
 
 class FailAtEpoch(resume_job.KillMidEpoch):

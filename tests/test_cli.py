@@ -8,6 +8,7 @@ import pytest
 
 import contrastlearn as cl
 from contrastlearn.__main__ import main
+from contrastlearn._checkpoint import find_checkpoints
 from contrastlearn.cli import ConfigError, load_config, run_fit
 
 CONFIG = """\
@@ -75,7 +76,7 @@ def test_resume_with_more_epochs_goes_on_from_the_last_one(config, tmp_path, cap
     assert list(second.index) == [1, 2]
     pd.testing.assert_series_equal(second.loc[1], first.loc[1])  # epoch 1 was not run again
     message = fail(capsys, "fit", config, "model.temperature=0.3", "--resume")
-    assert "other parameters" in message
+    assert "other parameters" in message and "--overwrite" in message
 
 
 def test_overwrite_starts_afresh(config, tmp_path):
@@ -190,3 +191,10 @@ def test_a_yaml_config_without_pyyaml_says_how_to_install_it(tmp_path, monkeypat
     monkeypatch.setitem(__import__("sys").modules, "yaml", None)
     (tmp_path / "run.yml").write_text("model:\n  name: CLR\n")
     assert "pip install pyyaml" in fail(capsys, "fit", tmp_path / "run.yml")
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_training(config, tmp_path, capsys):
+    (tmp_path / "out" / "history.csv").mkdir(parents=True)  # in the way of the history table
+    message = fail(capsys, "fit", config)
+    assert "history.csv" in message and "it is a folder" in message
+    assert find_checkpoints(tmp_path / "out" / "checkpoint") == []  # nothing was trained

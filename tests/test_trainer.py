@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import resume_job  # tests/resume_job.py: the interruption callback
 import torch
+from conftest import saved_state
 from sklearn.base import clone
 from skorch.callbacks import Callback
 
@@ -145,7 +146,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_weights(small_
     assert np.isfinite(clr.transform(X)).all()
     assert np.array_equal(pickle.loads(pickle.dumps(clr)).transform(X), clr.transform(X))
     # The weights are those of the end of epoch 1, as saved in the checkpoint.
-    saved = torch.load(tmp_path / cl._callbacks.CHECKPOINT_FILE, weights_only=True)
+    saved = saved_state(tmp_path)
     assert len(saved["history"]) == 1
     for key, value in clr.net_.module_.state_dict().items():
         torch.testing.assert_close(value, saved["module"][key], rtol=0, atol=0)

@@ -109,8 +109,9 @@ def random_affine(
     centre_x = (2 * torch.rand_like(area) - 1) * (1 - crop_w)
     centre_y = (2 * torch.rand_like(area) - 1) * (1 - crop_h)
     angle = _uniform(-rotation, rotation, b, x) * (math.pi / 180)
-    flip_x = torch.where(torch.rand_like(area) < hflip, -1.0, 1.0)
-    flip_y = torch.where(torch.rand_like(area) < vflip, -1.0, 1.0)
+    # The scalars would make tensors of torch's default dtype, not x's.
+    flip_x = torch.where(torch.rand_like(area) < hflip, -1.0, 1.0).to(area.dtype)
+    flip_y = torch.where(torch.rand_like(area) < vflip, -1.0, 1.0).to(area.dtype)
     cos, sin = angle.cos(), angle.sin()
     # Rotation acts in pixel units; (w / h) factors undo the normalised
     # coordinates' stretch on non-square images.

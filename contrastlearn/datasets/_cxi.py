@@ -7,12 +7,11 @@ nanodroplet patterns of Zimmermann et al.).
 """
 
 import os
-import secrets
-import stat
 
 import h5py
 import numpy as np
 
+from .._files import check_space, check_target, write_hdf5
 from .._validation import BOOL
 from ..validation import ArrayLike, InstanceOf, Options, Predicate, validate_params
 from ._cxi_layout import (
@@ -23,6 +22,8 @@ from ._cxi_layout import (
     _LazyFile,
     image_index,
     read_rows,
+    reading,
+    stored,
 )
 from ._cxi_shots import CXIShots, _excluding, _is_shot_file
 
@@ -77,13 +78,22 @@ class CXIImages(_LazyFile):
     labels : ndarray or None
         Per-image labels (``(n,)`` or multi-hot ``(n, n_labels)``), if stored.
     label_names : list of str or None
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read, at opening or at indexing: the message
+        names the file, the dataset and the images being read, and says why
+        (truncated, damaged, locked by another process's writer, not HDF5)
+        and what to do. It is a ``FileNotFoundError`` if the file is gone, a
+        ``PermissionError`` if it may not be read; h5py's error is chained.
     """
 
     def __init__(self, path, dataset):
         self.path = os.fspath(path)
         self.dataset = dataset
         self._file = None
-        with h5py.File(self.path, "r") as f:
+        with reading(self.path, dataset), h5py.File(self.path, "r") as f:
             if dataset not in f:
                 raise ValueError(f"{self.path} has no dataset {dataset!r}.")
             data = f[dataset]
@@ -98,12 +108,13 @@ class CXIImages(_LazyFile):
                     "images must be real numbers (bool, int or float)."
                 )
             self.shape, self.dtype = data.shape, data.dtype
-            self.mask = f[MASK_PATH][()] if MASK_PATH in f else None
-            self.labels = f[LABELS_PATH][()] if LABELS_PATH in f else None
+            self.mask = stored(f, MASK_PATH)
+            self.labels = stored(f, LABELS_PATH)
+            names = stored(f, LABEL_NAMES_PATH)
             self.label_names = (
-                [n.decode() if isinstance(n, bytes) else str(n) for n in f[LABEL_NAMES_PATH][()]]
-                if LABEL_NAMES_PATH in f
-                else None
+                None
+                if names is None
+                else [n.decode() if isinstance(n, bytes) else str(n) for n in names]
             )
         if self.mask is not None and self.mask.shape != self.shape[-2:]:
             raise ValueError(
@@ -117,12 +128,17 @@ class CXIImages(_LazyFile):
             )
 
     def _data(self):
-        return self._h5()[self.dataset]
+        with reading(self.path, self.dataset):
+            return self._h5()[self.dataset]
 
     def __getitem__(self, index):
         index = image_index(index, type(self).__name__)
         if isinstance(index, (int, np.integer, slice)) or index is Ellipsis:
-            return self._data()[index]
+            index = slice(None) if index is Ellipsis else index
+            data = self._data()
+            rows = range(len(self))[index] if isinstance(index, slice) else index
+            with reading(self.path, self.dataset, rows):
+                return data[index]
         index = np.asarray(index)
         if index.dtype == bool:
             index = np.flatnonzero(index)
@@ -183,6 +199,13 @@ def load_cxi(path, dataset=None, *, exclude_labels=None):
         entry lacks its image, the shots differ in size, the label flags are
         missing in some entries or differ in length, or ``exclude_labels``
         names an unknown label. The file is only ever opened read-only.
+    OSError
+        If the file cannot be read: the message names the file (and the
+        dataset) and says why, e.g. it is truncated (an incomplete copy),
+        damaged, or locked by another process that has it open for writing,
+        and what to do; h5py's error is chained. A ``PermissionError`` if
+        this process may not read it. The images returned raise the same
+        when a later read fails (see :class:`CXIImages`).
 
     Examples
     --------
@@ -197,11 +220,13 @@ def load_cxi(path, dataset=None, *, exclude_labels=None):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No CXI file at {path!r}.")
-    if not h5py.is_hdf5(path):
+    with reading(path):
+        hdf5 = h5py.is_hdf5(path)
+    if not hdf5:
         raise ValueError(f"{path} is not an HDF5 file (CXI files are HDF5).")
     per_shot = False
     if dataset is None:
-        with h5py.File(path, "r") as f:
+        with reading(path), h5py.File(path, "r") as f:
             found = [p for p in DATA_PATHS if p in f]
             stacked = found and getattr(f[found[0]], "ndim", None) in (3, 4)
             per_shot = not stacked and _is_shot_file(f)
@@ -234,8 +259,10 @@ def save_cxi(
     """Write images (and optional labels and mask) to a CXI file.
 
     The file is written to a temporary file in the same folder and renamed
-    into place at the end, so an error never leaves a half-written file at
-    ``path``.
+    into place at the end, so an error, a full disk or a killed process
+    never leaves a half-written file at ``path`` (temporary files of killed
+    processes are removed by the next write). A new file gets the
+    permissions the umask allows; a replaced one keeps its mode.
 
     Parameters
     ----------
@@ -264,6 +291,11 @@ def save_cxi(
         If ``X`` is not a 3-D/4-D stack of real numbers, or ``labels``,
         ``label_names`` or ``mask`` do not fit it (before anything is
         written).
+    OSError
+        Naming ``path``, before anything is written when its folder is
+        missing or not writable, or (uncompressed) the images will not fit
+        on the disk or under the file-size limit; and when writing fails
+        (a full disk): an existing file at ``path`` is then unchanged.
 
     Examples
     --------
@@ -292,43 +324,27 @@ def save_cxi(
         raise ValueError(
             f"mask has shape {np.shape(mask)}; it must match the images' {first.shape[-2:]}."
         )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"Cannot write {os.fspath(path)!r}: its folder {folder!r} does not exist; create "
-            "it first."
+    check_target(path)
+    if compression is None:
+        check_space(path, n * first.nbytes + (0 if labels is None else labels.nbytes))
+
+    def fill(f):
+        f["cxi_version"] = 150
+        data = f.create_dataset(
+            "entry_1/data_1/data",
+            shape=(n, *first.shape[1:]),
+            dtype=first.dtype,
+            chunks=(1, *first.shape[1:]),
+            compression=compression,
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"Cannot write {os.fspath(path)!r}: the folder {folder!r} is not writable by this "
-            "process."
-        )
-    # Created with mode 0o666, so the umask decides the permissions as for any new file
-    # (tempfile.mkstemp would give 0o600); an overwritten file keeps its own mode.
-    temporary = os.path.join(folder, f"{os.path.basename(path)}.{secrets.token_hex(4)}.cxi.part")
-    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    if os.path.exists(path):
-        os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-    try:
-        with h5py.File(temporary, "w") as f:
-            f["cxi_version"] = 150
-            data = f.create_dataset(
-                "entry_1/data_1/data",
-                shape=(n, *first.shape[1:]),
-                dtype=first.dtype,
-                chunks=(1, *first.shape[1:]),
-                compression=compression,
-            )
-            for start in range(0, n, 256):
-                data[start : start + 256] = np.asarray(X[start : start + 256])
-            f["entry_1/image_1/data"] = h5py.SoftLink("/entry_1/data_1/data")
-            if labels is not None:
-                f[LABELS_PATH] = labels
-            if label_names is not None:
-                f[LABEL_NAMES_PATH] = np.array(label_names, dtype=h5py.string_dtype())
-            if mask is not None:
-                f[MASK_PATH] = np.asarray(mask)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
+        for start in range(0, n, 256):
+            data[start : start + 256] = np.asarray(X[start : start + 256])
+        f["entry_1/image_1/data"] = h5py.SoftLink("/entry_1/data_1/data")
+        if labels is not None:
+            f[LABELS_PATH] = labels
+        if label_names is not None:
+            f[LABEL_NAMES_PATH] = np.array(label_names, dtype=h5py.string_dtype())
+        if mask is not None:
+            f[MASK_PATH] = np.asarray(mask)
+
+    write_hdf5(path, fill)

@@ -20,6 +20,7 @@ from ._cxi_layout import (
     SHOT_LABELS,
     _LazyFile,
     image_index,
+    reading,
 )
 
 
@@ -187,6 +188,16 @@ class CXIShots(_LazyFile):
         One row per shot (index = position): ``entry`` (the group name),
         ``photon_energy_eV`` and ``experimental_identifier`` where stored.
 
+    Raises
+    ------
+    OSError
+        When the file cannot be read, at opening or at indexing: the message
+        names the file, the shot's dataset and position being read, and says
+        why (truncated, damaged, locked by another process's writer, not
+        HDF5) and what to do. It is a ``FileNotFoundError`` if the file is
+        gone, a ``PermissionError`` if it may not be read; h5py's error is
+        chained.
+
     Examples
     --------
     >>> import h5py, numpy as np, tempfile, os
@@ -207,7 +218,7 @@ class CXIShots(_LazyFile):
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        with h5py.File(self.path, "r") as f:
+        with reading(self.path, "the entry_<i> groups"), h5py.File(self.path, "r") as f:
             entries = _shot_entries(f)
             if not entries:
                 raise ValueError(
@@ -224,7 +235,9 @@ class CXIShots(_LazyFile):
         return np.arange(len(self))[image_index(index, type(self).__name__)]
 
     def _read(self, position):
-        return self._h5()[self._entries[position]][SHOT_DATA][()].astype(self.dtype, copy=False)
+        with reading(self.path, f"{self._entries[position]}/{SHOT_DATA}", position):
+            data = self._h5()[self._entries[position]][SHOT_DATA][()]
+        return data.astype(self.dtype, copy=False)
 
     def __getitem__(self, index):
         positions = self._positions(index)
