@@ -139,8 +139,10 @@ def main():
                 ],
                 capture_output=True,
                 text=True,
-                check=True,
             )
+            if done.returncode:  # report it and go on with the other configurations
+                print(f"{mode} failed:\n{done.stderr}", flush=True)
+                continue
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     print(

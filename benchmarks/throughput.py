@@ -30,12 +30,14 @@ and their medians reported (shared machines drift over minutes). ``vs step``
 is a pipeline's rate over the bare model step's; ``MFU`` its
 model FLOP utilisation: images/s times the FLOPs of one image's two views
 (forward and backward, counted by ``torch.utils.flop_counter``) over the
-peak (``--peak-tflops``, default 793 bf16 TFLOP/s on an H100; none on CPUs).
+peak (``--peak-tflops``, default 793 bf16 TFLOP/s on an H100 or H200, the
+rate of a large bf16 matrix product measured on one; none on CPUs).
 It prints a markdown table last.
 """
 
 import argparse
 import time
+import traceback
 
 import numpy as np
 import pandas as pd
@@ -198,33 +200,43 @@ def measure(
     steps = max(5, n_images // batch_size)
     step_rate, flops = model_step(params, X, steps)
     rates = {"bare model step": step_rate}
+
+    def record(name, measure_rate):
+        # A pipeline that fails is reported with its error; the others are still measured.
+        try:
+            rates[name] = measure_rate()
+        except ImportError as error:
+            print(f"{name} not measured: {error!r}", flush=True)
+        except Exception:  # noqa: BLE001
+            print(f"{name} not measured:\n{traceback.format_exc()}", flush=True)
+
     # Shared machines drift by 10-30 % over minutes: alternate CLR.fit and the bare loop.
     pairs = np.array(
         [(fit_rate(cl.CLR(**params), X), bare_loop(params, X, epochs)) for _ in range(repeats)]
     )
     rates["bare loop (CLR's augmentation and loss)"] = np.median(pairs[:, 1])
     rates["CLR.fit"] = np.median(pairs[:, 0])
-    rates["CPLR.fit"] = fit_rate(cl.CPLR(**params), X)
-    rates["SimSiam.fit"] = fit_rate(cl.SimSiam(**params), X)
-    rates["DINO.fit (2 global crops)"] = fit_rate(
-        cl.DINO(**{**params, "projection_dims": HEAD}, n_local_crops=0), X
+    record("CPLR.fit", lambda: fit_rate(cl.CPLR(**params), X))
+    record("SimSiam.fit", lambda: fit_rate(cl.SimSiam(**params), X))
+    record("DINO.fit (2 global crops)", lambda: fit_rate(cl.DINO(**params, n_local_crops=0), X))
+    record(
+        f"iBOT.fit ({vit}, 2 global crops)",
+        lambda: fit_rate(cl.iBOT(**{**params, "backbone": vit}, n_local_crops=0), X),
     )
-    rates[f"iBOT.fit ({vit}, 2 global crops)"] = fit_rate(
-        cl.iBOT(**{**params, "backbone": vit}, n_local_crops=0), X
-    )
-    try:  # never lose the other measurements to it: it only runs where lightly imports
-        rates["lightly SimCLR pipeline"] = lightly_rate(params, X, epochs, workers)
-    except Exception as error:  # noqa: BLE001
-        print(f"lightly pipeline not measured: {error!r}")
+    record("lightly SimCLR pipeline", lambda: lightly_rate(params, X, epochs, workers))
     # Compiled runs last: the compiler's worker processes linger and take CPU time.
-    rates["bare model step + torch.compile"] = model_step(params, X, steps, compile=True)[0]
-    rates["CLR.fit, compile=True"] = fit_rate(cl.CLR(compile=True, **params), X)
-    clr = cl.CLR(**{**params, "max_epochs": 1}).fit(X)
-    synchronize(device)
-    start = time.perf_counter()
-    clr.transform(X)
-    synchronize(device)
-    rates["CLR.transform"] = n_images / (time.perf_counter() - start)
+    record("bare model step + torch.compile", lambda: model_step(params, X, steps, compile=True)[0])
+    record("CLR.fit, compile=True", lambda: fit_rate(cl.CLR(compile=True, **params), X))
+
+    def transform_rate():
+        clr = cl.CLR(**{**params, "max_epochs": 1}).fit(X)
+        synchronize(device)
+        start = time.perf_counter()
+        clr.transform(X)
+        synchronize(device)
+        return n_images / (time.perf_counter() - start)
+
+    record("CLR.transform", transform_rate)
     return (
         [
             {
@@ -254,7 +266,7 @@ def main():
         "--peak-tflops",
         type=float,
         default=None,
-        help="peak bf16 TFLOP/s of the GPU (default: 793 for an H100)",
+        help="peak bf16 TFLOP/s of the GPU (default: 793 for an H100 or H200)",
     )
     parser.add_argument(
         "--repeats",
@@ -273,7 +285,8 @@ def main():
             (128, 512, "resnet18", "vit_small_p16", 8192),
         ]
         name = torch.cuda.get_device_name()
-        peak = args.peak_tflops or (793.0 if "H100" in name else None)
+        hopper = "H100" in name or "H200" in name
+        peak = args.peak_tflops or (793.0 if hopper else None)
     else:
         configs = [
             (32, 256, "small_cnn", "vit_tiny_p8", 2048),
@@ -295,6 +308,7 @@ def main():
             args.repeats,
         )
         rows += table
+        print(pd.DataFrame(table).to_markdown(index=False), flush=True)
         rate = {row["pipeline"]: row["img/s"] for row in table}
         lightly = rate.get("lightly SimCLR pipeline")
         notes.append(
@@ -303,7 +317,7 @@ def main():
             f"of {args.repeats} alternating runs); CLR.fit / bare model step "
             f"{rate['CLR.fit'] / rate['bare model step']:.2f}; CLR.fit / lightly "
             f"{rate['CLR.fit'] / lightly if lightly else float('nan'):.1f}; CLR.transform / "
-            f"CLR.fit {rate['CLR.transform'] / rate['CLR.fit']:.1f}"
+            f"CLR.fit {rate.get('CLR.transform', float('nan')) / rate['CLR.fit']:.1f}"
         )
     print(
         f"\n{name}; torch {torch.__version__}, contrastlearn {cl.__version__}; "

@@ -66,6 +66,21 @@ class TrainingLoss(nn.Module):
 LOSS_READ_STEPS = 50
 
 
+def _release_fit_state(net):
+    """Drop what the callbacks keep on the device for the fit alone.
+
+    It frees the device memory it holds (copies of the weights), and a model
+    trained on a GPU then unpickles where there is none: skorch maps only the
+    net's own modules and optimiser to the CPU.
+    """
+    callbacks = dict(net.callbacks_)
+    callbacks["stop_on_divergence"].good_weights_ = None
+    if "monitor" in callbacks:
+        callbacks["monitor"].best_module_ = None
+    if "lr_schedule" in callbacks:  # skorch makes a new scheduler when training begins
+        callbacks["lr_schedule"].lr_scheduler_ = None
+
+
 class Trainer(NeuralNet):
     """skorch ``NeuralNet`` whose step asks the pretrainer for its loss.
 
@@ -105,6 +120,10 @@ class Trainer(NeuralNet):
     (in :class:`~torch.nn.parallel.DistributedDataParallel` when there are
     several processes), which :func:`train_network` sets for the fit.
     """
+
+    #: ``module`` is the trained module itself (an instance, like ``module_``): skorch pickles
+    #: these apart and loads them onto the CPU where the device they were on is missing.
+    cuda_dependent_attributes_ = ["module"]
 
     def __init__(
         self,
@@ -540,6 +559,7 @@ def train_network(
             net.partners = net.data_order = net.train_split = None
             net.loss_modules.clear()
             net.training_loss = training_loss  # a compiled function does not pickle
+            _release_fit_state(net)
         if out_of_memory:
             raise BatchTooLarge(
                 _out_of_memory_message(

@@ -4,9 +4,10 @@
 for 5 epochs on 512 digits with ``checkpoint_dir=CHECKPOINT_DIR`` and saves
 the embedding and loss history to ``OUT.npz``. With ``KILL_AT`` an epoch
 number, the process sends itself SIGKILL after the second batch of that
-epoch; with ``save:N``, while it saves the checkpoint of epoch N, after the
-previous epoch's file has been moved aside and before the new one is moved
-in (the new one complete in its temporary file).
+epoch; with ``save:N``, it sends itself SIGTERM (as a batch system does;
+its default action ends the process at once) while it saves the checkpoint
+of epoch N, after the previous epoch's file has been moved aside and before
+the new one is moved in (the new one complete in its temporary file).
 """
 
 import os
@@ -43,14 +44,14 @@ class KillMidEpoch(Callback):
 
 
 def kill_while_saving(epoch):
-    """SIGKILL between the two renames of the ``epoch``-th checkpoint save."""
+    """SIGTERM between the two renames of the ``epoch``-th checkpoint save."""
     replace, saves = os.replace, []
 
     def replace_or_die(source, target):
         if source.endswith(".partial"):
             saves.append(target)
             if len(saves) == epoch:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGTERM)
         replace(source, target)
 
     os.replace = replace_or_die
@@ -65,7 +66,8 @@ def main(directory, out, kill_at=None):
         callbacks = [KillMidEpoch(int(kill_at))]
     clr = cl.CLR(checkpoint_dir=directory, callbacks=callbacks, **PARAMS).fit(X)
     weights = {
-        f"weight:{name}": value.numpy() for name, value in clr.net_.module_.state_dict().items()
+        f"weight:{name}": value.cpu().numpy()
+        for name, value in clr.net_.module_.state_dict().items()
     }
     np.savez(
         out,

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -133,6 +134,36 @@ def test_pickle_joblib_and_clone_round_trips(small_images, tmp_path):
     fresh = clone(clr)
     assert not hasattr(fresh, "net_") and fresh.get_params() == clr.get_params()
     np.testing.assert_array_equal(fresh.fit(X).transform(X), expected)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        cl.CLR(early_stopping=True, n_iter_no_change=1),  # the monitor keeps the best weights
+        cl.BYOL(),  # a teacher beside the student
+        cl.FineTunedClassifier(),  # a net of its own around a fitted pretrainer
+    ],
+    ids=lambda estimator: type(estimator).__name__,
+)
+def test_model_pickled_on_a_gpu_loads_without_one(small_images, estimator, monkeypatch):
+    # Stands in for a GPU here: every tensor pickled is tagged as stored on "cuda:0", and CUDA
+    # is missing when it loads. Each one outside skorch's map to the CPU then fails to load.
+    X, y = small_images
+    estimator.set_params(max_epochs=2, batch_size=64, random_state=0, device="cpu")
+    if isinstance(estimator, cl.FineTunedClassifier):
+        estimator.fit(X, y)
+    else:
+        estimator.fit(X[:160], eval_set=(X[160:], y[160:]) if estimator.early_stopping else None)
+    expected = estimator.predict(X) if hasattr(estimator, "predict") else estimator.transform(X)
+    with monkeypatch.context() as on_gpu:
+        on_gpu.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        saved = pickle.dumps(estimator)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Requested to load data to CUDA")
+        loaded = pickle.loads(saved)
+    found = loaded.predict(X) if hasattr(loaded, "predict") else loaded.transform(X)
+    np.testing.assert_array_equal(found, expected)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
