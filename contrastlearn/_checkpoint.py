@@ -15,11 +15,13 @@ import io
 import os
 import pickle
 import shutil
+import warnings
 
 import numpy as np
 import torch
 
 from ._files import check_space, replacing
+from .validation import _caller_stacklevel
 
 CHECKPOINT_FILE = "contrastlearn_checkpoint.pt"
 PREVIOUS_FILE = "contrastlearn_checkpoint.previous.pt"
@@ -36,6 +38,24 @@ class CheckpointError(ValueError):
 def fit_directory(checkpoint_dir, estimator_name, fingerprint):
     """The folder in ``checkpoint_dir`` that holds the checkpoints of one fit."""
     return os.path.join(os.fspath(checkpoint_dir), f"{estimator_name}-{fingerprint[:16]}")
+
+
+def warn_of_checkpoint_without_fit_folder(checkpoint_dir):
+    """Warn that ``checkpoint_dir`` holds a checkpoint written before fits had folders.
+
+    Such a file does not say which data it was trained on, so it is never
+    resumed; the warning keeps a rerun from silently training afresh.
+    """
+    path = os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_FILE)
+    if os.path.isfile(path):
+        warnings.warn(
+            f"{path} was written by an earlier version of contrastlearn, which did not "
+            "record the training data's content, so it is not resumed: this fit trains "
+            f"afresh and saves its checkpoints in a folder of its own inside "
+            f"{os.fspath(checkpoint_dir)}. Delete {path} once it is no longer needed.",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
 
 
 def find_checkpoints(checkpoint_dir):

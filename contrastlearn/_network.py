@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import distributed
-from ._checkpoint import data_fingerprint, fit_directory
+from ._checkpoint import data_fingerprint, fit_directory, warn_of_checkpoint_without_fit_folder
 from ._input import _complex_message, _is_lazy, _LazyImages, check_finite_pixels, take_rows
 from ._model import NAN_POLICIES, NORMALIZATIONS, Preprocess
 from ._trainer import OPTIMIZERS, train_network
@@ -297,6 +297,7 @@ class NetworkTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.checkpoint_dir is None:
             return None
         _check_checkpoint_dir(self.checkpoint_dir)
+        warn_of_checkpoint_without_fit_folder(self.checkpoint_dir)
         params = {
             key: value
             for key, value in self.get_params(deep=False).items()

@@ -131,6 +131,18 @@ def test_a_damaged_checkpoint_without_an_intact_previous_one_says_to_start_afres
         cl.CLR(checkpoint_dir=tmp_path, **{**FAST, "max_epochs": 1}).fit(X)
 
 
+def test_a_checkpoint_of_the_layout_without_fit_folders_is_not_resumed_but_named(X, tmp_path):
+    old = tmp_path / CHECKPOINT_FILE  # where versions before the per-fit folders saved
+    old.write_bytes(b"a checkpoint that does not say which data it was trained on")
+    with pytest.warns(UserWarning, match="earlier version.*not resumed") as warned:
+        model = cl.CLR(checkpoint_dir=tmp_path, **FAST).fit(X)
+    (warning,) = [w for w in warned if "earlier version" in str(w.message)]
+    assert f"Delete {old}" in str(warning.message)
+    assert warning.filename == __file__  # points at the user's fit call
+    assert len(model.history_) == FAST["max_epochs"]  # trained afresh
+    assert len(find_checkpoints(tmp_path)) == 1 and old.exists()  # the old file is left alone
+
+
 def test_a_fit_killed_while_saving_resumes_and_its_temporary_file_is_removed(tmp_path):
     job = [sys.executable, str(Path(resume_job.__file__)), tmp_path / "ckpt", tmp_path / "o.npz"]
     killed = subprocess.run([*job, "save:2"], capture_output=True, timeout=300)
